@@ -1,0 +1,107 @@
+"""Render an aggregated table (analysis.tables.aggregate) as table.md, table.csv and table.tex."""
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+
+from analysis.runs import UNFINISHED
+from analysis.sweepfile import REPO_ROOT, Sweep
+from analysis.tables import display_rows
+
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "±": r"$\pm$", "√": r"$\surd$", "×": r"$\times$", "<": r"\textless{}", ">": r"\textgreater{}",
+}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def _tex_number(text: str) -> str:
+    """A numeric cell: escaped, with a math minus sign instead of a hyphen."""
+    return re.sub(r"(?<![\w.])-(?=\d)", r"$-$", tex_escape(text))
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+def _show_path(path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def header_lines(sweep: Sweep, runs: pd.DataFrame, preset: str | None,
+                 notes: list[str] = ()) -> list[tuple[str, str]]:
+    """(label, text) pairs printed above the table: what was run, from which code, against what."""
+    done = runs[runs["status"] != UNFINISHED]
+    seeds = sorted({int(s) for s in done["seed"].dropna()}) if len(done) else []
+    commits = sorted({str(c) for c in done["commit"].dropna()})
+    lines = [("Sweep", f"{sweep.name} ({_show_path(sweep.path)})"),
+             ("Preset", str(preset) if preset is not None else "(none recorded)"),
+             ("Seeds", ", ".join(map(str, seeds)) or "(no finished runs)"),
+             ("Commit" + ("s" if len(commits) > 1 else ""), ", ".join(commits) or "(unknown)"),
+             ("Runs", f"{len(done)} finished, {len(runs) - len(done)} unfinished")]
+    if sweep.paper_metric:
+        lines.append(("Paper column", sweep.paper_metric))
+    if "eval" in done and done["eval"].notna().any():
+        protocols = sorted({str(e) for e in done["eval"].dropna()})
+        text = "; ".join(_compact_json(p) for p in protocols)
+        lines.append(("Evaluation" + (" (differs between runs!)" if len(protocols) > 1 else ""), text))
+    if sweep.notes:
+        lines.append(("Sweep notes", " ".join(sweep.notes.split())))
+    lines.extend(("Note", n) for n in notes)
+    return lines
+
+
+def _compact_json(text: str) -> str:
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(d, dict):
+        return ", ".join(f"{k}={v}" for k, v in d.items())
+    return text
+
+
+def title_line(sweep: Sweep) -> str:
+    parts = [p for p in (sweep.figure, sweep.title) if p]
+    return ": ".join(parts) if parts else sweep.name
+
+
+def to_markdown(table: pd.DataFrame, sweep: Sweep, header: list[tuple[str, str]]) -> str:
+    head, cells = display_rows(table, sweep)
+    numeric = {"n", *(h for h in head[len(sweep.grid) + 3:-1])}
+    out = [f"# {_md_escape(title_line(sweep))}", ""]
+    out += [f"- **{_md_escape(k)}:** {_md_escape(v)}" for k, v in header]
+    out += ["", "| " + " | ".join(_md_escape(h) for h in head) + " |",
+            "|" + "|".join("---:" if h in numeric else ":---" for h in head) + "|"]
+    out += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in cells]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(table: pd.DataFrame) -> str:
+    """Machine-readable: numeric <metric>_mean/_std/_n columns, blanks for missing values."""
+    return table.drop(columns=["grid_label"], errors="ignore").to_csv(index=False, float_format="%.6g")
+
+
+def to_latex(table: pd.DataFrame, sweep: Sweep, header: list[tuple[str, str]]) -> str:
+    """A booktabs tabular, ready for \\input{} (needs \\usepackage{booktabs})."""
+    head, cells = display_rows(table, sweep)
+    n_text = len(sweep.grid) + 2                       # case, grid keys, status
+    spec = "l" * n_text + "r" * (len(head) - n_text - 1) + "l"
+    out = [f"% {title_line(sweep)}".replace("\n", " ")]
+    out += [f"% {k}: {v}".replace("\n", " ") for k, v in header]
+    out += [f"\\begin{{tabular}}{{{spec}}}", r"\toprule",
+            " & ".join(tex_escape(h) for h in head) + r" \\", r"\midrule"]
+    for row in cells:
+        out.append(" & ".join(_tex_number(c) if n_text <= i < len(row) - 1 else tex_escape(c)
+                              for i, c in enumerate(row)) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(out) + "\n"

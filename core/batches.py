@@ -1,0 +1,125 @@
+"""Batches for training and evaluation.
+
+`ArraySource` (small data sets): the uint8 images live on the device; each epoch's order is a permutation
+drawn from (seed, epoch) and each step's augmentation from (seed, step), so a run resumed at any step
+sees exactly the batches it would have seen uninterrupted. Both views are made by batched per-sample
+augmentation (core.augment); no DataLoader.
+
+`FolderSource` (ImageNet-style folders): DataLoader workers decode and random-resized-crop each view to
+uint8; flips, colour and blur run batched on the device.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from core import augment
+from core.config import Config
+from core.datasets import DataError, ImageArrays
+
+
+def _mix(*xs: int) -> int:
+    """A deterministic 63-bit seed from integers (seed, epoch) or (seed, step)."""
+    h = 0x9E3779B97F4A7C15
+    for x in xs:
+        h = (h ^ (x + 0x9E3779B97F4A7C15 + (h << 6) + (h >> 2))) & 0x7FFFFFFFFFFFFFFF
+    return h
+
+
+class ArraySource:
+    def __init__(self, data: ImageArrays, cfg: Config, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.x_train, self.y_train = data.x_train.to(device), data.y_train.to(device)
+        self.x_test, self.y_test = data.x_test.to(device), data.y_test.to(device)
+        self.num_classes, self.channels = data.num_classes, data.channels
+        self.n_train, self.n_test = len(data.y_train), len(data.y_test)
+        x = data.x_train.float() / 255
+        self.mean = x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1).to(device)  # per-channel, from the training set
+        self.std = x.std(dim=(0, 2, 3)).view(1, -1, 1, 1).to(device)
+        self.batch_size = cfg.optim.batch_size
+        self.steps_per_epoch = len(self.x_train) // self.batch_size  # drop the last partial batch
+        if self.steps_per_epoch == 0:
+            raise DataError(f"batch size {self.batch_size} exceeds the {len(self.x_train)} training images")
+        self._gen = torch.Generator(device=device)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def train_epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (x1, x2) normalized float views for steps start..steps_per_epoch-1 of `epoch`."""
+        seed = self.cfg.run.seed
+        perm = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
+        size, aug = self.cfg.data.image_size, self.cfg.augment
+        for i in range(start, self.steps_per_epoch):
+            idx = perm[i * self.batch_size:(i + 1) * self.batch_size].to(self.device)
+            x = self.x_train[idx]                                             # (B, C, H, W) uint8
+            self._gen.manual_seed(_mix(seed, epoch * self.steps_per_epoch + i))
+            yield self.normalize(augment.augment(x, aug, size, self._gen)), self.normalize(augment.augment(x, aug, size, self._gen))
+
+    def eval_batches(self, split: str, batch_size: int = 1024) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (x, y) without augmentation (resized to image_size if needed) for split 'train' or 'test'."""
+        xs, ys = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        size = self.cfg.data.image_size
+        for i in range(0, len(xs), batch_size):
+            x = augment.to_float(xs[i:i + batch_size])
+            if x.shape[-1] != size or x.shape[-2] != size:
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            yield self.normalize(x), ys[i:i + batch_size]
+
+
+class FolderSource:
+    """ImageNet-style `root/train/<class>/*.jpg` and `root/val/<class>/*.jpg`."""
+
+    MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics
+
+    def __init__(self, cfg: Config, device: torch.device, workers: int = 8):
+        import torchvision
+        from torchvision.transforms import v2
+        root = Path(cfg.data.root)
+        if not cfg.data.root or not (root / "train").is_dir() or not (root / "val").is_dir():
+            raise DataError(f"ImageNet-style data needs --data-root DIR with train/ and val/ class folders (got '{cfg.data.root}')")
+        self.cfg, self.device, self.workers = cfg, device, workers
+        size, a = cfg.data.image_size, cfg.augment
+        crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
+                                                                  ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
+        resize = v2.Compose([v2.PILToTensor(), v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)])
+        self.train = torchvision.datasets.ImageFolder(root / "train", transform=lambda im: (crop(im), crop(im)))
+        self.train_plain = torchvision.datasets.ImageFolder(root / "train", transform=resize)
+        self.test = torchvision.datasets.ImageFolder(root / "val", transform=resize)
+        self.num_classes, self.channels = len(self.train.classes), 3
+        self.n_train, self.n_test = len(self.train), len(self.test)
+        self.mean = torch.tensor(self.MEAN, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(self.STD, device=device).view(1, 3, 1, 1)
+        self.batch_size = cfg.optim.batch_size
+        self.steps_per_epoch = len(self.train) // self.batch_size
+        self._gen = torch.Generator(device=device)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def train_epoch(self, epoch: int, start: int = 0):
+        seed = self.cfg.run.seed
+        perm = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
+        order = perm[start * self.batch_size: self.steps_per_epoch * self.batch_size].tolist()
+        loader = torch.utils.data.DataLoader(self.train, batch_size=self.batch_size, sampler=order,
+                                             num_workers=self.workers, pin_memory=True, drop_last=True)
+        for i, ((v1, v2), _) in enumerate(loader, start=start):
+            self._gen.manual_seed(_mix(seed, epoch * self.steps_per_epoch + i))
+            views = [augment.photometric(augment.to_float(v.to(self.device, non_blocking=True)), self.cfg.augment, self._gen)
+                     for v in (v1, v2)]
+            yield self.normalize(views[0]), self.normalize(views[1])
+
+    def eval_batches(self, split: str, batch_size: int = 256):
+        ds = self.train_plain if split == "train" else self.test
+        loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=self.workers, pin_memory=True)
+        for x, y in loader:
+            yield self.normalize(augment.to_float(x.to(self.device, non_blocking=True))), y.to(self.device)
+
+
+def make_source(cfg: Config, device: torch.device):
+    if cfg.data.dataset == "imagenet":
+        return FolderSource(cfg, device)
+    from core.datasets import load_arrays
+    return ArraySource(load_arrays(cfg.data), cfg, device)

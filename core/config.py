@@ -1,0 +1,204 @@
+"""The one typed home of every hyperparameter.
+
+Defaults are the paper's ImageNet recipe (Chen & He, CVPR 2021, Sec. 3 unless
+noted). Presets (core/presets/*.yaml), sweep files and `--set` on the command
+line are overrides applied through `apply_overrides`, which rejects unknown
+keys (with a suggestion), wrong types and values outside a field's choices.
+
+This module imports no torch: sweeps expand and validate without it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.config_checks import ConfigError, coerce_value, flatten, suggest
+
+# field(metadata={"identity": False}) marks fields that do not change what is
+# computed (paths, thread counts); they are left out of the run id.
+_NOT_IDENTITY = {"identity": False}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: Literal["resnet50", "cifar_resnet18", "small_resnet"] = "resnet50"  # Sec. 3: ResNet-50; App. D: CIFAR ResNet-18
+    small_width: int = 16           # channels of the first stage of `small_resnet` (CPU preset only)
+    small_blocks: int = 1           # basic blocks per stage of `small_resnet` (CPU preset only)
+    zero_init_residual: bool = True  # official code: zero-init last BN gamma of each residual block
+    proj_layers: int = 3            # Sec. 3: projection MLP has 3 fc layers (App. D, CIFAR: 2)
+    proj_hidden: int = 2048         # Sec. 3: hidden fc width 2048
+    dim: int = 2048                 # Sec. 3: output dimension d of f (and of h)
+    pred_hidden: int = 512          # Sec. 3: predictor bottleneck, d/4
+    proj_out_affine: bool = True    # Sec. 4.4, Table 3c: BN on f's output has a learnable affine (official code: False, 68.2%)
+    stop_grad: bool = True          # Sec. 4.1, Fig. 2: stop-gradient on the target branch z
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    similarity: Literal["cosine"] = "cosine"   # Sec. 3, Eq. 1: D = negative cosine similarity
+    symmetric: bool = True                     # Sec. 3, Eq. 2/4: L = D(p1,z2)/2 + D(p2,z1)/2
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = 100               # Sec. 3: 100-epoch pre-training in ablations
+    batch_size: int = 512           # Sec. 3: batch 512 (total)
+    base_lr: float = 0.05           # Sec. 3: lr = base_lr x batch/256
+    momentum: float = 0.9           # Sec. 3: SGD momentum 0.9
+    weight_decay: float = 1e-4      # Sec. 3: wd 1e-4 on all parameters (App. D, CIFAR: 5e-4)
+    schedule: Literal["cosine"] = "cosine"  # Sec. 3: cosine decay [25]
+    warmup_epochs: float = 0.0      # Sec. 4.3: 10-epoch linear warm-up only for batch >= 1024
+    pred_lr: Literal["cosine", "constant"] = "constant"  # Table 1c: h's lr not decayed (adopted after Sec. 4.2); Table 1 baseline and Fig. 2: cosine
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    # Sec. 3 / MoCo v2 recipe, sampled independently per image and view.
+    crop_scale_min: float = 0.2     # RandomResizedCrop scale (0.2, 1.0)
+    crop_scale_max: float = 1.0
+    crop_ratio_min: float = 3 / 4   # torchvision default aspect range
+    crop_ratio_max: float = 4 / 3
+    flip_p: float = 0.5             # horizontal flip
+    jitter_p: float = 0.8           # ColorJitter applied with p=0.8
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.4         # on 1-channel images saturation, hue and grayscale are exact no-ops
+    hue: float = 0.1
+    grayscale_p: float = 0.2
+    blur_p: float = 0.5             # official code (MoCo v2): p=0.5, sigma in [0.1, 2.0]; App. D CIFAR: no blur
+    blur_sigma_min: float = 0.1
+    blur_sigma_max: float = 2.0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: Literal["imagenet", "cifar10", "cifar100", "fashion_mnist", "synthetic"] = "imagenet"
+    root: str = field(default="", metadata=_NOT_IDENTITY)   # data directory ("" = the data set's default place)
+    download: bool = field(default=False, metadata=_NOT_IDENTITY)  # allow torchvision to download (needs network)
+    image_size: int = 224           # Sec. 3: 224x224 crops (CIFAR: 32)
+    train_subset: int = 0           # first-N stratified subset of the training set (0 = all)
+    test_subset: int = 0            # subset of the test/val set used by kNN and linear eval (0 = all)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    knn_k: int = 200                # author, simsiam issue #10: 200-NN
+    knn_t: float = 0.2              # author, simsiam issue #10: temperature 0.2 (InstDisc [36] uses 0.07)
+    knn_every: int = 1              # kNN monitor every N epochs (Fig. 2 right); 0 = only at the end
+    linear: Literal["sgd", "none"] = "sgd"  # linear probe on frozen, l2-normalized backbone features
+    linear_epochs: int = 90         # Sec. 3.3 (paper: LARS, batch 4096, 90 ep); our probe runs on cached features
+    linear_lr: float = 0.1          # probe lr (official main_lincls.py base lr 0.1)
+    linear_batch: int = 256
+    collapse_frac: float = 0.1      # status `collapsed` when final z_std < collapse_frac / sqrt(d)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=_NOT_IDENTITY)
+    threads: int = field(default=0, metadata=_NOT_IDENTITY)  # torch CPU threads (0 = torch's default)
+    log_every: int = 10             # log loss and z_std every N optimizer steps (and at each epoch end)
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    augment: AugmentConfig = AugmentConfig()
+    data: DataConfig = DataConfig()
+    eval: EvalConfig = EvalConfig()
+    run: RunConfig = RunConfig()
+
+
+def _sections(cfg: Config) -> dict[str, object]:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+
+
+def all_keys() -> list[str]:
+    """Every dotted key a user may set, e.g. 'model.stop_grad'."""
+    return [f"{s}.{f.name}" for s, sub in _sections(Config()).items() for f in dataclasses.fields(sub)]
+
+
+def apply_overrides(cfg: Config, overrides: dict, source: str = "overrides") -> Config:
+    """Return `cfg` with dotted or nested `overrides` applied, validated.
+
+    `source` (a file name, 'preset cpu', '--set') is named in every error.
+    """
+    flat = flatten(overrides, source)
+    sections = _sections(cfg)
+    changes: dict[str, dict] = {}
+    keys = all_keys()
+    for key, value in flat.items():
+        if key not in keys:
+            raise ConfigError(f"{source}: unknown key '{key}'{suggest(key, keys)}")
+        sec, name = key.split(".", 1)
+        ftype = {f.name: f.type for f in dataclasses.fields(sections[sec])}[name]
+        changes.setdefault(sec, {})[name] = coerce_value(value, ftype, key, source, type(sections[sec]))
+    new = {s: dataclasses.replace(sub, **changes.get(s, {})) for s, sub in sections.items()}
+    result = Config(**new)
+    check_consistency(result, source)
+    return result
+
+
+def check_consistency(cfg: Config, source: str) -> None:
+    """Cross-field and range rules; each error names the key."""
+    positive = ["optim.epochs", "optim.batch_size", "model.dim", "model.proj_hidden", "model.pred_hidden",
+                "model.proj_layers", "model.small_width", "model.small_blocks", "data.image_size",
+                "eval.knn_k", "eval.linear_batch", "run.log_every"]
+    for key in positive:
+        if get(cfg, key) <= 0:
+            raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
+    non_negative = ["optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
+                    "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset",
+                    "run.threads", "eval.collapse_frac"]
+    for key in non_negative:
+        if get(cfg, key) < 0:
+            raise ConfigError(f"{source}: '{key}' must be >= 0, got {get(cfg, key)}")
+    for key in ["augment.flip_p", "augment.jitter_p", "augment.grayscale_p", "augment.blur_p"]:
+        if not 0.0 <= get(cfg, key) <= 1.0:
+            raise ConfigError(f"{source}: '{key}' is a probability, got {get(cfg, key)}")
+    a = cfg.augment
+    if not 0.0 < a.crop_scale_min <= a.crop_scale_max <= 1.0:
+        raise ConfigError(f"{source}: 'augment.crop_scale_min'/'crop_scale_max' must satisfy 0 < min <= max <= 1")
+    if not 0.0 < a.crop_ratio_min <= a.crop_ratio_max:
+        raise ConfigError(f"{source}: 'augment.crop_ratio_min' must be > 0 and <= 'augment.crop_ratio_max'")
+    if cfg.optim.warmup_epochs > cfg.optim.epochs:
+        raise ConfigError(f"{source}: 'optim.warmup_epochs' ({cfg.optim.warmup_epochs}) exceeds 'optim.epochs'")
+
+
+def get(cfg: Config, key: str):
+    sec, name = key.split(".", 1)
+    return getattr(getattr(cfg, sec), name)
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(d: dict, source: str = "config") -> Config:
+    return apply_overrides(Config(), d, source)
+
+
+def dump_yaml(cfg: Config) -> str:
+    import yaml
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def load_yaml(text: str, source: str = "config.yaml") -> Config:
+    import yaml
+    return from_dict(yaml.safe_load(text) or {}, source)
+
+
+def config_hash(cfg: Config) -> str:
+    """Short stable hash of everything that changes what a run computes."""
+    ident = {}
+    for sec, sub in _sections(cfg).items():
+        for f in dataclasses.fields(sub):
+            if f.metadata.get("identity", True):
+                ident[f"{sec}.{f.name}"] = getattr(sub, f.name)
+    blob = json.dumps(ident, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:8]

@@ -1,0 +1,126 @@
+"""The run directory: the complete record of one run.
+
+    config.yaml    resolved config, written before step 0
+    meta.json      sweep, case, seed, preset, git commit, versions, host, start time
+    metrics.jsonl  one JSON object per logging point (append-only; a torn last line is tolerated)
+    result.json    final metrics and status, written atomically at the end
+    last.pt        rolling checkpoint (core.checkpoint)
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from core import config as C
+
+STATUSES = ("ok", "collapsed", "diverged", "failed")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file in the same directory, flush to disk, then rename over `path`."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def finite_or_none(value):
+    """JSON has no NaN: non-finite floats are recorded as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(obj: dict) -> str:
+    return json.dumps({k: finite_or_none(v) for k, v in obj.items()}, allow_nan=False)
+
+
+def git_commit() -> str:
+    """HEAD of the repository holding this code, with '-dirty' if tracked files changed; 'unknown' outside git."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+
+
+def base_meta() -> dict:
+    import torch
+    return {"commit": git_commit(), "host": socket.gethostname(), "python": platform.python_version(),
+            "torch": torch.__version__, "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "argv": sys.argv}
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    # ---- config and meta -------------------------------------------------------------------------
+    def write_config(self, cfg: C.Config) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.file("config.yaml"), C.dump_yaml(cfg))
+
+    def read_config(self) -> C.Config:
+        return C.load_yaml(self.file("config.yaml").read_text(), str(self.file("config.yaml")))
+
+    def write_meta(self, meta: dict) -> None:
+        atomic_write_text(self.file("meta.json"), json.dumps(meta, indent=1, default=str))
+
+    def read_meta(self) -> dict:
+        p = self.file("meta.json")
+        return json.loads(p.read_text()) if p.exists() else {}
+
+    # ---- metrics ---------------------------------------------------------------------------------
+    def append_metrics(self, row: dict) -> None:
+        with open(self.file("metrics.jsonl"), "a") as fh:
+            fh.write(to_json(row) + "\n")
+            fh.flush()
+
+    def read_metrics(self) -> list[dict]:
+        p = self.file("metrics.jsonl")
+        if not p.exists():
+            return []
+        rows = []
+        for line in p.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill
+        return rows
+
+    def truncate_metrics(self, step: int) -> None:
+        """Keep the rows up to `step` (the checkpoint's): rows logged after it will be logged again on resume."""
+        rows = [r for r in self.read_metrics() if r.get("step", 0) <= step]
+        atomic_write_text(self.file("metrics.jsonl"), "".join(to_json(r) + "\n" for r in rows))
+
+    # ---- result ----------------------------------------------------------------------------------
+    def write_result(self, result: dict) -> None:
+        assert result["status"] in STATUSES, result["status"]
+        atomic_write_text(self.file("result.json"), json.dumps(
+            {k: finite_or_none(v) for k, v in result.items()}, indent=1, allow_nan=False) + "\n")
+
+    def read_result(self) -> dict | None:
+        p = self.file("result.json")
+        try:
+            return json.loads(p.read_text()) if p.exists() else None
+        except json.JSONDecodeError:
+            return None
+
+    def is_finished(self) -> bool:
+        return self.read_result() is not None

@@ -1,0 +1,190 @@
+"""The training loop: one function that reads top to bottom.
+
+`train(cfg, run_dir, meta)` writes the whole run directory (core.rundir), resumes from `last.pt` if one
+exists, and ends with `result.json` whose status is ok, collapsed, diverged (NaN/inf loss) or failed
+(exception; the traceback goes to error.txt). SIGTERM/SIGUSR1 save a checkpoint at the next step and raise
+`Preempted`, so a scheduler can requeue the run and it resumes where it stopped.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from core import config as C
+from core.batches import make_source
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.evaluate import final_evaluation, knn_accuracy, protocol
+from core.losses import simsiam_loss
+from core.model import SimSiam
+from core.monitors import z_std
+from core.rundir import RunDir, base_meta
+from core.schedule import cosine_lr, scaled_lr
+
+
+class Preempted(Exception):
+    """Raised after a checkpoint was saved because SIGTERM/SIGUSR1 asked the run to stop."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGUSR1 while training (main thread only); checked between steps."""
+
+    def __init__(self):
+        self.set, self._old = False, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGUSR1):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.set = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=print) -> dict:
+    """Run (or resume) one SimSiam pre-training run and return its result dict."""
+    rd = RunDir(run_dir)
+    if not rd.file("config.yaml").exists():
+        rd.write_config(cfg)
+    if not rd.file("meta.json").exists():
+        rd.write_meta({**(meta or {}), **base_meta()})
+    t0 = time.time()
+    try:
+        result = _train(cfg, rd, log)
+    except Preempted:
+        raise
+    except Exception as err:
+        rd.file("error.txt").write_text(traceback.format_exc())
+        result = {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
+        log(f"[{rd.path.name}] failed: {result['reason']}")
+    result.setdefault("wall_s", round(time.time() - t0, 1))
+    rd.write_result(result)
+    return result
+
+
+def _train(cfg: C.Config, rd: RunDir, log) -> dict:
+    # ---- setup -----------------------------------------------------------------------------------
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    device = resolve_device(cfg.run.device)
+    torch.manual_seed(cfg.run.seed)
+    source = make_source(cfg, device)
+    model = SimSiam(cfg.model, source.channels).to(device)
+    o = cfg.optim
+    peak_lr = scaled_lr(o.base_lr, o.batch_size)                 # Sec. 3: lr = base_lr x batch/256
+    optimizer = torch.optim.SGD([{"params": model.encoder_parameters()},
+                                 {"params": model.predictor_parameters()}],
+                                lr=peak_lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    spe, total_steps = source.steps_per_epoch, o.epochs * source.steps_per_epoch
+    sqrt_d = math.sqrt(cfg.model.dim)
+    name = rd.path.name
+
+    # ---- resume or start -------------------------------------------------------------------------
+    state = {"step": 0, "knn_acc_init": None, "train_s": 0.0,
+             "acc": {"loss": 0.0, "z_std": 0.0, "n": 0}, "epoch_acc": {"loss": 0.0, "z_std": 0.0, "n": 0}}
+    ckpt = load_checkpoint(rd.path, map_location=device)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        state = ckpt["state"]
+        rd.truncate_metrics(state["step"])
+        log(f"[{name}] resumed at step {state['step']} (epoch {state['step'] / spe:.2f})")
+    elif rd.file("metrics.jsonl").exists():
+        rd.file("metrics.jsonl").unlink()  # a run killed before its first checkpoint starts over
+
+    def checkpoint():
+        save_checkpoint(rd.path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                  "torch_rng": torch.get_rng_state(), "state": state})
+
+    if state["knn_acc_init"] is None:                            # what a random network already scores
+        state["knn_acc_init"] = knn_accuracy(model.backbone, source, cfg.eval)
+        rd.append_metrics({"epoch": 0.0, "step": 0, "loss": None, "z_std": None, "knn_acc": state["knn_acc_init"]})
+        log(f"[{name}] random-init kNN acc {state['knn_acc_init']:.2f}%")
+        checkpoint()
+
+    def flush(acc: dict) -> dict:
+        n = max(acc["n"], 1)
+        out = {"loss": acc["loss"] / n, "z_std": acc["z_std"] / n}
+        acc.update(loss=0.0, z_std=0.0, n=0)
+        return out
+
+    # ---- train -----------------------------------------------------------------------------------
+    model.train()
+    with StopFlag() as stop:
+        while state["step"] < total_steps:
+            epoch, start = divmod(state["step"], spe)
+            t_epoch = time.time()
+            for i, (x1, x2) in enumerate(source.train_epoch(epoch, start), start=start):
+                lr = cosine_lr(peak_lr, epoch + i / spe, o.epochs, o.warmup_epochs)
+                optimizer.param_groups[0]["lr"] = lr
+                optimizer.param_groups[1]["lr"] = lr if o.pred_lr == "cosine" else peak_lr  # Table 1c
+
+                p1, p2, z1, z2 = model(x1, x2)                   # (B, d) each
+                loss = simsiam_loss(p1, p2, z1, z2, cfg.model.stop_grad, cfg.loss.symmetric)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+                state["step"] += 1
+                loss_v, std_v = loss.item(), z_std(z1).item()
+                for acc in (state["acc"], state["epoch_acc"]):
+                    acc["loss"] += loss_v
+                    acc["z_std"] += std_v
+                    acc["n"] += 1
+                if not (math.isfinite(loss_v) and math.isfinite(std_v)):
+                    log(f"[{name}] diverged at step {state['step']} (loss {loss_v})")
+                    return {"status": "diverged", "epoch": round(state["step"] / spe, 3), "step": state["step"],
+                            "loss": None, "z_std": None, "knn_acc": None, "linear_acc": None,
+                            "knn_acc_init": state["knn_acc_init"], "train_s": round(state["train_s"], 1)}
+                if state["step"] % cfg.run.log_every == 0 and i < spe - 1:
+                    rd.append_metrics({"epoch": round(state["step"] / spe, 4), "step": state["step"], "lr": lr,
+                                       **flush(state["acc"])})
+                if stop.set and i < spe - 1:  # at an epoch's last step, stop after its end-of-epoch work
+                    checkpoint()
+                    raise Preempted(f"stopped by signal at step {state['step']}")
+            state["train_s"] += time.time() - t_epoch
+
+            # ---- end of epoch: log, kNN monitor, checkpoint ----------------------------------------
+            row = {"epoch": float(epoch + 1), "step": state["step"], "lr": lr, **flush(state["acc"])}
+            k = cfg.eval.knn_every
+            if (k and (epoch + 1) % k == 0) or epoch + 1 == o.epochs:
+                row["knn_acc"] = knn_accuracy(model.backbone, source, cfg.eval)
+            rd.append_metrics(row)
+            if epoch + 1 < o.epochs:
+                state["epoch_acc"] = {"loss": 0.0, "z_std": 0.0, "n": 0}
+            knn = f" knn {row['knn_acc']:.2f}%" if "knn_acc" in row else ""
+            log(f"[{name}] epoch {epoch + 1}/{o.epochs} loss {row['loss']:.4f} z_std {row['z_std']:.4f} "
+                f"(1/sqrt(d) {1 / sqrt_d:.4f}){knn} {time.time() - t_epoch:.1f}s")
+            checkpoint()
+            if stop.set:
+                raise Preempted(f"stopped by signal at step {state['step']}")
+
+    # ---- final evaluation and status -------------------------------------------------------------
+    final = flush(dict(state["epoch_acc"]))                      # means over the last epoch
+    evals = final_evaluation(model.backbone, source, cfg.eval, cfg.run.seed)
+    collapsed = final["z_std"] < cfg.eval.collapse_frac / sqrt_d
+    result = {"status": "collapsed" if collapsed else "ok", "epoch": float(o.epochs), "step": state["step"],
+              "loss": final["loss"], "z_std": final["z_std"], "z_std_ref": 1 / sqrt_d,
+              "knn_acc": evals["knn_acc"], "knn_acc_init": state["knn_acc_init"], "linear_acc": evals["linear_acc"],
+              "train_s": round(state["train_s"], 1),
+              "eval": protocol(cfg.eval, source.n_train, source.n_test)}
+    log(f"[{name}] done: {result['status']} loss {result['loss']:.4f} z_std {result['z_std']:.4f} "
+        f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear {result['linear_acc']}")
+    return result

@@ -1,0 +1,93 @@
+import dataclasses
+import typing
+
+import pytest
+
+from core import config as C
+from core.config import Config, ConfigError, apply_overrides, config_hash
+
+
+def test_unknown_key_names_key_and_suggests_closest():
+    with pytest.raises(ConfigError, match=r"sweep.yaml: unknown key 'model.stopgrad' \(did you mean 'model.stop_grad'\?\)"):
+        apply_overrides(Config(), {"model.stopgrad": False}, "sweep.yaml")
+    with pytest.raises(ConfigError, match=r"did you mean 'optim.batch_size'"):
+        apply_overrides(Config(), {"optim": {"batchsize": 64}}, "f.yaml")
+
+
+def test_unknown_section_fails():
+    with pytest.raises(ConfigError, match="unknown key 'optimizer.lr'"):
+        apply_overrides(Config(), {"optimizer.lr": 0.1}, "f.yaml")
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("optim.batch_size", "big", "'optim.batch_size' must be an integer"),
+    ("optim.batch_size", 1.5, "'optim.batch_size' must be an integer"),
+    ("model.stop_grad", "yes", "'model.stop_grad' must be true or false"),
+    ("optim.base_lr", True, "'optim.base_lr' must be a number"),
+    ("optim.pred_lr", "decay", "'optim.pred_lr' must be one of"),
+    ("optim.batch_size", 0, "'optim.batch_size' must be positive"),
+    ("optim.base_lr", -0.1, "'optim.base_lr' must be >= 0"),
+    ("augment.flip_p", 1.5, "'augment.flip_p' is a probability"),
+])
+def test_bad_values_name_file_and_key(key, value, message):
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(Config(), {key: value}, "my.yaml")
+    assert str(err.value).startswith("my.yaml: ") and message in str(err.value)
+
+
+def test_int_accepted_for_float_and_yaml_exponent_strings():
+    cfg = apply_overrides(Config(), {"optim.base_lr": 1, "optim.weight_decay": "5e-4"})
+    assert cfg.optim.base_lr == 1.0 and isinstance(cfg.optim.base_lr, float)
+    assert cfg.optim.weight_decay == 5e-4
+
+
+def test_nested_and_dotted_overrides_agree():
+    a = apply_overrides(Config(), {"model": {"dim": 256, "stop_grad": False}})
+    b = apply_overrides(Config(), {"model.dim": 256, "model.stop_grad": False})
+    assert a == b and a.model.dim == 256 and not a.model.stop_grad
+
+
+def test_yaml_round_trip():
+    cfg = apply_overrides(Config(), {"model.stop_grad": False, "optim.weight_decay": 5e-4, "augment.crop_ratio_min": 0.7})
+    assert C.load_yaml(C.dump_yaml(cfg)) == cfg
+
+
+def test_paper_defaults():
+    cfg = Config()
+    assert (cfg.optim.base_lr, cfg.optim.batch_size, cfg.optim.momentum, cfg.optim.weight_decay) == (0.05, 512, 0.9, 1e-4)
+    assert (cfg.model.dim, cfg.model.pred_hidden, cfg.model.proj_layers, cfg.model.stop_grad) == (2048, 512, 3, True)
+    assert cfg.augment.crop_scale_min == 0.2 and cfg.augment.jitter_p == 0.8 and cfg.augment.grayscale_p == 0.2
+
+
+def test_run_id_stable_under_key_order():
+    a = apply_overrides(Config(), {"model.dim": 256, "optim.epochs": 3})
+    b = apply_overrides(Config(), {"optim.epochs": 3, "model.dim": 256})
+    assert config_hash(a) == config_hash(b)
+
+
+def _other_value(owner, name, value):
+    """A different valid value for a field: flip a bool, bump a number, another Literal choice or a string."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1 if isinstance(value, int) else value * 0.5 + 0.01
+    hint = typing.get_type_hints(owner)[name]
+    choices = [c for c in typing.get_args(hint) if c != value]
+    return choices[0] if choices else value + "x"
+
+
+def test_run_id_changes_with_every_identity_field():
+    base = Config()
+    h0 = config_hash(base)
+    checked = 0
+    for sec_field in dataclasses.fields(base):
+        sub = getattr(base, sec_field.name)
+        for f in dataclasses.fields(sub):
+            new = _other_value(type(sub), f.name, getattr(sub, f.name))
+            cfg = dataclasses.replace(base, **{sec_field.name: dataclasses.replace(sub, **{f.name: new})})
+            if f.metadata.get("identity", True):
+                assert config_hash(cfg) != h0, f.name
+                checked += 1
+            else:  # paths and thread counts do not change what a run computes
+                assert config_hash(cfg) == h0, f.name
+    assert checked == len(C.all_keys()) - 4

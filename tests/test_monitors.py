@@ -1,0 +1,44 @@
+import math
+
+import torch
+
+from core.monitors import accuracy, knn_predict, z_std
+
+
+def test_z_std_of_collapsed_output_is_zero():
+    z = torch.randn(1, 64).repeat(100, 1)
+    assert z_std(z).item() < 1e-6
+
+
+def test_z_std_of_isotropic_gaussian_is_one_over_sqrt_d():
+    torch.manual_seed(0)
+    for d in (64, 512):
+        z = torch.randn(4096, d)
+        assert abs(z_std(z).item() - 1 / math.sqrt(d)) < 0.03 / math.sqrt(d)
+
+
+def test_z_std_ignores_scale_of_z():
+    torch.manual_seed(0)
+    z = torch.randn(256, 32)
+    assert torch.allclose(z_std(z), z_std(z * 10))
+
+
+def test_knn_separable_clusters():
+    torch.manual_seed(0)
+    centers = torch.eye(3) * 5
+    bank_y = torch.arange(3).repeat_interleave(20)
+    bank = centers[bank_y] + 0.1 * torch.randn(60, 3)
+    q_y = torch.tensor([0, 1, 2, 2])
+    query = centers[q_y] + 0.1 * torch.randn(4, 3)
+    assert accuracy(knn_predict(query, bank, bank_y, 3, k=10, t=0.2), q_y) == 100.0
+
+
+def test_knn_weights_votes_by_exp_similarity():
+    # one query; two neighbours of class 1 at similarity 0.0, one of class 0 at similarity 1.0.
+    # exp(1/t) vs 2*exp(0): with t=0.2 the single close neighbour wins; with t=10 the two far ones win.
+    bank = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 1, 1])
+    q = torch.tensor([[1.0, 0.0]])
+    assert knn_predict(q, bank, labels, 2, k=3, t=0.2).item() == 0
+    assert knn_predict(q, bank, labels, 2, k=3, t=10.0).item() == 1
+    assert knn_predict(q, bank, labels, 2, k=1, t=10.0).item() == 0  # only the nearest votes

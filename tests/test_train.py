@@ -1,0 +1,127 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.rundir import RunDir
+from core.train import train
+from tests.conftest import REPO, tiny_config
+
+QUIET = dict(log=lambda s: None)
+
+
+def test_short_run_writes_the_whole_run_directory(tmp_path):
+    cfg = tiny_config()
+    result = train(cfg, tmp_path / "r", {"sweep": "t", "case": "c", "seed": 0, "preset": "tiny"}, **QUIET)
+    rd = RunDir(tmp_path / "r")
+    assert rd.read_config() == cfg
+    meta = rd.read_meta()
+    assert {"sweep", "case", "seed", "preset", "commit", "start_time", "torch"} <= set(meta)
+    rows = rd.read_metrics()
+    assert rows[0]["step"] == 0 and rows[0]["knn_acc"] == result["knn_acc_init"]
+    assert [r["epoch"] for r in rows if "knn_acc" in r] == [0.0, 1.0, 2.0]
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(steps) and steps[-1] == result["step"] == 2 * (128 // 32)
+    assert all({"epoch", "step", "loss", "z_std"} <= set(r) for r in rows)
+    saved = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert saved["status"] in ("ok", "collapsed") and saved == json.loads(json.dumps(result))
+    for key in ("loss", "z_std", "knn_acc", "knn_acc_init", "linear_acc", "wall_s"):
+        assert isinstance(saved[key], float), key
+    assert saved["eval"]["knn_k"] == 20 and (tmp_path / "r" / "last.pt").exists()
+
+
+def test_training_with_stop_grad_beats_random_init_on_synthetic_data(tmp_path):
+    cfg = tiny_config(optim__epochs=6, data__train_subset=512, optim__base_lr=0.2)
+    result = train(cfg, tmp_path / "r", {}, **QUIET)
+    assert result["status"] == "ok"
+    assert result["knn_acc"] > result["knn_acc_init"]
+
+
+def test_nan_loss_ends_as_diverged(tmp_path):
+    result = train(tiny_config(optim__base_lr=1e30), tmp_path / "r", {}, **QUIET)
+    assert result["status"] == "diverged"
+    assert result["step"] >= 1 and result["loss"] is None
+    assert json.loads((tmp_path / "r" / "result.json").read_text())["status"] == "diverged"
+
+
+def test_exception_ends_as_failed_with_traceback(tmp_path):
+    cfg = tiny_config(optim__batch_size=4096)  # more than the 128 training images
+    result = train(cfg, tmp_path / "r", {}, **QUIET)
+    assert result["status"] == "failed" and "batch size 4096" in result["reason"]
+    assert "Traceback" in (tmp_path / "r" / "error.txt").read_text()
+
+
+def _comparable(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in ("wall_s", "train_s")}
+
+
+def _child(run_dir: Path, cfg) -> subprocess.Popen:
+    RunDir(run_dir).write_config(cfg)
+    code = ("import sys; sys.path.insert(0, %r); from core.rundir import RunDir; from core.train import train; "
+            "rd = RunDir(%r); train(rd.read_config(), rd.path, {}, log=lambda s: None)") % (str(REPO), str(run_dir))
+    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _wait_for(pred, proc, timeout=120):
+    t0 = time.time()
+    while not pred():
+        assert proc.poll() is None, "child ended early"
+        assert time.time() - t0 < timeout
+        time.sleep(0.02)
+
+
+def _ckpt_step(run_dir: Path) -> int:
+    try:
+        return torch.load(run_dir / "last.pt", weights_only=False)["state"]["step"]
+    except Exception:
+        return -1
+
+
+def test_run_killed_after_first_epoch_resumes_to_the_same_result(tmp_path):
+    torch.set_num_threads(1)
+    cfg = tiny_config(optim__epochs=3)
+    reference = train(cfg, tmp_path / "ref", {}, **QUIET)
+
+    run = tmp_path / "killed"
+    proc = _child(run, cfg)
+    _wait_for(lambda: _ckpt_step(run) >= 4, proc)    # first epoch (4 steps) checkpointed
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "result.json").exists()
+    resumed = train(cfg, run, {}, **QUIET)
+    assert _comparable(resumed) == _comparable(reference)
+    steps = [r["step"] for r in RunDir(run).read_metrics()]
+    assert steps == [r["step"] for r in RunDir(tmp_path / "ref").read_metrics()]  # no duplicated rows
+
+
+def test_sigterm_checkpoints_mid_epoch_and_resume_is_exact(tmp_path):
+    torch.set_num_threads(1)
+    cfg = tiny_config(optim__epochs=2, data__train_subset=1000)  # 31 steps per epoch
+    reference = train(cfg, tmp_path / "ref", {}, **QUIET)
+    run = tmp_path / "term"
+    proc = _child(run, cfg)
+    _wait_for(lambda: any(r.get("step", 0) >= 4 for r in RunDir(run).read_metrics()), proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0                 # Preempted propagates
+    step = _ckpt_step(run)
+    assert 0 < step < 2 * 31 and not (run / "result.json").exists()
+    resumed = train(cfg, run, {}, **QUIET)
+    assert _comparable(resumed) == _comparable(reference)
+
+
+def test_corrupt_last_checkpoint_falls_back_to_previous(tmp_path):
+    cfg = tiny_config(optim__epochs=2)
+    reference = train(cfg, tmp_path / "ref", {}, **QUIET)
+    run = tmp_path / "r"
+    train(cfg, run, {}, **QUIET)
+    (run / "result.json").unlink()
+    (run / "last.pt").write_bytes(b"torn")          # the prev.pt (end of epoch 1) is still good
+    with pytest.warns(UserWarning, match="unreadable checkpoint"):
+        resumed = train(cfg, run, {}, **QUIET)
+    assert _comparable(resumed) == _comparable(reference)
