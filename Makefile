@@ -1,0 +1,12 @@
+# The two commands of the README. Each sets up what it needs first (scripts/setup.sh is idempotent).
+PY := .venv/bin/python
+
+.PHONY: figure2 test setup
+figure2: setup  ## Fig. 2 at CPU scale on Fashion-MNIST: runs the stop-gradient sweep, writes reports/stopgrad/
+	$(PY) -m sweeps.run stopgrad --jobs 2
+
+test: setup     ## the test suite (CPU, a few minutes)
+	$(PY) -m pytest -q tests
+
+setup:
+	@bash scripts/setup.sh
