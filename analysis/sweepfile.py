@@ -60,12 +60,19 @@ def locate(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) -> Pat
     raise ReportError(f"unknown sweep '{text}'{hint}; known sweeps in {ablations_dir}: {listing}")
 
 
+def read_yaml(path: Path):
+    """Parse a sweep file; a syntax error names the file, line and column."""
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        raise ReportError(f"{path}:{where} YAML syntax error: {getattr(err, 'problem', None) or err}") from None
+
+
 def load_sweep(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) -> Sweep:
     path = locate(name_or_path, ablations_dir)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ReportError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ReportError(f"{path}: expected a mapping at the top level")
     cases = data.get("cases")

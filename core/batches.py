@@ -47,8 +47,8 @@ class ArraySource:
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
-    def train_epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield (x1, x2) normalized float views for steps start..steps_per_epoch-1 of `epoch`."""
+    def train_epoch(self, epoch: int, start: int = 0, n_pairs: int = 1) -> Iterator[tuple[list, torch.Tensor]]:
+        """Yield ([(x1, x2)] * n_pairs normalized float views, image indices (B,)) for steps start.. of `epoch`."""
         seed = self.cfg.run.seed
         perm = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
         size, aug = self.cfg.data.image_size, self.cfg.augment
@@ -56,7 +56,8 @@ class ArraySource:
             idx = perm[i * self.batch_size:(i + 1) * self.batch_size].to(self.device)
             x = self.x_train[idx]                                             # (B, C, H, W) uint8
             self._gen.manual_seed(_mix(seed, epoch * self.steps_per_epoch + i))
-            yield self.normalize(augment.augment(x, aug, size, self._gen)), self.normalize(augment.augment(x, aug, size, self._gen))
+            views = [self.normalize(augment.augment(x, aug, size, self._gen)) for _ in range(2 * n_pairs)]
+            yield list(zip(views[0::2], views[1::2])), idx
 
     def eval_batches(self, split: str, batch_size: int = 1024) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (x, y) without augmentation (resized to image_size if needed) for split 'train' or 'test'."""
@@ -74,7 +75,7 @@ class FolderSource:
 
     MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics
 
-    def __init__(self, cfg: Config, device: torch.device, workers: int = 8):
+    def __init__(self, cfg: Config, device: torch.device, n_pairs: int = 1, workers: int = 8):
         import torchvision
         from torchvision.transforms import v2
         root = Path(cfg.data.root)
@@ -85,7 +86,7 @@ class FolderSource:
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
                                                                   ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
         resize = v2.Compose([v2.PILToTensor(), v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)])
-        self.train = torchvision.datasets.ImageFolder(root / "train", transform=lambda im: (crop(im), crop(im)))
+        self.train = torchvision.datasets.ImageFolder(root / "train", transform=lambda im: [crop(im) for _ in range(2 * n_pairs)])
         self.train_plain = torchvision.datasets.ImageFolder(root / "train", transform=resize)
         self.test = torchvision.datasets.ImageFolder(root / "val", transform=resize)
         self.num_classes, self.channels = len(self.train.classes), 3
@@ -99,17 +100,19 @@ class FolderSource:
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
-    def train_epoch(self, epoch: int, start: int = 0):
+    def train_epoch(self, epoch: int, start: int = 0, n_pairs: int = 1):
+        """As ArraySource.train_epoch; the crops come from the workers (2 * n_pairs given at construction)."""
         seed = self.cfg.run.seed
         perm = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
-        order = perm[start * self.batch_size: self.steps_per_epoch * self.batch_size].tolist()
-        loader = torch.utils.data.DataLoader(self.train, batch_size=self.batch_size, sampler=order,
+        order = perm[start * self.batch_size: self.steps_per_epoch * self.batch_size]
+        loader = torch.utils.data.DataLoader(self.train, batch_size=self.batch_size, sampler=order.tolist(),
                                              num_workers=self.workers, pin_memory=True, drop_last=True)
-        for i, ((v1, v2), _) in enumerate(loader, start=start):
+        for i, (crops, _) in enumerate(loader, start=start):
             self._gen.manual_seed(_mix(seed, epoch * self.steps_per_epoch + i))
-            views = [augment.photometric(augment.to_float(v.to(self.device, non_blocking=True)), self.cfg.augment, self._gen)
-                     for v in (v1, v2)]
-            yield self.normalize(views[0]), self.normalize(views[1])
+            views = [self.normalize(augment.photometric(augment.to_float(v.to(self.device, non_blocking=True)),
+                                                        self.cfg.augment, self._gen)) for v in crops[:2 * n_pairs]]
+            idx = order[(i - start) * self.batch_size:(i - start + 1) * self.batch_size].to(self.device)
+            yield list(zip(views[0::2], views[1::2])), idx
 
     def eval_batches(self, split: str, batch_size: int = 256):
         ds = self.train_plain if split == "train" else self.test
@@ -118,8 +121,8 @@ class FolderSource:
             yield self.normalize(augment.to_float(x.to(self.device, non_blocking=True))), y.to(self.device)
 
 
-def make_source(cfg: Config, device: torch.device):
+def make_source(cfg: Config, device: torch.device, n_pairs: int = 1):
     if cfg.data.dataset == "imagenet":
-        return FolderSource(cfg, device)
+        return FolderSource(cfg, device, n_pairs)
     from core.datasets import load_arrays
     return ArraySource(load_arrays(cfg.data), cfg, device)

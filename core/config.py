@@ -32,14 +32,27 @@ class ModelConfig:
     proj_hidden: int = 2048         # Sec. 3: hidden fc width 2048
     dim: int = 2048                 # Sec. 3: output dimension d of f (and of h)
     pred_hidden: int = 512          # Sec. 3: predictor bottleneck, d/4
+    proj_bn_hidden: bool = True     # Sec. 4.4, Table 3: BN on the projection MLP's hidden fc layers
+    proj_bn_out: bool = True        # Table 3: BN on the projection MLP's output fc
+    pred_bn_hidden: bool = True     # Table 3: BN on the prediction MLP's hidden fc
+    pred_bn_out: bool = False       # Table 3 (d) "all": BN on the prediction MLP's output too (unstable)
     proj_out_affine: bool = True    # Sec. 4.4, Table 3c: BN on f's output has a learnable affine (official code: False, 68.2%)
+    predictor: Literal["mlp", "none", "frozen"] = "mlp"  # Table 1: trained h; (a) no h (identity); (b) fixed random init
     stop_grad: bool = True          # Sec. 4.1, Fig. 2: stop-gradient on the target branch z
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    similarity: Literal["cosine"] = "cosine"   # Sec. 3, Eq. 1: D = negative cosine similarity
-    symmetric: bool = True                     # Sec. 3, Eq. 2/4: L = D(p1,z2)/2 + D(p2,z1)/2
+    similarity: Literal["cosine", "cross_entropy"] = "cosine"  # Sec. 4.5: D = -cos(p, z), or -softmax(z) . log softmax(p)
+    symmetry: Literal["sym", "asym", "asym2x"] = "sym"  # Sec. 4.6: Eq. 4 / one term D(p1, z2) / asym with two view pairs per image
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    # Sec. 5.2 proof-of-concept runs: what the predictions p are pulled towards.
+    k_steps: int = 1                # k-step alternation: targets eta fixed for k SGD steps (1 = SimSiam; 0 = one epoch)
+    eta: Literal["network", "moving_average"] = "network"  # "moving_average": per-image eta_x <- m eta_x + (1-m) F(T'(x))
+    eta_momentum: float = 0.8       # Sec. 5.2: m = 0.8
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,9 @@ class OptimConfig:
     momentum: float = 0.9           # Sec. 3: SGD momentum 0.9
     weight_decay: float = 1e-4      # Sec. 3: wd 1e-4 on all parameters (App. D, CIFAR: 5e-4)
     schedule: Literal["cosine"] = "cosine"  # Sec. 3: cosine decay [25]
-    warmup_epochs: float = 0.0      # Sec. 4.3: 10-epoch linear warm-up only for batch >= 1024
+    warmup_epochs: float = 0.0      # Sec. 4.3: 10-epoch linear warm-up only for batch >= 1024 (Table 3a: also 10)
+    optimizer: Literal["sgd", "lars"] = "sgd"  # Sec. 4.3: plain SGD for every batch size (LARS "expected" to help at 4096)
+    lars_trust: float = 0.001       # LARS trust coefficient (You et al. 2017), for optimizer: lars
     pred_lr: Literal["cosine", "constant"] = "constant"  # Table 1c: h's lr not decayed (adopted after Sec. 4.2); Table 1 baseline and Fig. 2: cosine
 
 
@@ -107,6 +122,7 @@ class RunConfig:
 class Config:
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()
+    target: TargetConfig = TargetConfig()
     optim: OptimConfig = OptimConfig()
     augment: AugmentConfig = AugmentConfig()
     data: DataConfig = DataConfig()
@@ -123,10 +139,11 @@ def all_keys() -> list[str]:
     return [f"{s}.{f.name}" for s, sub in _sections(Config()).items() for f in dataclasses.fields(sub)]
 
 
-def apply_overrides(cfg: Config, overrides: dict, source: str = "overrides") -> Config:
+def apply_overrides(cfg: Config, overrides: dict, source: str = "overrides", check: bool = True) -> Config:
     """Return `cfg` with dotted or nested `overrides` applied, validated.
 
-    `source` (a file name, 'preset cpu', '--set') is named in every error.
+    `source` (a file name, 'preset cpu', '--set') is named in every error. `check=False` validates keys,
+    types and choices only, leaving the cross-field rules for the fully resolved config.
     """
     flat = flatten(overrides, source)
     sections = _sections(cfg)
@@ -140,7 +157,8 @@ def apply_overrides(cfg: Config, overrides: dict, source: str = "overrides") -> 
         changes.setdefault(sec, {})[name] = coerce_value(value, ftype, key, source, type(sections[sec]))
     new = {s: dataclasses.replace(sub, **changes.get(s, {})) for s, sub in sections.items()}
     result = Config(**new)
-    check_consistency(result, source)
+    if check:
+        check_consistency(result, source)
     return result
 
 
@@ -154,7 +172,7 @@ def check_consistency(cfg: Config, source: str) -> None:
             raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
     non_negative = ["optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
                     "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset",
-                    "run.threads", "eval.collapse_frac"]
+                    "run.threads", "eval.collapse_frac", "optim.lars_trust"]
     for key in non_negative:
         if get(cfg, key) < 0:
             raise ConfigError(f"{source}: '{key}' must be >= 0, got {get(cfg, key)}")
@@ -166,6 +184,16 @@ def check_consistency(cfg: Config, source: str) -> None:
         raise ConfigError(f"{source}: 'augment.crop_scale_min'/'crop_scale_max' must satisfy 0 < min <= max <= 1")
     if not 0.0 < a.crop_ratio_min <= a.crop_ratio_max:
         raise ConfigError(f"{source}: 'augment.crop_ratio_min' must be > 0 and <= 'augment.crop_ratio_max'")
+    if cfg.target.k_steps < 0:
+        raise ConfigError(f"{source}: 'target.k_steps' must be >= 0 (0 = one epoch), got {cfg.target.k_steps}")
+    if not 0.0 <= cfg.target.eta_momentum < 1.0:
+        raise ConfigError(f"{source}: 'target.eta_momentum' must be in [0, 1), got {cfg.target.eta_momentum}")
+    if cfg.target.eta == "moving_average" and cfg.target.k_steps != 1:
+        raise ConfigError(f"{source}: 'target.eta: moving_average' and 'target.k_steps' != 1 are different "
+                          "Sec. 5.2 experiments; set one of them")
+    if cfg.target.k_steps != 1 and cfg.data.dataset == "imagenet":
+        raise ConfigError(f"{source}: 'target.k_steps' != 1 needs an in-memory data set (its views are "
+                          "regenerated exactly); not available for 'data.dataset: imagenet'")
     if cfg.optim.warmup_epochs > cfg.optim.epochs:
         raise ConfigError(f"{source}: 'optim.warmup_epochs' ({cfg.optim.warmup_epochs}) exceeds 'optim.epochs'")
 

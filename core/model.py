@@ -4,9 +4,11 @@
     p1, p2 = h(z1), h(z2)     # (B, d)
 
 Projection MLP (Sec. 3): BN on every fc layer including the output fc; the output fc has no ReLU;
-`proj_layers` fc layers (3 for ImageNet, 2 for CIFAR, App. D). Its output BN's affine is
-`model.proj_out_affine` (Table 3c; the official code uses affine=False).
-Prediction MLP (Sec. 3): d -> pred_hidden (BN, ReLU) -> d, no BN on the output.
+`proj_layers` fc layers (3 for ImageNet, 2 for CIFAR, App. D). Prediction MLP: d -> pred_hidden (BN, ReLU)
+-> d, no BN on its output. Where BN sits is Table 3's ablation (model.proj_bn_hidden, proj_bn_out,
+pred_bn_hidden, pred_bn_out), with the affine of f's output BN as model.proj_out_affine; an fc layer not
+followed by BN gets a bias. Which h is used is Table 1's ablation (model.predictor): a trained MLP, none
+(h = identity), or an MLP frozen at its random initialization.
 """
 from __future__ import annotations
 
@@ -17,27 +19,42 @@ from core.backbones import build_backbone
 from core.config import ModelConfig
 
 
-def projection_mlp(in_dim: int, hidden: int, out_dim: int, layers: int, out_affine: bool) -> nn.Sequential:
+def fc_bn(d_in: int, d_out: int, bn: bool, relu: bool, affine: bool = True) -> list[nn.Module]:
+    """Linear (bias only when no BN follows), optional BatchNorm1d, optional ReLU."""
+    mods: list[nn.Module] = [nn.Linear(d_in, d_out, bias=not bn)]
+    if bn:
+        mods.append(nn.BatchNorm1d(d_out, affine=affine))
+    if relu:
+        mods.append(nn.ReLU(inplace=True))
+    return mods
+
+
+def projection_mlp(in_dim: int, cfg: ModelConfig) -> nn.Sequential:
     mods: list[nn.Module] = []
     d = in_dim
-    for _ in range(layers - 1):
-        mods += [nn.Linear(d, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
-        d = hidden
-    mods += [nn.Linear(d, out_dim, bias=False), nn.BatchNorm1d(out_dim, affine=out_affine)]
+    for _ in range(cfg.proj_layers - 1):
+        mods += fc_bn(d, cfg.proj_hidden, cfg.proj_bn_hidden, relu=True)
+        d = cfg.proj_hidden
+    mods += fc_bn(d, cfg.dim, cfg.proj_bn_out, relu=False, affine=cfg.proj_out_affine)
     return nn.Sequential(*mods)
 
 
-def prediction_mlp(dim: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, dim))
+def prediction_mlp(cfg: ModelConfig) -> nn.Module:
+    if cfg.predictor == "none":                                  # Table 1a: p = z
+        return nn.Identity()
+    h = nn.Sequential(*fc_bn(cfg.dim, cfg.pred_hidden, cfg.pred_bn_hidden, relu=True),
+                      *fc_bn(cfg.pred_hidden, cfg.dim, cfg.pred_bn_out, relu=False))
+    if cfg.predictor == "frozen":                                # Table 1b: fixed random init, never updated
+        h.requires_grad_(False)
+    return h
 
 
 class SimSiam(nn.Module):
     def __init__(self, cfg: ModelConfig, in_channels: int):
         super().__init__()
         self.backbone, self.feature_dim = build_backbone(cfg, in_channels)
-        self.projector = projection_mlp(self.feature_dim, cfg.proj_hidden, cfg.dim, cfg.proj_layers, cfg.proj_out_affine)
-        self.h = prediction_mlp(cfg.dim, cfg.pred_hidden)
+        self.projector = projection_mlp(self.feature_dim, cfg)
+        self.h = prediction_mlp(cfg)
 
     def f(self, x: torch.Tensor) -> torch.Tensor:
         return self.projector(self.backbone(x))
@@ -48,8 +65,9 @@ class SimSiam(nn.Module):
         p1, p2 = self.h(z1), self.h(z2)
         return p1, p2, z1, z2
 
-    def encoder_parameters(self):
+    def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.backbone.parameters()) + list(self.projector.parameters())
 
-    def predictor_parameters(self):
-        return list(self.h.parameters())
+    def predictor_parameters(self) -> list[nn.Parameter]:
+        """The trainable parameters of h (none for an identity or frozen h)."""
+        return [p for p in self.h.parameters() if p.requires_grad]

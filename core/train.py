@@ -7,6 +7,8 @@ exists, and ends with `result.json` whose status is ok, collapsed, diverged (NaN
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import signal
 import threading
@@ -20,11 +22,13 @@ from core import config as C
 from core.batches import make_source
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.evaluate import final_evaluation, knn_accuracy, protocol
+from core.lars import LARS
 from core.losses import simsiam_loss
 from core.model import SimSiam
 from core.monitors import z_std
 from core.rundir import RunDir, base_meta
 from core.schedule import cosine_lr, scaled_lr
+from core.targets import MovingAverageTargets, frozen_bn_stats, kstep_targets
 
 
 class Preempted(Exception):
@@ -57,7 +61,7 @@ class StopFlag:
             signal.signal(sig, old)
 
 
-def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=print) -> dict:
+def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.partial(print, flush=True)) -> dict:
     """Run (or resume) one SimSiam pre-training run and return its result dict."""
     rd = RunDir(run_dir)
     if not rd.file("config.yaml").exists():
@@ -78,20 +82,46 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=print) -> 
     return result
 
 
+def build_optimizer(cfg: C.Config, model: SimSiam, lr: float) -> torch.optim.Optimizer:
+    """Param groups 'encoder' (f) and, when h has trainable parameters, 'predictor'; wd on all (Sec. 3)."""
+    groups = [{"params": model.encoder_parameters(), "name": "encoder"}]
+    if model.predictor_parameters():
+        groups.append({"params": model.predictor_parameters(), "name": "predictor"})
+    o = cfg.optim
+    if o.optimizer == "lars":
+        return LARS(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay, trust=o.lars_trust)
+    return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoch: float) -> float:
+    """Cosine (with warm-up) for f; h the same, or held at the peak after warm-up (Table 1c)."""
+    o = cfg.optim
+    lr = cosine_lr(peak_lr, epoch, o.epochs, o.warmup_epochs)
+    for group in optimizer.param_groups:
+        constant = group["name"] == "predictor" and o.pred_lr == "constant"
+        group["lr"] = peak_lr * min(1.0, epoch / o.warmup_epochs if o.warmup_epochs else 1.0) if constant else lr
+    return lr
+
+
 def _train(cfg: C.Config, rd: RunDir, log) -> dict:
     # ---- setup -----------------------------------------------------------------------------------
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     device = resolve_device(cfg.run.device)
     torch.manual_seed(cfg.run.seed)
-    source = make_source(cfg, device)
-    model = SimSiam(cfg.model, source.channels).to(device)
+    # the ablation switches, each read here once
+    stop_grad, similarity = cfg.model.stop_grad, cfg.loss.similarity            # Fig. 2; Sec. 4.5
+    n_pairs = 2 if cfg.loss.symmetry == "asym2x" else 1                           # Sec. 4.6
+    symmetric = cfg.loss.symmetry == "sym"
+    source = make_source(cfg, device, n_pairs)
+    model = SimSiam(cfg.model, source.channels).to(device)                       # Table 1 h, Table 3 BN, App. B d
     o = cfg.optim
-    peak_lr = scaled_lr(o.base_lr, o.batch_size)                 # Sec. 3: lr = base_lr x batch/256
-    optimizer = torch.optim.SGD([{"params": model.encoder_parameters()},
-                                 {"params": model.predictor_parameters()}],
-                                lr=peak_lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    peak_lr = scaled_lr(o.base_lr, o.batch_size)                                 # Sec. 3: lr = base_lr x batch/256
+    optimizer = build_optimizer(cfg, model, peak_lr)
     spe, total_steps = source.steps_per_epoch, o.epochs * source.steps_per_epoch
+    k = cfg.target.k_steps or spe                                                # Sec. 5.2: k-step alternation
+    ema = (MovingAverageTargets(source.n_train, cfg.model.dim, cfg.target.eta_momentum, device)
+           if cfg.target.eta == "moving_average" else None)                      # Sec. 5.2: moving-average eta
     sqrt_d = math.sqrt(cfg.model.dim)
     name = rd.path.name
 
@@ -103,6 +133,8 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if ema is not None:
+            ema.load_state_dict(ckpt["eta"])
         state = ckpt["state"]
         rd.truncate_metrics(state["step"])
         log(f"[{name}] resumed at step {state['step']} (epoch {state['step'] / spe:.2f})")
@@ -111,7 +143,8 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
 
     def checkpoint():
         save_checkpoint(rd.path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                  "torch_rng": torch.get_rng_state(), "state": state})
+                                  "torch_rng": torch.get_rng_state(), "state": state,
+                                  "eta": ema.state_dict() if ema is not None else None})
 
     if state["knn_acc_init"] is None:                            # what a random network already scores
         state["knn_acc_init"] = knn_accuracy(model.backbone, source, cfg.eval)
@@ -131,19 +164,32 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
         while state["step"] < total_steps:
             epoch, start = divmod(state["step"], spe)
             t_epoch = time.time()
-            for i, (x1, x2) in enumerate(source.train_epoch(epoch, start), start=start):
-                lr = cosine_lr(peak_lr, epoch + i / spe, o.epochs, o.warmup_epochs)
-                optimizer.param_groups[0]["lr"] = lr
-                optimizer.param_groups[1]["lr"] = lr if o.pred_lr == "cosine" else peak_lr  # Table 1c
+            for i, (pairs, idx) in enumerate(source.train_epoch(epoch, start, n_pairs), start=start):
+                lr = set_lr(optimizer, cfg, peak_lr, epoch + i / spe)
+                if k != 1 and i % k == 0:                        # Eq. 10: targets for the next k steps, theta fixed
+                    coming = itertools.islice(source.train_epoch(epoch, i, n_pairs), min(k, spe - i))
+                    with frozen_bn_stats(model):
+                        cached = kstep_targets(model.f, [ps for ps, _ in coming])
 
-                p1, p2, z1, z2 = model(x1, x2)                   # (B, d) each
-                loss = simsiam_loss(p1, p2, z1, z2, cfg.model.stop_grad, cfg.loss.symmetric)
+                losses = []
+                for j, (x1, x2) in enumerate(pairs):
+                    p1, p2, z1, z2 = model(x1, x2)               # (B, d) each
+                    if ema is not None:
+                        t1 = t2 = ema.update(idx, z1, z2)
+                    elif k != 1:
+                        t1, t2 = cached[i % k][j]
+                    else:
+                        t1, t2 = z1, z2
+                    losses.append(simsiam_loss(p1, p2, t1, t2, stop_grad, similarity, symmetric))
+                    if j == 0:
+                        std_v = z_std(z1).item()
+                loss = sum(losses) / len(losses)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
 
                 state["step"] += 1
-                loss_v, std_v = loss.item(), z_std(z1).item()
+                loss_v = loss.item()
                 for acc in (state["acc"], state["epoch_acc"]):
                     acc["loss"] += loss_v
                     acc["z_std"] += std_v
@@ -156,15 +202,17 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
                 if state["step"] % cfg.run.log_every == 0 and i < spe - 1:
                     rd.append_metrics({"epoch": round(state["step"] / spe, 4), "step": state["step"], "lr": lr,
                                        **flush(state["acc"])})
-                if stop.set and i < spe - 1:  # at an epoch's last step, stop after its end-of-epoch work
+                # stop between steps, but not inside a k-step block (its targets are not checkpointed) and not
+                # at an epoch's last step (its end-of-epoch work comes first)
+                if stop.set and i < spe - 1 and (i + 1) % k == 0:
                     checkpoint()
                     raise Preempted(f"stopped by signal at step {state['step']}")
             state["train_s"] += time.time() - t_epoch
 
             # ---- end of epoch: log, kNN monitor, checkpoint ----------------------------------------
             row = {"epoch": float(epoch + 1), "step": state["step"], "lr": lr, **flush(state["acc"])}
-            k = cfg.eval.knn_every
-            if (k and (epoch + 1) % k == 0) or epoch + 1 == o.epochs:
+            every = cfg.eval.knn_every
+            if (every and (epoch + 1) % every == 0) or epoch + 1 == o.epochs:
                 row["knn_acc"] = knn_accuracy(model.backbone, source, cfg.eval)
             rd.append_metrics(row)
             if epoch + 1 < o.epochs:

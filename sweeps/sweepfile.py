@@ -14,12 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from analysis import sweepfile as report_sweepfile
 from core.config import Config, ConfigError, apply_overrides
 from core.config_checks import suggest
 
-ABLATIONS_DIR = Path(__file__).resolve().parent.parent / "ablations"
 TOP_KEYS = ("figure", "title", "metrics", "seeds", "cases", "grid", "paper_metric", "paper", "notes")
 METRICS = ("knn_acc", "linear_acc", "z_std", "loss", "knn_acc_init", "wall_s")
 
@@ -40,33 +38,20 @@ class Sweep:
 
 
 def known_sweeps() -> list[str]:
-    return sorted(p.stem for p in ABLATIONS_DIR.glob("*.yaml"))
+    return report_sweepfile.known_sweeps()
 
 
-def locate(name_or_path: str) -> Path:
-    """A sweep name from ablations/ or a path to a sweep file."""
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") and p.exists():
-        return p
-    cand = ABLATIONS_DIR / f"{name_or_path}.yaml"
-    if cand.exists():
-        return cand
-    raise ConfigError(f"unknown sweep '{name_or_path}'{suggest(name_or_path, known_sweeps())}; "
-                      f"known sweeps: {', '.join(known_sweeps())} (or give a path to a .yaml file)")
-
-
-def _read_yaml(path: Path):
+def _read(name_or_path: str) -> tuple[Path, object]:
+    """Locate and parse a sweep file (shared with analysis), turning its errors into ConfigError."""
     try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: YAML syntax error: {getattr(err, 'problem', err)}") from None
+        path = report_sweepfile.locate(name_or_path)
+        return path, report_sweepfile.read_yaml(path)
+    except report_sweepfile.ReportError as err:
+        raise ConfigError(str(err)) from None
 
 
 def load_sweep(name_or_path: str) -> Sweep:
-    path = locate(name_or_path)
-    data = _read_yaml(path)
+    path, data = _read(name_or_path)
     src = str(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{src}: a sweep file is a mapping with keys {', '.join(TOP_KEYS)}")
@@ -84,13 +69,13 @@ def load_sweep(name_or_path: str) -> Sweep:
             cases[case] = {}
         elif not isinstance(overrides, dict):
             raise ConfigError(f"{src}: case '{case}' must be a mapping of overrides, got {overrides!r}")
-        apply_overrides(Config(), cases[case], f"{src}: case '{case}'")  # validate keys, types and choices
+        apply_overrides(Config(), cases[case], f"{src}: case '{case}'", check=False)  # keys, types, choices
     grid = data.get("grid") or {}
     if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):
         raise ConfigError(f"{src}: 'grid' must map dotted keys to non-empty lists of values")
     for key, values in grid.items():
         for v in values:
-            apply_overrides(Config(), {key: v}, f"{src}: grid")
+            apply_overrides(Config(), {key: v}, f"{src}: grid", check=False)
     seeds = data.get("seeds", [0])
     check_seeds(seeds, f"{src}: 'seeds'")
     metrics = data.get("metrics", ["knn_acc", "linear_acc", "z_std"])
