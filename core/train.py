@@ -41,6 +41,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def describe_device(device: torch.device) -> str:
+    """'cpu (2 threads)' or 'cuda (NVIDIA H100 80GB HBM3)': where a result was computed."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 class StopFlag:
     """Set by SIGTERM/SIGUSR1 while training (main thread only); checked between steps."""
 
@@ -231,7 +238,7 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
     result = {"status": "collapsed" if collapsed else "ok", "epoch": float(o.epochs), "step": state["step"],
               "loss": final["loss"], "z_std": final["z_std"], "z_std_ref": 1 / sqrt_d,
               "knn_acc": evals["knn_acc"], "knn_acc_init": state["knn_acc_init"], "linear_acc": evals["linear_acc"],
-              "train_s": round(state["train_s"], 1),
+              "train_s": round(state["train_s"], 1), "device": describe_device(device),
               "eval": protocol(cfg.eval, source.n_train, source.n_test)}
     log(f"[{name}] done: {result['status']} loss {result['loss']:.4f} z_std {result['z_std']:.4f} "
         f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear {result['linear_acc']}")

@@ -1,7 +1,10 @@
-"""Executors: `inline` (this process; tests and debugging) and `local` (one subprocess per run, `--jobs` at a time).
+"""Executors: `inline` (this process; tests and debugging), `local` (one subprocess per run, `--jobs` at a
+time) and `slurm` (a submitit job array; sweeps.slurm).
 
-Both take prepared run directories (config.yaml and meta.json written) and leave each with a result.json.
-The `slurm` executor plugs in here with the same signature.
+All take prepared run directories (config.yaml and meta.json written). Each run is claimed first
+(sweeps.claim), so two sweeps started at once on the same runs directory never train the same run twice:
+a run another live process or job holds is skipped, and one that finished meanwhile is not run again.
+inline and local leave each run they ran with a result.json; slurm submits and returns.
 """
 from __future__ import annotations
 
@@ -11,38 +14,73 @@ import sys
 import time
 from pathlib import Path
 
+from sweeps import claim as claims
 from sweeps.expand import RunSpec
+from sweeps.state import is_done
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_inline(specs: list[RunSpec], jobs: int = 1) -> None:
+def take(spec: RunSpec, claim: dict, queue: claims.Queue | None = None) -> bool:
+    """Claim `spec` for `claim`; False (with a line saying why) if someone else has it or it is done."""
+    held = claims.acquire(spec.run_dir, claim, queue)
+    if held is not None:
+        print(f"  skip {spec.run_id}: {claims.describe(held)} has it", flush=True)
+        return False
+    if is_done(spec.run_dir):                   # finished by another process since the sweep looked
+        claims.release(spec.run_dir, claim)
+        print(f"  skip {spec.run_id}: finished meanwhile", flush=True)
+        return False
+    return True
+
+
+def run_inline(specs: list[RunSpec], jobs: int = 1, **_) -> None:
     from sweeps.worker import run_one
     for n, spec in enumerate(specs, 1):
+        claim = claims.new_claim("local")
+        if not take(spec, claim):
+            continue
         print(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
-        run_one(str(spec.run_dir))
+        try:
+            run_one(str(spec.run_dir))
+        finally:
+            claims.release(spec.run_dir, claim)
 
 
-def run_local(specs: list[RunSpec], jobs: int = 1) -> None:
+def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
     """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
-    each with cores/jobs torch threads."""
+    each with cores/jobs torch threads. The claim names this process and the run's process."""
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    queue, running, n = list(specs), [], 0
+    queue, running, n = list(specs), [], 0     # running: (process, spec, claim)
     try:
         while queue or running:
             while queue and len(running) < jobs:
                 spec = queue.pop(0)
                 n += 1
+                claim = claims.new_claim("local")
+                if not take(spec, claim):
+                    continue
                 print(f"[{n}/{len(specs)}] start {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
-                running.append(subprocess.Popen([sys.executable, "-m", "sweeps.worker", str(spec.run_dir)], env=env, cwd=REPO))
+                proc = subprocess.Popen([sys.executable, "-m", "sweeps.worker", str(spec.run_dir)], env=env, cwd=REPO)
+                claim = {**claim, "pids": claim["pids"] + [[proc.pid, claims.process_start(proc.pid)]]}
+                claims.update(spec.run_dir, claim)
+                running.append((proc, spec, claim))
             time.sleep(0.2)
-            running = [p for p in running if p.poll() is None]
+            for proc, spec, claim in [r for r in running if r[0].poll() is not None]:
+                claims.release(spec.run_dir, claim)
+                running.remove((proc, spec, claim))
     finally:  # interrupted: ask the runs to checkpoint and stop (SIGTERM), so a re-run resumes them
-        for p in running:
-            p.terminate()
-        for p in running:
-            p.wait()
+        for proc, _, _ in running:
+            proc.terminate()
+        for proc, spec, claim in running:
+            proc.wait()
+            claims.release(spec.run_dir, claim)
 
 
-EXECUTORS = {"inline": run_inline, "local": run_local}
+def run_slurm(specs: list[RunSpec], jobs: int = 1, **options) -> None:
+    from sweeps.slurm import submit
+    submit(specs, **options)
+
+
+EXECUTORS = {"inline": run_inline, "local": run_local, "slurm": run_slurm}

@@ -2,6 +2,8 @@
 
 Expands the sweep file at the preset, skips finished runs, resumes partial ones, runs the rest, and ends by
 writing the sweep's report (analysis.report). Bad input gets one line on stderr and exit code 2.
+With `--executor slurm` it submits the unfinished runs as one job array and returns; `--status` (or
+`python -m sweeps.status NAME`) follows them, and `python -m analysis.report NAME` writes the report after.
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from pathlib import Path
 
 from core.config import ConfigError
 from core.presets import list_presets, preset_description
+from sweeps import slurm
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand, parse_set
-from sweeps.state import is_done, run_state
+from sweeps.state import is_done
+from sweeps.status import format_table, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
 
 
@@ -31,9 +35,12 @@ def parse_args(argv):
     ap.add_argument("--runs-dir", default="runs", help="root of run directories (default: runs/)")
     ap.add_argument("--report-dir", default="reports", help="where the report is written (default: reports/)")
     ap.add_argument("--no-report", action="store_true", help="do not write the report at the end")
-    ap.add_argument("--dry-run", action="store_true", help="list the runs and their state; start nothing")
+    ap.add_argument("--dry-run", action="store_true", help="list the runs and their state (and with --executor "
+                    "slurm the sbatch file); start nothing")
+    ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
     ap.add_argument("--list", action="store_true", help="list the known sweeps")
     ap.add_argument("--list-presets", action="store_true", help="list the presets")
+    slurm.add_arguments(ap)
     return ap.parse_args(argv)
 
 
@@ -60,26 +67,47 @@ def main(argv=None) -> int:
         sets["data.root"] = args.data_root
     specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets)
 
+    options = slurm.options_from(args) if args.executor == "slurm" else None
     print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in {Path(args.runs_dir) / sweep.name}")
-    for spec in specs:
-        print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {run_state(spec.run_dir)}")
-    pending = [s for s in specs if not is_done(s.run_dir)]
+    rows = sweep_status([s.run_dir for s in specs])
+    if args.status:
+        print(format_table(rows))
+        print(summary(rows))
+        return 0
+    for spec, row in zip(specs, rows):
+        job = f"  (job {row['job_id']})" if row["state"] in ("pending", "running") and row["job_id"] != "-" else ""
+        print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row['state']}{job}")
+    busy = {r["run_id"] for r in rows if r["state"].startswith(("pending", "running"))}
+    pending = [s for s in specs if not is_done(s.run_dir) and s.run_id not in busy]
     if args.dry_run:
         print(f"{len(pending)} of {len(specs)} runs would start or resume (dry run: nothing started)")
+        if pending and options is not None:
+            slurm.submit(pending, options, dry_run=True)
         return 0
     if pending:
         from sweeps.prepare import check_data, prepare
         check_data(pending[0].config)
+        if options is not None:
+            slurm.check_options(options)
         for spec in pending:
             prepare(spec)
+        if options is not None:
+            slurm.submit(pending, options)
+            return 0
         t0 = time.time()
         EXECUTORS[args.executor](pending, jobs=args.jobs)
         print(f"{len(pending)} runs finished in {time.time() - t0:.0f} s")
+    elif busy:
+        print(f"nothing to start: {len(busy)} runs are queued or running elsewhere")
     else:
         print("all runs are finished; nothing to start")
 
-    states = {s.run_id: run_state(s.run_dir) for s in specs}
-    failed = [rid for rid, st in states.items() if not st.startswith("done") or st == "done: failed"]
+    rows = sweep_status([s.run_dir for s in specs])
+    states = {r["run_id"]: r["state"] for r in rows}
+    elsewhere = [rid for rid, st in states.items() if st.startswith(("pending", "running"))]
+    if elsewhere:
+        print(f"{len(elsewhere)} runs are held by another process or job: " + ", ".join(elsewhere))
+    failed = [rid for rid, st in states.items() if not st.startswith("done") and rid not in elsewhere]
     if not args.no_report:
         from analysis.report import write_report
         for path in write_report(str(sweep.path), Path(args.runs_dir), Path(args.report_dir), args.preset):

@@ -1,0 +1,189 @@
+"""What runs inside a SLURM job: `SlurmRun`, the checkpointable callable submitted for each run.
+
+Preemption and time-out. submitit signals the job (SIGUSR2 by default) `signal_delay_s` before its time
+limit. Its own handler would call `checkpoint()` and requeue at once, in the middle of a training step, and
+core.train saves its state only when asked through SIGTERM/SIGUSR1. So while a run trains, `SlurmRun`
+defers submitit's handler: the signal sets core.train's stop flag, train saves `last.pt` at the next step
+boundary and raises `Preempted`, and only then is submitit's handler called, which dumps `checkpoint()` (a
+fresh `SlurmRun` for the same run directory), requeues the job and exits. Outside the training loop (set-up,
+final evaluation) `last.pt` is already current and submitit's handler runs at once. submitit counts
+time-outs and gives up after `max_timeouts`; the run then ends `failed` with that reason.
+
+A bare SIGTERM (scancel, `scontrol requeue`, a preemption that SLURM requeues by itself) also stops the run
+at a step boundary with `last.pt` saved; the job then exits without a result and SLURM decides whether it
+runs again. Either way the next attempt resumes from the run directory, which depends on the config only.
+
+Retries. Every attempt appends a line to `attempts.jsonl` (job id, host, start, step reached so far). When
+`max_stalls` attempts in a row start from the same step (a run that keeps dying: OOM, a crash outside
+Python, a time limit shorter than its set-up), the next attempt ends the run as `failed` with that reason.
+
+Only rank 0 touches the run directory's claim and attempts; train() must write the rest from rank 0 only.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import socket
+from pathlib import Path
+
+import submitit
+
+from sweeps import claim as claims
+from sweeps.state import is_done
+
+
+def distributed_supported() -> bool:
+    """Whether core.train trains one run data-parallel over a torch.distributed process group."""
+    import core.train
+    return bool(getattr(core.train, "DISTRIBUTED", False))
+
+
+def last_step(run_dir: Path) -> int:
+    """The highest step logged in metrics.jsonl (0 for none): how far the run has got."""
+    from core.rundir import RunDir
+    return max((int(r.get("step") or 0) for r in RunDir(run_dir).read_metrics()), default=0)
+
+
+class DeferredRequeue:
+    """submitit's preemption/time-out signal, handled at core.train's next step boundary (module docstring)."""
+
+    def __enter__(self):
+        self.sig = submitit.JobEnvironment._usr_sig()
+        self.submitit_handler = signal.getsignal(self.sig)
+        self.asked = False
+        signal.signal(self.sig, self._on_signal)
+        return self
+
+    def _on_signal(self, signum, frame):
+        from core.train import StopFlag
+        self.asked = True
+        stop = signal.getsignal(signal.SIGUSR1)
+        if isinstance(getattr(stop, "__self__", None), StopFlag):
+            stop(signum, frame)                 # training: checkpoint at the next step, raise Preempted
+        else:
+            self.requeue()                      # set-up or final evaluation: requeue now
+
+    def requeue(self):
+        """submitit's handler: dump checkpoint(), `scontrol requeue`, exit (raises SystemExit; on rank > 0 it
+        returns), or raise UncompletedJobError when the time-out budget is spent."""
+        self.submitit_handler(self.sig, None)
+
+    def __exit__(self, *exc):
+        signal.signal(self.sig, self.submitit_handler)
+
+
+class SlurmRun(submitit.helpers.Checkpointable):
+    """Train (or resume) the run in `run_dir`, holding the claim with `token` that the submission took."""
+
+    def __init__(self, run_dir: str, token: str, max_stalls: int = 3):
+        self.run_dir, self.token, self.max_stalls = run_dir, token, max_stalls
+
+    def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
+        # train's state is in last.pt, not in this object: the requeued job is the same call again
+        return submitit.helpers.DelayedSubmission(type(self)(self.run_dir, self.token, self.max_stalls))
+
+    def __call__(self) -> dict:
+        env = submitit.JobEnvironment()
+        if env.num_tasks > 1:
+            start_distributed()
+        rank0 = env.global_rank == 0
+        verdict = self._begin(env) if rank0 else None
+        verdict = broadcast(verdict)
+        if verdict is not None:                 # nothing to train: finished, held by another, or given up
+            return verdict
+        if os.environ.get("SLURM_CPUS_PER_TASK"):
+            import torch
+            torch.set_num_threads(int(os.environ["SLURM_CPUS_PER_TASK"]))
+        from core.rundir import RunDir
+        from core.train import Preempted, train
+        rd = RunDir(Path(self.run_dir))
+        with DeferredRequeue() as signals:
+            try:
+                result = train(rd.read_config(), rd.path, rd.read_meta())
+            except Preempted as stopped:
+                if not signals.asked:
+                    raise SystemExit(f"{stopped}; last.pt saved; SLURM requeues or ends this job") from None
+                try:
+                    signals.requeue()           # exits on rank 0 after requeueing
+                except submitit.core.utils.UncompletedJobError as err:
+                    result = {"status": "failed", "reason": str(err)}
+                    if rank0:
+                        rd.write_result(result)
+                else:
+                    raise SystemExit(f"{stopped}; rank {env.global_rank} leaves the requeue to rank 0") from None
+        if rank0:
+            claims.release(rd.path, {"token": self.token})
+        return result
+
+    def _begin(self, env) -> dict | None:
+        """Rank 0: hold the claim, record the attempt, give up on a run that makes no progress.
+        None to train; else the reason not to."""
+        from core.rundir import RunDir
+        rd = RunDir(Path(self.run_dir))
+        mine = {**claims.new_claim("slurm"), "token": self.token, "job_id": env.job_id}
+        held = claims.acquire(rd.path, mine)
+        if held is not None:
+            return {"status": "skipped", "reason": f"{claims.describe(held)} holds the run"}
+        if is_done(rd.path):
+            claims.release(rd.path, mine)
+            return {"status": "skipped", "reason": "finished already"}
+        step = last_step(rd.path)
+        attempts = read_attempts(rd.path)
+        with open(rd.file("attempts.jsonl"), "a") as fh:
+            fh.write(json.dumps({"job_id": env.job_id, "host": socket.gethostname(), "pid": os.getpid(),
+                                 "start": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                                 "step": step}) + "\n")
+        stalled = 0                             # earlier attempts in a row that started where this one does
+        for a in reversed(attempts):
+            if a.get("step") != step:
+                break
+            stalled += 1
+        if stalled >= self.max_stalls:
+            reason = (f"gave up: {stalled} attempts in a row made no progress past step {step} (killed, out of "
+                      f"memory, a time limit too short?); job logs in {rd.path.parent / 'slurm'}; to try again, "
+                      "delete result.json and attempts.jsonl")
+            result = {"status": "failed", "reason": reason}
+            rd.write_result(result)
+            claims.release(rd.path, mine)
+            return result
+        meta = rd.read_meta()
+        rd.write_meta({**meta, "slurm_job_id": env.job_id, "host": socket.gethostname()})
+        return None
+
+
+def read_attempts(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "attempts.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+# ---- torch.distributed ---------------------------------------------------------------------------------
+def start_distributed() -> None:
+    """One process group per job from submitit's job environment: NCCL on GPUs, gloo on CPUs."""
+    import torch
+    import torch.distributed as dist
+    denv = submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(denv.local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, init_method="env://")
+
+
+def broadcast(obj):
+    """Rank 0's `obj` on every rank (itself when there is no process group)."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

@@ -1,0 +1,53 @@
+"""sweeps.status: the state of every run from its run directory (and squeue), without the submitting shell."""
+import json
+
+from sweeps import claim as claims
+from sweeps.status import main
+from tests.test_claim import dead_pid, fake_squeue
+
+
+def _run(root, name, case, seed, *, result=None, epochs=(), claim=None, attempts=()):
+    d = root / "sw" / name
+    d.mkdir(parents=True)
+    (d / "meta.json").write_text(json.dumps({"case": case, "seed": seed, "slurm_job_id": None}))
+    (d / "config.yaml").write_text("{}\n")
+    if epochs:
+        (d / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "step": int(e * 4)}) + "\n" for e in epochs))
+    if result:
+        (d / "result.json").write_text(json.dumps(result))
+    if claim:
+        (d / "claim.json").write_text(json.dumps(claim))
+    if attempts:
+        (d / "attempts.jsonl").write_text("".join(json.dumps({"job_id": j, "step": 0}) + "\n" for j in attempts))
+    return d
+
+
+def test_status_of_every_kind_of_run(tmp_path, monkeypatch, capsys):
+    fake_squeue(tmp_path, monkeypatch, {"70_0": "PENDING", "70_1": "RUNNING"})
+    _run(tmp_path, "a-s0-1", "a", 0, result={"status": "ok"}, epochs=(0, 1, 2), attempts=("60_0", "69_0"))
+    _run(tmp_path, "b-s0-2", "b", 0, result={"status": "failed", "reason": "RuntimeError: boom"}, epochs=(0,))
+    _run(tmp_path, "c-s0-3", "c", 0, claim={**claims.new_claim("slurm"), "job_id": "70_0"})
+    _run(tmp_path, "d-s0-4", "d", 0, epochs=(0, 1, 1.5), claim={**claims.new_claim("slurm"), "job_id": "70_1"})
+    _run(tmp_path, "e-s1-5", "e", 1, epochs=(0, 1), claim={**claims.new_claim("slurm"), "job_id": "68_3"})
+    _run(tmp_path, "f-s0-6", "f", 0, epochs=(0,), claim=claims.new_claim("local"))
+    _run(tmp_path, "g-s0-7", "g", 0, epochs=(0, 1), claim={**claims.new_claim("local"), "pids": [[dead_pid(), None]]})
+    _run(tmp_path, "h-s0-8", "h", 0)
+    (tmp_path / "sw" / "slurm").mkdir()                        # submitit's folder is not a run
+    assert main(["sw", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+    assert set(rows) == {"a-s0-1", "b-s0-2", "c-s0-3", "d-s0-4", "e-s1-5", "f-s0-6", "g-s0-7", "h-s0-8"}
+    assert rows["a-s0-1"][1:] == ["a", "0", "done:", "ok", "69_0", "2"]         # job of the last attempt
+    assert "failed: RuntimeError: boom" in out
+    assert rows["c-s0-3"][3:] == ["pending", "70_0", "-"]
+    assert rows["d-s0-4"][3:] == ["running", "70_1", "1.5"]
+    assert rows["e-s1-5"][3:] == ["partial", "(epoch", "1)", "-", "1"]         # its job is gone: nobody on it
+    assert rows["f-s0-6"][3] == "running"
+    assert rows["g-s0-7"][3] == "partial"
+    assert rows["h-s0-8"][3:] == ["new", "-", "-"]
+    assert out.splitlines()[-1] == "1 done, 1 failed, 1 pending, 2 running, 2 partial, 1 new"
+
+
+def test_status_of_a_missing_sweep_is_one_line(tmp_path, capsys):
+    assert main(["nosuch", "--runs-dir", str(tmp_path)]) == 2
+    assert "no run directories" in capsys.readouterr().err
