@@ -34,3 +34,17 @@ def knn_predict(query: torch.Tensor, bank: torch.Tensor, bank_labels: torch.Tens
 def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy in percent."""
     return 100.0 * (pred == labels).float().mean().item()
+
+
+def effective_rank(z: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Entropy-based effective rank (Roy & Vetterli 2007) of the covariance of z/||z|| over the batch.
+
+    exp(H(p)) with p_i = lambda_i / sum(lambda) the normalized covariance eigenvalues: d for an isotropic
+    output, 1 when all variance lies along one direction. Sees partial collapse (a few directions left)
+    that the mean per-channel std hides. z: (B, d).
+    """
+    zn = F.normalize(z.detach().float(), dim=1)
+    zn = zn - zn.mean(dim=0, keepdim=True)
+    lam = torch.linalg.svdvals(zn) ** 2                      # covariance eigenvalues (up to 1/(B-1))
+    p = lam / lam.sum().clamp_min(eps)
+    return torch.exp(-(p * (p + eps).log()).sum())

@@ -1,5 +1,10 @@
-"""Prepare run directories before any run starts: check the data, write config.yaml and meta.json."""
+"""Before any run starts: check everything that could fail (data, runs directory, disk, stale run
+directories), then write each run's config.yaml and meta.json. A failed check creates nothing."""
 from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
 
 from core.config import Config, ConfigError, config_hash
 from core.rundir import RunDir, base_meta
@@ -7,7 +12,7 @@ from sweeps.expand import RunSpec
 
 
 def check_data(cfg: Config) -> None:
-    """Fail before creating anything if the data set cannot be found."""
+    """Fail if the data set cannot be found, saying how to get it."""
     from core.datasets import DataError, check_available
     try:
         check_available(cfg.data)
@@ -15,16 +20,64 @@ def check_data(cfg: Config) -> None:
         raise ConfigError(str(err)) from None
 
 
+def checkpoint_bytes(cfg: Config) -> int:
+    """Disk one run's checkpoints take: weights, momentum and BN buffers, twice (last.pt and prev.pt)
+    plus the temporary file of the next save."""
+    from core.model import SimSiam
+    model = SimSiam(cfg.model, 3)
+    state = sum(p.numel() for p in model.parameters()) * 2 + sum(b.numel() for b in model.buffers())
+    return 3 * 4 * state
+
+
+def check_runs_dir(runs_dir: Path, specs: list[RunSpec]) -> None:
+    """The runs directory must be writable and hold the checkpoints of the runs about to start."""
+    probe_dir = Path(runs_dir)
+    while not probe_dir.exists():            # the nearest existing ancestor decides
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise ConfigError(f"runs directory {runs_dir} cannot be created: {probe_dir} is not a directory")
+    if not os.access(probe_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"runs directory {runs_dir} is not writable (no write permission on {probe_dir}); "
+                          "choose another with --runs-dir")
+    sizes = {}
+    for spec in specs:
+        key = repr(spec.config.model)
+        if key not in sizes:
+            sizes[key] = checkpoint_bytes(spec.config)
+    need = sum(sizes[repr(s.config.model)] for s in specs)
+    free = shutil.disk_usage(probe_dir).free
+    if free < need:
+        raise ConfigError(f"not enough disk for the checkpoints under {runs_dir}: {free / 2**30:.2f} GiB free, "
+                          f"{need / 2**30:.2f} GiB needed for {len(specs)} runs")
+
+
+def check_existing(spec: RunSpec) -> None:
+    """A run directory that exists must hold this run's config (same hash): never reuse a stale one."""
+    rd = RunDir(spec.run_dir)
+    if not rd.file("config.yaml").exists():
+        return
+    try:
+        existing = rd.read_config()
+    except ConfigError as err:
+        raise ConfigError(f"{rd.path}: its config.yaml no longer validates ({err}); move the directory away") from None
+    if config_hash(existing) != config_hash(spec.config):
+        raise ConfigError(f"{rd.path}: config.yaml differs from the sweep's config for this run id "
+                          "(edited by hand, or written by an older version); move the directory away to re-run it")
+
+
+def check_all(specs: list[RunSpec], runs_dir: Path) -> None:
+    """Every check, before anything is created."""
+    for dataset_cfg in {repr(s.config.data): s.config for s in specs}.values():
+        check_data(dataset_cfg)
+    for spec in specs:
+        check_existing(spec)
+    check_runs_dir(runs_dir, specs)
+
+
 def prepare(spec: RunSpec) -> None:
+    """Write config.yaml and meta.json of a run not started yet (a started one keeps its own)."""
     rd = RunDir(spec.run_dir)
     if rd.file("config.yaml").exists():
-        try:
-            existing = rd.read_config()
-        except ConfigError as err:
-            raise ConfigError(f"{rd.path}: its config.yaml no longer validates ({err}); move the directory away") from None
-        if config_hash(existing) != config_hash(spec.config):
-            raise ConfigError(f"{rd.path}: config.yaml differs from the sweep's config for this run id "
-                              "(edited by hand?); move the directory away to re-run it")
         return
     rd.write_config(spec.config)
     rd.write_meta({**spec.meta(), **base_meta()})

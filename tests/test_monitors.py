@@ -42,3 +42,16 @@ def test_knn_weights_votes_by_exp_similarity():
     assert knn_predict(q, bank, labels, 2, k=3, t=0.2).item() == 0
     assert knn_predict(q, bank, labels, 2, k=3, t=10.0).item() == 1
     assert knn_predict(q, bank, labels, 2, k=1, t=10.0).item() == 0  # only the nearest votes
+
+
+def test_effective_rank_isotropic_is_near_d_and_rank_one_is_near_one():
+    from core.monitors import effective_rank
+    torch.manual_seed(0)
+    d = 32
+    iso = torch.randn(4096, d)
+    assert effective_rank(iso).item() > 0.95 * d
+    direction = torch.randn(1, d)
+    rank1 = torch.randn(4096, 1) * direction + 5 * torch.randn(1, d)   # one direction of variance around a mean
+    assert effective_rank(rank1).item() < 1.3      # normalization bends the line slightly
+    two = torch.cat([torch.randn(2048, 2), torch.zeros(2048, d - 2)], dim=1) + 3.0
+    assert 1.8 < effective_rank(two).item() < 2.2
