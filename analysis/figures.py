@@ -13,19 +13,21 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis.datasets import num_classes
 from analysis.runs import UNFINISHED
 from analysis.tables import STATUS_ORDER
 
-NUM_CLASSES = {"fashion_mnist": 10, "mnist": 10, "cifar10": 10, "cifar100": 100, "imagenet": 1000}
 PALETTE = "colorblind"
 STYLE = "whitegrid"
 FONT = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "xtick.labelsize": 11,
         "ytick.labelsize": 11, "legend.fontsize": 12, "figure.titlesize": 12}   # legible at half width
 MAX_MARKERS = 30          # show markers on sparse kNN curves only
+BAD_STYLE = "--"          # lines of rows with a collapsed/diverged/failed run are dashed
 
 
-def num_classes(dataset) -> int:
-    return NUM_CLASSES.get(str(dataset).lower(), 10)
+def style_context():
+    """The rc settings every figure of a report is drawn under."""
+    return matplotlib.rc_context({**sns.axes_style(STYLE), **FONT})
 
 
 def line_label(case: str, grid_label: str, statuses: list[str]) -> str:
@@ -66,10 +68,10 @@ def _with_init_knn(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([curves, pd.DataFrame(extra)], ignore_index=True) if extra else curves
 
 
-def _draw(ax, band: pd.DataFrame, color, label=None, markers=False):
+def _draw(ax, band: pd.DataFrame, color, label=None, markers=False, ls="-"):
     if band.empty:
         return
-    ax.plot(band["epoch"], band["mean"], color=color, lw=2.0, label=label,
+    ax.plot(band["epoch"], band["mean"], color=color, lw=2.0, label=label, ls=ls,
             marker="o" if markers else None, ms=4)
     spread = band["std"].where(band["count"] > 1)
     if spread.notna().any():
@@ -85,8 +87,7 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[s
     metrics.jsonl rows. Colours follow `groups` order, so a case keeps its colour across reports.
     """
     colors = sns.color_palette(PALETTE, max(len(groups), 1))
-    rc = {**sns.axes_style(STYLE), **FONT}
-    with matplotlib.rc_context(rc):
+    with style_context():
         fig = Figure(figsize=(8.5, 3.1), layout="constrained")
         FigureCanvasAgg(fig)
         axes = fig.subplots(1, 3)
@@ -97,10 +98,11 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[s
             if c.empty:
                 continue
             label = line_label(case, glabel, list(mine["status"]))
-            _draw(axes[0], _mean_band(c, "loss"), color, label)
-            _draw(axes[1], _mean_band(c, "z_std"), color)
+            ls = BAD_STYLE if any(s not in ("ok", UNFINISHED) for s in mine["status"]) else "-"
+            _draw(axes[0], _mean_band(c, "loss"), color, label, ls=ls)
+            _draw(axes[1], _mean_band(c, "z_std"), color, ls=ls)
             knn = _mean_band(c, "knn_acc")
-            _draw(axes[2], knn, color, markers=len(knn) <= MAX_MARKERS)
+            _draw(axes[2], knn, color, markers=len(knn) <= MAX_MARKERS, ls=ls)
         _decorate(axes, runs)
         handles, labels = axes[0].get_legend_handles_labels()
         if handles:
@@ -110,30 +112,43 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[s
     return fig
 
 
+def _dims(runs: pd.DataFrame) -> list[int]:
+    return sorted({int(d) for d in runs["dim"].dropna()}) if "dim" in runs else []
+
+
+def draw_inv_sqrt_d(ax, dims: list[int]) -> None:
+    """The 1/sqrt(d) reference of an output-std panel, one dashed line per d."""
+    for d in dims:
+        label = "1/√d" if len(dims) == 1 else f"1/√d (d={d})"
+        y = 1 / math.sqrt(d)
+        ax.axhline(y, color="0.35", ls="--", lw=1.0, zorder=1)
+        ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(-3, 3),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=11, color="0.25")
+    top = ax.get_ylim()[1]
+    ax.set_ylim(0.0, max(top, 1.15 / math.sqrt(min(dims))) if dims else top)
+
+
+def draw_chance(ax, runs: pd.DataFrame) -> None:
+    """The chance level of a kNN/linear accuracy panel (dotted), for the runs' data set."""
+    datasets = {str(d) for d in runs["dataset"].dropna()} if "dataset" in runs else set()
+    chance = 100.0 / num_classes(next(iter(datasets)) if len(datasets) == 1 else "")
+    ax.axhline(chance, color="0.35", ls=":", lw=1.2, zorder=1)
+    ax.annotate(f"chance ({chance:g}%)", xy=(1.0, chance), xycoords=("axes fraction", "data"),
+                xytext=(-3, -3), textcoords="offset points", ha="right", va="top",
+                fontsize=11, color="0.25")
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(0.0, max(hi, chance * 1.5))
+
+
 def _decorate(axes, runs: pd.DataFrame) -> None:
     loss_ax, std_ax, knn_ax = axes
     loss_ax.set_title("training loss")
     lo, hi = loss_ax.get_ylim()
     loss_ax.set_ylim(-1.0, max(hi, -0.5))
     std_ax.set_title("output std")
-    dims = sorted({int(d) for d in runs["dim"].dropna()}) if "dim" in runs else []
-    for d in dims:
-        label = "1/√d" if len(dims) == 1 else f"1/√d (d={d})"
-        y = 1 / math.sqrt(d)
-        std_ax.axhline(y, color="0.35", ls="--", lw=1.0, zorder=1)
-        std_ax.annotate(label, xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(-3, 3),
-                        textcoords="offset points", ha="right", va="bottom", fontsize=11, color="0.25")
-    top = std_ax.get_ylim()[1]
-    std_ax.set_ylim(0.0, max(top, 1.15 / math.sqrt(min(dims))) if dims else top)
+    draw_inv_sqrt_d(std_ax, _dims(runs))
     knn_ax.set_title("kNN acc. (%)")
-    datasets = {str(d) for d in runs["dataset"].dropna()} if "dataset" in runs else set()
-    chance = 100.0 / num_classes(next(iter(datasets)) if len(datasets) == 1 else "")
-    knn_ax.axhline(chance, color="0.35", ls=":", lw=1.2, zorder=1)
-    knn_ax.annotate(f"chance ({chance:g}%)", xy=(1.0, chance), xycoords=("axes fraction", "data"),
-                    xytext=(-3, -3), textcoords="offset points", ha="right", va="top",
-                    fontsize=11, color="0.25")
-    lo, hi = knn_ax.get_ylim()
-    knn_ax.set_ylim(0.0, max(hi, chance * 1.5))
+    draw_chance(knn_ax, runs)
     for ax in axes:
         ax.set_xlabel("epochs")
         ax.set_xlim(left=0.0)

@@ -1,108 +1,148 @@
-"""Write a sweep's report: table.md, table.csv, table.tex and curves.png.
+"""Write a sweep's report, or every sweep's report and the index page.
 
     python -m analysis.report NAME [--runs-dir runs] [--out reports] [--preset P]
+    python -m analysis.report --all [--runs-dir runs] [--out reports] [--preset P]
 
 NAME is a sweep name (ablations/NAME.yaml) or a path to a sweep file. Runs are read from
 <runs-dir>/<sweep name>/; only one preset is reported (default: that of the most recently
-started run). The sweep runner calls `write_report` in-process.
+started run). A report is <out>/<sweep>/: README.md (the page: table, figures, the paper's claims
+with verdicts, recipe differences), table.md, table.csv, table.tex, curves.png and, for a numeric
+axis (batch size, d), axis.png. --all also writes <out>/README.md, the index of every sweep in
+ablations/; a sweep without runs is listed there with "nothing to report". The sweep runner calls
+`write_report` in-process.
 """
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
-
+from analysis.axis_figures import axis_figure, numeric_axis
+from analysis.curve_metrics import add_curve_metrics
+from analysis.datasets import chance_acc
 from analysis.figures import curves_figure, save_curves
-from analysis.runs import UNFINISHED, load_curves, load_runs, resolve_duplicates, select_preset
-from analysis.sweepfile import ABLATIONS_DIR, ReportError, Sweep, load_sweep
+from analysis.index import INDEX, Entry, index_markdown, no_data_verdicts
+from analysis.recipe import differences, load_recipe, our_evaluation
+from analysis.report_page import PAGE, SweepReport, page_markdown
+from analysis.runs import UNFINISHED, load_curves, load_runs
+from analysis.selection import plotted_runs, select_runs
+from analysis.sweepfile import ABLATIONS_DIR, ReportError, Sweep, known_sweeps, load_sweep
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
+from analysis.verdicts import Facts, judge_all
 
 OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
 
 
-def _select(runs: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str | None):
-    """Runs to report (one preset, known cases, duplicates resolved), the preset, and notes."""
-    notes = []
-    no_meta = runs[runs["case"].isna()]
-    if len(no_meta):
-        notes.append(f"ignored {len(no_meta)} run dir(s) without a readable meta.json: "
-                     + ", ".join(sorted(Path(p).name for p in no_meta["path"])))
-    unknown = runs[runs["case"].notna() & ~runs["case"].isin(sweep.cases)]
-    if len(unknown):
-        cases = ", ".join(sorted({str(c) for c in unknown["case"]}))
-        notes.append(f"ignored {len(unknown)} run(s) whose case is not in the sweep file: {cases}")
-    known = runs[runs["case"].isin(sweep.cases)]
-    chosen, preset = select_preset(known if len(known) else runs, preset)
-    if chosen.empty:
-        found = sorted({str(p) for p in runs["preset"].dropna()})
-        raise ReportError(f"no runs with preset '{preset}' for sweep '{sweep.name}' in {runs_root} "
-                          f"(presets found: {', '.join(found) or 'none'})")
-    chosen = chosen[chosen["case"].isin(sweep.cases)]
-    others = known[known["preset"] != preset]["preset"].dropna().value_counts()
-    if len(others):
-        listing = ", ".join(f"{p} ({k} run{'s' if k > 1 else ''})" for p, k in others.items())
-        notes.append(f"other presets in {runs_root}: {listing}; choose one with --preset")
-    chosen, dup_notes = resolve_duplicates(chosen)
-    notes += dup_notes
-    for _, r in chosen[chosen["status"] == UNFINISHED].iterrows():
-        notes.append(f"unfinished, not counted: '{r['case']}' seed {r['seed']} ({r['run_id']})")
-    return chosen, preset, notes
+def _facts(chosen, sweep: Sweep, preset) -> Facts:
+    """The table the claims are judged on: the sweep's metrics plus any metric a claim reads."""
+    metrics = list(dict.fromkeys(sweep.metrics + sorted({m for c in sweep.claims for m in c.metrics()})))
+    datasets = {str(d) for d in chosen["dataset"].dropna()}
+    chance = chance_acc(next(iter(datasets)) if len(datasets) == 1 else "")
+    return Facts(aggregate(chosen, replace(sweep, metrics=metrics)), chosen, preset, chance)
 
 
-def _plotted_runs(chosen: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Finished runs of each row; a row with none shows its unfinished runs instead."""
-    parts = []
-    for _, row in table.iterrows():
-        mine = chosen[(chosen["case"] == row["case"]) & (chosen["grid_label"] == row["grid_label"])]
-        done = mine[mine["status"] != UNFINISHED]
-        parts.append(done if len(done) else mine)
-    return pd.concat(parts) if parts else chosen.iloc[:0]
-
-
-def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_dir: str | Path = "reports",
-                 preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR) -> list[Path]:
-    """Write <out_dir>/<sweep>/{table.md,table.csv,table.tex,curves.png}; return their paths.
-
-    Raises ReportError (one-line message) for an unknown sweep or when there is nothing to report.
-    """
-    sweep = load_sweep(name_or_path, Path(ablations_dir))
+def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset: str | None = None) -> SweepReport:
+    """Write one sweep's report directory; raise ReportError when there is nothing to report."""
     runs_root = Path(runs_dir) / sweep.name
     runs = load_runs(runs_dir, sweep.name)
     if runs.empty:
         raise ReportError(f"no runs found for sweep '{sweep.name}' in {runs_root}; "
                           f"create them with: python -m sweeps.run {sweep.name}")
-    chosen, preset, notes = _select(runs, sweep, runs_root, preset)
+    chosen, preset, notes = select_runs(runs, sweep, runs_root, preset)
+    curves = load_curves(runs_dir, sweep.name, run_ids=list(chosen["run_id"]))
+    chosen = add_curve_metrics(chosen, curves)
     table = aggregate(chosen, sweep)
     header = header_lines(sweep, chosen, preset, notes)
+    verdicts = judge_all(sweep.claims, _facts(chosen, sweep, preset))
+    recipe = load_recipe()
+    done = chosen[chosen["status"] != UNFINISHED]
+    rep = SweepReport(sweep, preset, table, chosen, header, verdicts, differences(sweep, done, recipe),
+                      our_evaluation(done), recipe, figures=["curves.png"])
 
     out = Path(out_dir) / sweep.name
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / name for name in OUTPUTS]
-    paths[0].write_text(to_markdown(table, sweep, header))
-    paths[1].write_text(to_csv(table))
-    paths[2].write_text(to_latex(table, sweep, header))
+    rep.paths = [out / name for name in OUTPUTS]
+    rep.paths[0].write_text(to_markdown(table, sweep, header))
+    rep.paths[1].write_text(to_csv(table))
+    rep.paths[2].write_text(to_latex(table, sweep, header))
 
-    plotted = _plotted_runs(chosen, table)
-    curves = load_curves(runs_dir, sweep.name, run_ids=list(plotted["run_id"]))
+    plotted = plotted_runs(chosen, table)
     groups = list(dict.fromkeys(zip(table["case"], table["grid_label"])))
     title = f"{title_line(sweep)} (preset {preset})" if preset else title_line(sweep)
-    save_curves(curves_figure(curves, plotted, groups, title=title), paths[3])
-    return paths
+    mine = curves[curves["run_id"].isin(plotted["run_id"])]
+    save_curves(curves_figure(mine, plotted, groups, title=title), rep.paths[3])
+    key = numeric_axis(sweep)
+    if key is not None:
+        rep.paths.append(save_curves(axis_figure(table, done, sweep, key, title=title), out / "axis.png"))
+        rep.figures.append("axis.png")
+    page = out / PAGE
+    page.write_text(page_markdown(rep))
+    rep.paths.append(page)
+    return rep
+
+
+def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_dir: str | Path = "reports",
+                 preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR) -> list[Path]:
+    """Write <out_dir>/<sweep>/ (table.md, table.csv, table.tex, curves.png, [axis.png], README.md);
+    return their paths. Raises ReportError (one-line message) for an unknown sweep or no runs."""
+    sweep = load_sweep(name_or_path, Path(ablations_dir))
+    return write_sweep(sweep, runs_dir, out_dir, preset).paths
+
+
+def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", preset: str | None = None,
+              ablations_dir: str | Path = ABLATIONS_DIR, command: str = "") -> tuple[list[Path], list[str]]:
+    """Every sweep's report and <out_dir>/README.md; returns (paths written, one-line problems).
+
+    A sweep without runs (or without runs of `preset`) is listed in the index, not an error.
+    """
+    names = known_sweeps(Path(ablations_dir))
+    if not names:
+        raise ReportError(f"no sweep files in {ablations_dir}")
+    entries, paths, problems = [], [], []
+    for name in names:
+        sweep = load_sweep(name, Path(ablations_dir))     # a malformed sweep file is an error: fix it
+        try:
+            rep = write_sweep(sweep, runs_dir, out_dir, preset)
+        except ReportError as err:
+            problems.append(f"{name}: {err}")
+            entries.append(Entry(sweep, None, no_data_verdicts(sweep, "no runs to report"), str(err)))
+            continue
+        paths += rep.paths
+        entries.append(Entry(sweep, rep, rep.verdicts))
+    command = command or f"python -m analysis.report --all --runs-dir {runs_dir} --out {out_dir}"
+    index = Path(out_dir) / INDEX
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(index_markdown(entries, command))
+    return paths + [index], problems
+
+
+def _command(args) -> str:
+    parts = ["python -m analysis.report", "--all", "--runs-dir", args.runs_dir, "--out", args.out]
+    if args.preset:
+        parts += ["--preset", args.preset]
+    return " ".join(shlex.quote(p) if i else p for i, p in enumerate(parts))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help="sweep name (ablations/NAME.yaml) or path to a sweep file")
+    parser.add_argument("name", nargs="?", help="sweep name (ablations/NAME.yaml) or path to a sweep file")
+    parser.add_argument("--all", action="store_true", help="every sweep in ablations/, plus the index page")
     parser.add_argument("--runs-dir", default="runs", help="runs root (default: runs)")
     parser.add_argument("--out", default="reports", help="reports root (default: reports)")
     parser.add_argument("--preset", default=None,
                         help="report runs of this preset (default: that of the most recent run)")
+    parser.add_argument("--ablations-dir", default=str(ABLATIONS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if bool(args.name) == bool(args.all):
+        parser.error("give a sweep NAME or --all")
     try:
-        paths = write_report(args.name, args.runs_dir, args.out, args.preset)
+        if args.all:
+            paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args))
+        else:
+            paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir), []
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -111,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for p in paths:
         print(f"wrote {p}")
-    print()
-    print(paths[0].read_text(), end="")
+    for p in problems:
+        print(f"not reported: {p}", file=sys.stderr)
+    if not args.all:
+        print()
+        print(paths[0].read_text(), end="")
     return 0
 
 

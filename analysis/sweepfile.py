@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from analysis.claims import Claim, ClaimError, parse_claims
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ABLATIONS_DIR = REPO_ROOT / "ablations"
 DEFAULT_METRICS = ["knn_acc", "linear_acc", "z_std", "loss"]
@@ -33,6 +35,8 @@ class Sweep:
     paper_metric: str = ""
     paper: dict = field(default_factory=dict)    # case -> number or string ("67.7 ± 0.1", "unstable")
     notes: str = ""
+    overrides: dict[str, dict] = field(default_factory=dict)   # case -> {dotted key: value}
+    claims: list[Claim] = field(default_factory=list)           # the paper's claims (analysis.claims)
 
     def grid_points(self) -> list[dict]:
         """Every grid point in file order ([{}] when the sweep has no grid)."""
@@ -87,10 +91,17 @@ def load_sweep(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) ->
     paper = data.get("paper") or {}
     if not isinstance(paper, dict):
         raise ReportError(f"{path}: 'paper' must map case labels to values")
+    labels = [str(c) for c in cases]
+    try:
+        claims = parse_claims(data.get("claims"), labels)
+    except ClaimError as err:
+        raise ReportError(f"{path}: {err}") from None
     return Sweep(
-        name=path.stem, path=path, cases=[str(c) for c in cases], metrics=list(metrics),
+        name=path.stem, path=path, cases=labels, metrics=list(metrics),
         seeds=list(data.get("seeds") or []), grid=grid,
         figure=str(data.get("figure") or ""), title=str(data.get("title") or ""),
         paper_metric=str(data.get("paper_metric") or ""),
         paper={str(k): v for k, v in paper.items()}, notes=str(data.get("notes") or "").strip(),
+        overrides={str(c): dict(o or {}) if isinstance(o, dict) else {} for c, o in cases.items()},
+        claims=claims,
     )

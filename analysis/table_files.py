@@ -26,7 +26,7 @@ def _tex_number(text: str) -> str:
     return re.sub(r"(?<![\w.])-(?=\d)", r"$-$", tex_escape(text))
 
 
-def _md_escape(text: str) -> str:
+def md_escape(text: str) -> str:
     return str(text).replace("|", r"\|").replace("\n", " ")
 
 
@@ -78,11 +78,11 @@ def title_line(sweep: Sweep) -> str:
 def to_markdown(table: pd.DataFrame, sweep: Sweep, header: list[tuple[str, str]]) -> str:
     head, cells = display_rows(table, sweep)
     numeric = {"n", *(h for h in head[len(sweep.grid) + 3:-1])}
-    out = [f"# {_md_escape(title_line(sweep))}", ""]
-    out += [f"- **{_md_escape(k)}:** {_md_escape(v)}" for k, v in header]
-    out += ["", "| " + " | ".join(_md_escape(h) for h in head) + " |",
+    out = [f"# {md_escape(title_line(sweep))}", ""]
+    out += [f"- **{md_escape(k)}:** {md_escape(v)}" for k, v in header]
+    out += ["", "| " + " | ".join(md_escape(h) for h in head) + " |",
             "|" + "|".join("---:" if h in numeric else ":---" for h in head) + "|"]
-    out += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in cells]
+    out += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in cells]
     return "\n".join(out) + "\n"
 
 

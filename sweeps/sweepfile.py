@@ -8,6 +8,11 @@
     paper_metric        what the paper's numbers are (e.g. ImageNet linear top-1, 100 ep)
     paper               per case: the paper's number or word ("unstable")
     notes               free text: choices where the paper is silent
+    claims              the paper's qualitative claims with a machine-checkable test each (analysis/claims.py)
+
+Validation here covers the config side (keys, types, choices of every override); the report side (metrics,
+paper column, claims) is checked by analysis.sweepfile, called from here too, so a bad claim fails before
+any run starts.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from analysis import sweepfile as report_sweepfile
 from core.config import Config, ConfigError, apply_overrides
 from core.config_checks import suggest
 
-TOP_KEYS = ("figure", "title", "metrics", "seeds", "cases", "grid", "paper_metric", "paper", "notes")
+TOP_KEYS = ("figure", "title", "metrics", "seeds", "cases", "grid", "paper_metric", "paper", "notes", "claims")
 METRICS = ("knn_acc", "linear_acc", "z_std", "loss", "knn_acc_init", "wall_s")
 
 
@@ -86,6 +91,10 @@ def load_sweep(name_or_path: str) -> Sweep:
     for case in paper:
         if case not in cases:
             raise ConfigError(f"{src}: 'paper' names case '{case}', which is not in 'cases'{suggest(str(case), list(cases))}")
+    try:
+        report_sweepfile.load_sweep(path)                 # claims and the report's view of the file
+    except report_sweepfile.ReportError as err:
+        raise ConfigError(str(err)) from None
     return Sweep(name=path.stem, path=path, figure=str(data["figure"]), title=str(data["title"]), metrics=list(metrics),
                  seeds=list(seeds), cases=dict(cases), grid=dict(grid), paper=dict(paper),
                  paper_metric=str(data.get("paper_metric", "")), notes=str(data.get("notes", "")))

@@ -151,7 +151,7 @@ def test_grid_rows_follow_case_then_grid_order(tmp_path):
 def test_write_report_files(tree):
     tmp, runs, sweep_file = tree
     paths = write_report(sweep_file, runs, tmp / "reports")
-    assert [p.name for p in paths] == ["table.md", "table.csv", "table.tex", "curves.png"]
+    assert [p.name for p in paths] == ["table.md", "table.csv", "table.tex", "curves.png", "README.md"]
     assert all(p.parent == tmp / "reports" / "toy" for p in paths)
     md = paths[0].read_text()
     assert "# Figure 2: Toy: with vs. without stop-gradient" in md

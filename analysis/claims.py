@@ -1,0 +1,173 @@
+"""The paper's qualitative claims as data: the `claims:` list of a sweep file, parsed and validated.
+
+Each claim is a mapping with the paper's statement, one test from a small vocabulary, and optionally
+the presets that can test it:
+
+    - paper: "Without stop-gradient the loss reaches its minimum -1 (Sec. 4.1, Fig. 2 left)"
+      test: below                 # below | above | between | status | exceeds | trend | flat
+      case: "w/o stop-grad"
+      metric: loss
+      value: -0.99
+      testable_at: [imagenet]     # optional; other presets give "not testable at this scale"
+      reason: "why this preset cannot test it"   # required with testable_at
+
+The tests (metric values are the mean over a row's finished seeds):
+    below / above   case(s) metric < value / > value; `relative_to: inv_sqrt_d | chance` scales the
+                    value by 1/sqrt(d) of the row or by the chance accuracy (%) of the data set
+    between         low <= metric <= high (same `relative_to`)
+    status          every finished run of the case(s) has a status in `equals` (one or a list)
+    exceeds         case's metric - factor x other's other_metric >= margin; with several seeds also
+                    after subtracting twice the standard error of that difference
+                    (`other` defaults to `case`, `other_metric` to `metric`, factor 1, margin 0)
+    trend           means over `cases` (default: all, in file order) move in `direction`
+                    (increasing | decreasing): no step goes back by more than `tolerance`, and the
+                    last row is beyond the first
+    flat            max - min of the means over `cases` <= `tolerance`
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+RESULT_METRICS = ("knn_acc", "linear_acc", "z_std", "loss", "knn_acc_init", "wall_s", "epochs")
+DERIVED_METRICS = ("loss_jitter",)      # computed from metrics.jsonl (analysis.curve_metrics)
+STATUSES = ("ok", "collapsed", "diverged", "failed")
+TESTS = ("below", "above", "between", "status", "exceeds", "trend", "flat")
+RELATIVE = ("inv_sqrt_d", "chance")
+COMMON = ("paper", "test", "testable_at", "reason")
+FIELDS = {   # test -> (required fields, optional fields)
+    "below": (("case", "metric", "value"), ("relative_to",)),
+    "above": (("case", "metric", "value"), ("relative_to",)),
+    "between": (("case", "metric", "low", "high"), ("relative_to",)),
+    "status": (("case", "equals"), ()),
+    "exceeds": (("case", "metric"), ("other", "other_metric", "margin", "factor")),
+    "trend": (("metric", "direction"), ("cases", "tolerance")),
+    "flat": (("metric", "tolerance"), ("cases",)),
+}
+
+
+class ClaimError(ValueError):
+    """A malformed claim; the message names the claim (1-based) and the field."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    paper: str                          # the paper's statement, with its section
+    test: str                           # one of TESTS
+    cases: tuple[str, ...]              # rows the test reads (case, or cases for trend/flat)
+    metric: str = ""
+    value: float | None = None          # below / above
+    low: float | None = None            # between
+    high: float | None = None
+    relative_to: str = ""               # "", inv_sqrt_d, chance
+    equals: tuple[str, ...] = ()        # status
+    other: str = ""                     # exceeds: the row compared against
+    other_metric: str = ""
+    margin: float = 0.0
+    factor: float = 1.0
+    direction: str = ""                 # trend
+    tolerance: float = 0.0              # trend, flat
+    testable_at: tuple[str, ...] = ()   # presets that can test it (empty: every preset)
+    reason: str = ""
+
+    def metrics(self) -> set[str]:
+        return {m for m in (self.metric, self.other_metric) if m}
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _number(raw: dict, key: str, where: str, default=None) -> float | None:
+    v = raw.get(key, default)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ClaimError(f"{where}: '{key}' must be a number, got {v!r}")
+    return float(v)
+
+
+def _names(v, where: str, key: str) -> tuple[str, ...]:
+    items = v if isinstance(v, list) else [v]
+    if not items or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in items):
+        raise ClaimError(f"{where}: '{key}' must be a name or a list of names, got {v!r}")
+    return tuple(str(x) for x in items)
+
+
+def parse_claim(raw, index: int, cases: list[str]) -> Claim:
+    """Validate one claim mapping against the sweep's case labels."""
+    where = f"claim {index}"
+    if not isinstance(raw, dict):
+        raise ClaimError(f"{where}: expected a mapping with 'paper' and 'test', got {raw!r}")
+    test = raw.get("test")
+    if test not in TESTS:
+        raise ClaimError(f"{where}: 'test' must be one of {', '.join(TESTS)}, got {test!r}{_suggest(test, TESTS)}")
+    where = f"claim {index} ({test})"
+    required, optional = FIELDS[test]
+    for key in raw:
+        if key not in COMMON + required + optional:
+            raise ClaimError(f"{where}: unknown field '{key}'{_suggest(key, COMMON + required + optional)}")
+    for key in ("paper",) + required:
+        if raw.get(key) is None:
+            raise ClaimError(f"{where}: missing field '{key}'")
+    if not isinstance(raw["paper"], str) or not raw["paper"].strip():
+        raise ClaimError(f"{where}: 'paper' must be the paper's statement (text)")
+
+    names = _names(raw["cases"], where, "cases") if raw.get("cases") is not None else (
+        _names(raw["case"], where, "case") if "case" in raw else tuple(cases))
+    other = str(raw.get("other", names[0] if test == "exceeds" else ""))
+    if test == "exceeds" and len(names) != 1:
+        raise ClaimError(f"{where}: 'case' must be one case")
+    for name in names + ((other,) if other else ()):
+        if name not in cases:
+            raise ClaimError(f"{where}: case '{name}' is not in 'cases'{_suggest(name, cases)}")
+    if test in ("trend", "flat") and len(names) < 2:
+        raise ClaimError(f"{where}: 'cases' must list at least two cases")
+
+    known = RESULT_METRICS + DERIVED_METRICS
+    for key in ("metric", "other_metric"):
+        if raw.get(key) is not None and raw[key] not in known:
+            raise ClaimError(f"{where}: unknown metric '{raw[key]}'{_suggest(raw[key], known)}; "
+                             f"known: {', '.join(known)}")
+    relative = raw.get("relative_to") or ""
+    if relative and relative not in RELATIVE:
+        raise ClaimError(f"{where}: 'relative_to' must be one of {', '.join(RELATIVE)}, got {relative!r}")
+    equals = _names(raw["equals"], where, "equals") if test == "status" else ()
+    for s in equals:
+        if s not in STATUSES:
+            raise ClaimError(f"{where}: unknown status '{s}'{_suggest(s, STATUSES)}; known: {', '.join(STATUSES)}")
+    direction = raw.get("direction") or ""
+    if test == "trend" and direction not in ("increasing", "decreasing"):
+        raise ClaimError(f"{where}: 'direction' must be increasing or decreasing, got {direction!r}")
+    low, high = _number(raw, "low", where), _number(raw, "high", where)
+    if low is not None and high is not None and low > high:
+        raise ClaimError(f"{where}: 'low' ({low:g}) is above 'high' ({high:g})")
+    tolerance = _number(raw, "tolerance", where, 0.0)
+    if tolerance < 0:
+        raise ClaimError(f"{where}: 'tolerance' must not be negative")
+
+    testable = raw.get("testable_at")
+    testable = _names(testable, where, "testable_at") if testable is not None else ()
+    reason = raw.get("reason") or ""
+    if testable and not (isinstance(reason, str) and reason.strip()):
+        raise ClaimError(f"{where}: 'testable_at' needs a 'reason' (why other presets cannot test the claim)")
+    if reason and not testable:
+        raise ClaimError(f"{where}: 'reason' is only read with 'testable_at'")
+
+    return Claim(
+        paper=" ".join(raw["paper"].split()), test=test, cases=names, metric=str(raw.get("metric") or ""),
+        value=_number(raw, "value", where), low=low, high=high, relative_to=relative, equals=equals,
+        other=other, other_metric=str(raw.get("other_metric") or raw.get("metric") or ""),
+        margin=_number(raw, "margin", where, 0.0), factor=_number(raw, "factor", where, 1.0),
+        direction=direction, tolerance=tolerance, testable_at=testable, reason=" ".join(reason.split()),
+    )
+
+
+def parse_claims(raw, cases: list[str]) -> list[Claim]:
+    """The `claims:` list of a sweep file (None or absent: no claims)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ClaimError("'claims' must be a list of claim mappings")
+    return [parse_claim(c, i, cases) for i, c in enumerate(raw, start=1)]

@@ -1,0 +1,182 @@
+"""`python -m analysis.report --all` on a fixture run tree made from the real sweep files:
+regeneration is exact, the index covers every sweep with verdicts, partial sweeps say what is missing."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from analysis.axis_figures import axis_figure, numeric_axis
+from analysis.recipe import ABLATION, DIFFERS, SAME, differences
+from analysis.report import main, write_all
+from analysis.runs import load_runs
+from analysis.sweepfile import known_sweeps, load_sweep
+from analysis.tables import aggregate
+
+PARTIAL, ABSENT = "symmetrization", "similarity"     # one sweep half run, one not run at all
+
+
+def _config(overrides: dict, seed: int) -> dict:
+    cfg = {"model": {"backbone": "small_resnet", "dim": 64, "proj_layers": 2, "stop_grad": True},
+           "optim": {"epochs": 4, "batch_size": 256, "base_lr": 1.5, "weight_decay": 5e-4, "momentum": 0.9},
+           "data": {"dataset": "fashion_mnist", "image_size": 28}, "eval": {"linear": "sgd"}, "run": {"seed": seed}}
+    for key, value in overrides.items():
+        section, name = key.split(".", 1)
+        cfg.setdefault(section, {})[name] = value
+    return cfg
+
+
+def write_fixture_run(root: Path, sweep: str, case: str, overrides: dict, seed: int, i: int, finished=True):
+    d = root / sweep / f"r{i:02d}-s{seed}"
+    d.mkdir(parents=True)
+    (d / "config.yaml").write_text(yaml.safe_dump(_config(overrides, seed)))
+    (d / "meta.json").write_text(json.dumps({
+        "sweep": sweep, "case": case, "seed": seed, "preset": "cpu", "commit": "f1x7ure",
+        "start_time": f"2024-05-0{1 + seed}T10:{i:02d}:00+00:00", "run_id": d.name, "grid": {}}))
+    bad = overrides.get("model.stop_grad") is False or overrides.get("model.predictor") == "none"
+    rows = [{"epoch": e / 2, "step": e * 5, "loss": (-0.2 - 0.1 * e) if not bad else -1 + 0.5 ** e,
+             "z_std": 0.12 if not bad else 0.12 * 0.3 ** e, "knn_acc": 40 + i + e + seed} for e in range(9)]
+    (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if finished:
+        result = {"status": "collapsed" if bad else "ok", "loss": rows[-1]["loss"], "z_std": rows[-1]["z_std"],
+                  "knn_acc": 60.0 + i + seed, "knn_acc_init": 30.0, "linear_acc": 70.0 + i - seed,
+                  "eval": {"linear": "SGD probe", "knn_k": 200, "knn_t": 0.2}}
+        (d / "result.json").write_text(json.dumps(result))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Every real sweep at preset cpu: two seeds of stopgrad, one of the rest; PARTIAL lacks its last
+    case (one unfinished run instead); ABSENT has no runs. Then `--all` once."""
+    tmp = tmp_path_factory.mktemp("all")
+    runs, out = tmp / "runs", tmp / "reports"
+    for name in known_sweeps():
+        if name == ABSENT:
+            continue
+        sweep = load_sweep(name)
+        for i, case in enumerate(sweep.cases):
+            last = name == PARTIAL and i == len(sweep.cases) - 1
+            for seed in ([0, 1] if name == "stopgrad" else [0]):
+                write_fixture_run(runs, name, case, sweep.overrides[case], seed, i, finished=not last)
+    assert main(["--all", "--runs-dir", str(runs), "--out", str(out)]) == 0
+    return runs, out
+
+
+def _snapshot(out: Path) -> dict:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_deleting_the_reports_and_rerunning_gives_identical_files(tree):
+    runs, out = tree
+    before = _snapshot(out)
+    assert {f"stopgrad/{f}" for f in ("table.md", "table.csv", "table.tex", "curves.png", "README.md")} <= set(before)
+    assert "batch_size/axis.png" in before and "output_dim/axis.png" in before and "README.md" in before
+    shutil.rmtree(out)
+    assert main(["--all", "--runs-dir", str(runs), "--out", str(out)]) == 0
+    after = _snapshot(out)
+    assert sorted(after) == sorted(before)
+    assert [k for k in before if before[k] != after[k]] == []
+
+
+def test_index_covers_every_sweep_with_verdicts(tree):
+    _, out = tree
+    index = (out / "README.md").read_text()
+    assert "nothing here is written by hand" in index and "--all --runs-dir" in index
+    for name in known_sweeps():
+        sweep = load_sweep(name)
+        assert f"## {sweep.figure}: {sweep.title}" in index, name
+        if name != ABSENT:
+            assert f"[{name}]({name}/README.md)" in index and f"({name}/curves.png)" in index
+            page = (out / name / "README.md").read_text()
+            assert "## The paper's claims" in page and "## Recipe differences" in page
+            assert page.count("| **") == len(sweep.claims)
+    n_claims = sum(len(load_sweep(n).claims) for n in known_sweeps())
+    assert index.count("\n- **") == n_claims and f"**{n_claims} claims:**" in index
+    # the index shows the figures in the paper's order, with preset, seeds, dates and commit
+    order = [index.index(f"## {load_sweep(n).figure}:") for n in ("stopgrad", "predictor", "batch_size", "output_dim")]
+    assert order == sorted(order)
+    assert "preset **cpu** · seeds 0, 1 · 4 finished runs · run on 2024-05-01 to 2024-05-02 · commit f1x7ure" in index
+    assert "Differs from the paper's recipe in: data set, crop size (px), backbone" in index
+
+
+def test_partial_and_absent_sweeps_report_what_is_missing(tree):
+    _, out = tree
+    index = (out / "README.md").read_text()
+    last = load_sweep(PARTIAL).cases[-1]
+    assert f"**Missing (partial sweep):** '{last}': no finished run (1 unfinished)" in index
+    assert f"| {last} | missing; 1 running | 0 |" in (out / PARTIAL / "table.md").read_text()
+    assert "no data yet**: Symmetrization helps accuracy" in index       # the claim that reads the missing row
+    section = index[index.index(f"## {load_sweep(ABSENT).figure}"):]
+    section = section[:section.find("\n## ", 3)] if "\n## " in section[3:] else section
+    assert section.startswith(f"## {load_sweep(ABSENT).figure}: {load_sweep(ABSENT).title}\n\n**Nothing to report:** "
+                              f"no runs found for sweep '{ABSENT}'")
+    assert section.count("- **no data yet**: ") == section.count("*Evidence:* no runs to report") == len(load_sweep(ABSENT).claims)
+    assert not (out / ABSENT).exists()
+
+
+def test_fixture_verdicts_follow_the_numbers(tree):
+    _, out = tree
+    page = (out / "stopgrad" / "README.md").read_text()
+    # fixture: w/o stop-grad collapses (loss -> -1, z_std -> 0); accuracies are close (not chance)
+    assert "| **reproduced** | Without stop-gradient the optimizer finds a degenerate solution" in page
+    assert "| **not reproduced** | With stop-gradient kNN accuracy is far above that without it" in page
+    assert "| **not testable at this scale** | From batch 256 to 2048" in (out / "batch_size" / "README.md").read_text()
+
+
+def test_recipe_differences_come_from_config_yaml(tree):
+    runs, _ = tree
+    sweep = load_sweep("batch_size")
+    kinds = {s.label: s for s in differences(sweep, load_runs(runs, "batch_size"))}
+    assert kinds["data set"].kind == DIFFERS and kinds["data set"].ours == "fashion_mnist"
+    assert kinds["backbone"].paper == "ResNet-50" and kinds["output dim d"].ours == "64"
+    assert kinds["SGD momentum"].kind == SAME
+    assert kinds["batch size"].kind == ABLATION and kinds["batch size"].ours.startswith("per row: 64, 128, 256")
+    assert kinds["blur probability"].ours == "(not in config.yaml)"
+
+
+def test_numeric_axis_figure_marks_collapse_and_1_over_sqrt_d(tree):
+    runs, _ = tree
+    assert numeric_axis(load_sweep("batch_size")) == "optim.batch_size"
+    assert numeric_axis(load_sweep("output_dim")) == "model.dim"
+    assert numeric_axis(load_sweep("stopgrad")) is None and numeric_axis(load_sweep("kstep")) is None
+    sweep = load_sweep("output_dim")
+    df = load_runs(runs, "output_dim")
+    df.loc[df["case"] == "512", "status"] = "collapsed"
+    fig = axis_figure(aggregate(df, sweep), df, sweep, "model.dim")
+    ours, paper, std = fig.axes
+    assert [t.get_text() for t in paper.texts] == ["65.3", "67.2", "67.5", "68.1"]
+    assert "collapsed" in [t.get_text() for t in ours.texts] and "1/√d" in [t.get_text() for t in std.texts]
+    ref = [line for line in std.get_lines() if line.get_linestyle() == "--"][0]
+    assert math.isclose(ref.get_ydata()[0], 1 / 16) and math.isclose(ref.get_ydata()[-1], 1 / math.sqrt(2048))
+    assert ours.get_xscale() == "log"
+
+
+def test_single_sweep_cli_with_default_dirs_still_works(tree, tmp_path, monkeypatch):
+    runs, _ = tree
+    shutil.copytree(runs / "stopgrad", tmp_path / "runs" / "stopgrad")
+    monkeypatch.chdir(tmp_path)
+    assert main(["stopgrad"]) == 0
+    assert sorted(p.name for p in (tmp_path / "reports" / "stopgrad").iterdir()) == [
+        "README.md", "curves.png", "table.csv", "table.md", "table.tex"]
+    assert not (tmp_path / "reports" / "README.md").exists()        # the index comes from --all only
+    paths, problems = write_all(tmp_path / "runs", tmp_path / "rep2")
+    assert len(problems) == len(known_sweeps()) - 1 and (tmp_path / "rep2" / "README.md").exists()
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_every_latex_table_compiles_with_booktabs(tree, tmp_path):
+    _, out = tree
+    tables = sorted(out.glob("*/table.tex"))
+    doc = tmp_path / "tables.tex"
+    doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage[landscape,margin=1cm]{geometry}\n"
+                   "\\begin{document}\\tiny\n" + "".join(f"\\input{{{t}}}\\par\n" for t in tables)
+                   + "\\end{document}\n")
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert len(tables) == len(known_sweeps()) - 1 and (tmp_path / "tables.pdf").stat().st_size > 1000
