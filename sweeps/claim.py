@@ -1,16 +1,22 @@
 """Per-run claim: who is training a run, or has it queued, right now (no torch, no submitit).
 
-`RUN_DIR/claim.json` is created with O_CREAT|O_EXCL, so of two processes claiming a run at once exactly one
-wins. It holds a random token (the owner's proof), the kind, the host, and either the owning processes
-(`pids`, local runs and a SLURM submission in progress) or the SLURM `job_id` (a queued or running job):
+`RUN_DIR/claim.json` holds a random token (the owner's proof), the kind, the host, and either the owning
+processes (`pids`: local runs, and a SLURM submission in progress) or the SLURM `job_id` (a queued or running
+job):
 
     {"token": "9f2c...", "kind": "local", "host": "node1", "pids": [[4242, 881234]], "job_id": null, "since": "..."}
 
-A claim is stale, and may be broken, when its processes are all dead on this host (pid and start time, so a
-reused pid does not count), or when its SLURM job is no longer queued or running. A claim whose liveness
-cannot be checked from here (another host's processes, or no squeue) is treated as live. Breaking a stale
-claim happens under an flock on `claim.lock` and re-reads the claim first, so a fresh claim is never broken.
-The owner removes the claim when the run has its result.json (a requeued SLURM job keeps it: same job id).
+Creation is atomic and exclusive: the claim is written in full to a file of its own, created with O_EXCL,
+and then hard-linked to `claim.json`, which fails if one exists. Of two processes claiming at once exactly one
+wins, and no reader ever sees a claim half written (an O_EXCL `claim.json` written after its creation would
+leave an empty claim behind a SIGKILL in between, which nobody could attribute).
+
+A claim is stale, and may be broken, when its processes are all gone on this host (pid plus start time, so a
+reused pid does not count; a zombie is gone), or when its SLURM job is no longer queued or running. A claim
+whose owner cannot be checked from here (another host's processes, or no squeue) is treated as live. Breaking
+happens under an flock on `claim.lock` and re-reads the claim first, so a fresh claim is never broken; each
+break is logged in `claim.log`. The owner removes the claim once the run has its result.json (a requeued
+SLURM job keeps it: its job id does not change).
 """
 from __future__ import annotations
 
@@ -26,19 +32,26 @@ import uuid
 from pathlib import Path
 
 CLAIM, LOCK = "claim.json", "claim.lock"
-UNREADABLE_S = 30     # an unreadable claim older than this was torn by a crash, not being written
 
 
 def _now() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), or None (gone, or no /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def process_start(pid: int) -> int | None:
     """Start time of `pid` in clock ticks since boot (/proc/PID/stat field 22); None if unknown or gone."""
+    fields = _proc_stat(pid)
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
+        return int(fields[19]) if fields else None
+    except (ValueError, IndexError):
         return None
 
 
@@ -49,7 +62,10 @@ def process_alive(pid: int, start: int | None) -> bool:
         return False
     except PermissionError:
         pass                                   # exists, owned by someone else
-    return start is None or process_start(pid) in (None, start)
+    fields = _proc_stat(pid)
+    if fields is None:                         # no /proc here: the signal test is all there is
+        return True
+    return fields[0] != "Z" and (start is None or process_start(pid) == start)
 
 
 def new_claim(kind: str = "local", pids=(), job_id: str | None = None) -> dict:
@@ -60,17 +76,12 @@ def new_claim(kind: str = "local", pids=(), job_id: str | None = None) -> dict:
 
 
 def read(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / CLAIM
     try:
-        return json.loads(path.read_text())
+        return json.loads((Path(run_dir) / CLAIM).read_text())
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError):    # being written right now, or torn by a crash mid-write
-        try:
-            age = datetime.datetime.now().timestamp() - path.stat().st_mtime
-        except OSError:
-            return None
-        return {"token": None, "kind": "unreadable", "host": None, "pids": [], "job_id": None, "age_s": age}
+    except (OSError, json.JSONDecodeError):    # claims appear whole (see above): this one is damaged
+        return {"token": None, "kind": "unreadable", "host": None, "pids": [], "job_id": None}
 
 
 def describe(claim: dict) -> str:
@@ -132,8 +143,8 @@ class Queue:
 
 def stale_reason(claim: dict, queue: Queue | None = None) -> str | None:
     """Why `claim` no longer holds (its owner is gone), or None while it may still hold."""
-    if claim.get("kind") == "unreadable":    # O_EXCL creation and its write are not one step: allow for it
-        return f"unreadable claim file ({claim['age_s']:.0f} s old)" if claim.get("age_s", 0) > UNREADABLE_S else None
+    if claim.get("kind") == "unreadable":
+        return "the claim file is damaged"
     if claim.get("job_id"):
         state = (queue or Queue()).state(claim["job_id"])
         return f"SLURM job {claim['job_id']} is no longer queued or running" if state == "" else None
@@ -157,15 +168,20 @@ def _locked(run_dir: Path):
 
 
 def _create(run_dir: Path, claim: dict) -> bool:
+    """Write the whole claim to its own O_EXCL file, then link it into place: False if a claim exists."""
+    tmp = Path(run_dir) / f".{CLAIM}.{claim['token']}"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     try:
-        fd = os.open(Path(run_dir) / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(claim) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, Path(run_dir) / CLAIM)
+        return True
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(claim) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def acquire(run_dir: Path, claim: dict, queue: Queue | None = None) -> dict | None:

@@ -85,8 +85,8 @@ def main(argv=None) -> int:
             slurm.submit(pending, options, dry_run=True)
         return 0
     if pending:
-        from sweeps.prepare import check_data, prepare
-        check_data(pending[0].config)
+        from sweeps.prepare import check_all, prepare
+        check_all(pending, Path(args.runs_dir))
         if options is not None:
             slurm.check_options(options)
         for spec in pending:

@@ -68,6 +68,10 @@ class SlurmOptions:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(SlurmOptions)}
+HELP = {"time": "time limit per job: minutes, H:M:S or D-H:M:S", "tasks_per_node": "processes per node",
+        "array_parallelism": "array tasks running at once", "signal_delay_s": "submitit's signal this long before "
+        "the time limit", "max_timeouts": "requeues after a time-out", "max_stalls": "attempts in a row without "
+        "progress before a run is marked failed"}
 FLAGS = ("partition", "account", "qos", "time", "nodes", "gpus_per_node", "tasks_per_node", "cpus_per_task",
          "mem_gb", "constraint", "array_parallelism", "signal_delay_s", "max_timeouts", "max_stalls")
 
@@ -115,13 +119,26 @@ def _coerce(name: str, value, source: str):
         raise ConfigError(f"{source}: bad value for '{name}': {value!r} ({err})") from None
 
 
+def _yaml_loader():
+    """SafeLoader without YAML 1.1's base-60 integers, so `time: 4:00:00` stays a SLURM time, not 14400."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+    int_tag = "tag:yaml.org,2002:int"
+    Loader.yaml_implicit_resolvers = {c: [(t, rx) for t, rx in rs if t != int_tag]
+                                      for c, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver(int_tag, re.compile(r"^[-+]?(0|[1-9][0-9_]*)$"), list("-+0123456789"))
+    return Loader
+
+
 def load_profile(path: str) -> dict:
     import yaml
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--profile: no such file: {path}")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.load(p.read_text(), Loader=_yaml_loader()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
@@ -139,8 +156,11 @@ def add_arguments(ap) -> None:
     g = ap.add_argument_group("SLURM (--executor slurm; flags override --profile)")
     g.add_argument("--profile", help="YAML file of SLURM options (keys: " + ", ".join(FIELDS) + ")")
     for name in FLAGS:
-        g.add_argument("--" + name.replace("_", "-"), dest="slurm_" + name, metavar=name.split("_")[-1].upper(),
-                       help=f"default {FIELDS[name].default}" if FIELDS[name].default is not None else None)
+        kind = FIELDS[name].type
+        metavar = "TIME" if name == "time" else "GB" if name == "mem_gb" else "N" if "int" in kind else name.upper()
+        default = f" (default {FIELDS[name].default})" if FIELDS[name].default is not None else ""
+        g.add_argument("--" + name.replace("_", "-"), dest="slurm_" + name, metavar=metavar,
+                       help=HELP.get(name, "") + default or None)
 
 
 def options_from(args) -> SlurmOptions:
@@ -167,6 +187,9 @@ def sbatch_script(specs: list[RunSpec], options: SlurmOptions) -> str:
 
 
 def check_options(options: SlurmOptions) -> None:
+    if options.signal_delay_s >= options.time * 60:
+        raise ConfigError(f"--signal-delay-s {options.signal_delay_s} is not shorter than the time limit "
+                          f"({options.time} min): every job would be signalled to stop as it starts")
     if options.world_size > 1:
         from sweeps.slurm_job import distributed_supported
         if not distributed_supported():

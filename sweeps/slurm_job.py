@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import socket
+import sys
 from pathlib import Path
 
 import submitit
@@ -57,10 +58,11 @@ class DeferredRequeue:
         return self
 
     def _on_signal(self, signum, frame):
-        from core.train import StopFlag
         self.asked = True
+        # no import in a signal handler (it may interrupt one): core.train's StopFlag is active only if imported
+        stop_flag = getattr(sys.modules.get("core.train"), "StopFlag", ())
         stop = signal.getsignal(signal.SIGUSR1)
-        if isinstance(getattr(stop, "__self__", None), StopFlag):
+        if isinstance(getattr(stop, "__self__", None), stop_flag):
             stop(signum, frame)                 # training: checkpoint at the next step, raise Preempted
         else:
             self.requeue()                      # set-up or final evaluation: requeue now
@@ -86,11 +88,24 @@ class SlurmRun(submitit.helpers.Checkpointable):
 
     def __call__(self) -> dict:
         env = submitit.JobEnvironment()
+        with DeferredRequeue() as signals:      # first thing: the signal may come during set-up already
+            try:
+                return self._attempt(env, signals)
+            except submitit.core.utils.UncompletedJobError as err:
+                # submitit's time-out budget is spent: the run ends here, last.pt kept
+                result = {"status": "failed", "reason": f"{err} (SLURM time limit reached more often than "
+                                                        "--max-timeouts allows; raise it or --time)"}
+                if env.global_rank == 0 and not is_done(Path(self.run_dir)):
+                    from core.rundir import RunDir
+                    RunDir(Path(self.run_dir)).write_result(result)
+                    claims.release(Path(self.run_dir), {"token": self.token})
+                return result
+
+    def _attempt(self, env, signals: DeferredRequeue) -> dict:
         if env.num_tasks > 1:
             start_distributed()
         rank0 = env.global_rank == 0
-        verdict = self._begin(env) if rank0 else None
-        verdict = broadcast(verdict)
+        verdict = broadcast(self._begin(env) if rank0 else None)
         if verdict is not None:                 # nothing to train: finished, held by another, or given up
             return verdict
         if os.environ.get("SLURM_CPUS_PER_TASK"):
@@ -99,20 +114,13 @@ class SlurmRun(submitit.helpers.Checkpointable):
         from core.rundir import RunDir
         from core.train import Preempted, train
         rd = RunDir(Path(self.run_dir))
-        with DeferredRequeue() as signals:
-            try:
-                result = train(rd.read_config(), rd.path, rd.read_meta())
-            except Preempted as stopped:
-                if not signals.asked:
-                    raise SystemExit(f"{stopped}; last.pt saved; SLURM requeues or ends this job") from None
-                try:
-                    signals.requeue()           # exits on rank 0 after requeueing
-                except submitit.core.utils.UncompletedJobError as err:
-                    result = {"status": "failed", "reason": str(err)}
-                    if rank0:
-                        rd.write_result(result)
-                else:
-                    raise SystemExit(f"{stopped}; rank {env.global_rank} leaves the requeue to rank 0") from None
+        try:
+            result = train(rd.read_config(), rd.path, rd.read_meta())
+        except Preempted as stopped:
+            if signals.asked:
+                signals.requeue()               # rank 0: requeues and exits, or raises UncompletedJobError
+                raise SystemExit(f"{stopped}; rank {env.global_rank} leaves the requeue to rank 0") from None
+            raise SystemExit(f"{stopped}; last.pt saved; SLURM requeues or ends this job") from None
         if rank0:
             claims.release(rd.path, {"token": self.token})
         return result

@@ -79,12 +79,18 @@ def test_slurm_claims_follow_the_queue(tmp_path, monkeypatch):
     assert claims.stale_reason({**queued, "job_id": "500_2"}) is None
 
 
-def test_unreadable_claim_is_live_while_young(tmp_path):
-    (tmp_path / "claim.json").write_text("")                   # O_EXCL done, content not written yet
-    assert claims.acquire(tmp_path, claims.new_claim()) is not None
-    old = time.time() - claims.UNREADABLE_S - 5
-    os.utime(tmp_path / "claim.json", (old, old))              # ...or torn by a crash long ago
+def test_a_zombie_is_gone_and_a_damaged_claim_is_broken(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])     # exits, not yet reaped: a zombie
+    start = claims.process_start(proc.pid)
+    deadline = time.time() + 30
+    while claims._proc_stat(proc.pid)[0] != "Z" and time.time() < deadline:
+        time.sleep(0.05)
+    assert not claims.process_alive(proc.pid, start)
+    proc.wait()
+    (tmp_path / "claim.json").write_text('{"token": "ab')       # claims appear whole: only damage does this
     assert claims.acquire(tmp_path, claims.new_claim()) is None
+    assert "damaged" in (tmp_path / "claim.log").read_text()
+    assert not list(tmp_path.glob(".claim.json.*"))            # no temporary file left behind
 
 
 def _race(run_dir, barrier, wins):

@@ -38,6 +38,8 @@ chown munge: "$DIR/munge"
 chmod 755 "$DIR"
 HOST=$(hostname -s)
 CPUS=$(nproc)
+# at least 4 job slots, so the tests' single-CPU jobs run side by side even on a 2-core machine
+SLOTS=${SIMSIAM_SLURM_CPUS:-$(( CPUS < 4 ? 4 : CPUS ))}
 MEM_MB=$(awk '/MemTotal/ {m=int($2/1024*0.9); print (m > 20000 ? 20000 : m)}' /proc/meminfo)
 cat > "$DIR/slurm.conf" <<CONF
 ClusterName=simsiam-test
@@ -45,7 +47,7 @@ SlurmctldHost=$HOST
 SlurmUser=slurm
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=cred_expire=10
+AuthInfo=cred_expire=${SIMSIAM_SLURM_CRED_EXPIRE:-5}
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool
 SlurmctldPidFile=$DIR/slurmctld.pid
@@ -69,7 +71,7 @@ SchedulerParameters=sched_interval=2,bf_interval=2
 KillWait=10
 InactiveLimit=0
 MinJobAge=300
-NodeName=$HOST CPUs=${SIMSIAM_SLURM_CPUS:-$CPUS} RealMemory=$MEM_MB State=UNKNOWN
+NodeName=$HOST CPUs=$SLOTS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 CONF
 # submitit asks sacct for job states; without slurmdbd the real one exits 1, so a stand-in answers instead
@@ -81,6 +83,9 @@ export PATH=$DIR/bin:\$PATH
 ENV
 export SLURM_CONF=$DIR/slurm.conf
 : > "$DIR/pids"
+# a failure from here on stops what was started, after saying why (with the end of the daemon's log)
+fail() { say "$1"; [ -f "${2:-}" ] && tail -n 5 "$2" | sed 's/^/    /' >&2; exit 1; }
+trap 'rc=$?; [ $rc = 0 ] || bash "$HERE/stop.sh" "$DIR" >/dev/null 2>&1 || true' EXIT
 
 # ---- daemons --------------------------------------------------------------------------------------
 wait_for() { local i; for i in $(seq 1 "$2"); do eval "$1" >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
@@ -93,17 +98,17 @@ else
   mkdir -p /run/munge && chown munge: /run/munge && chmod 755 /run/munge
   runuser -u munge -- munged --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/munge/munged.log"
   echo "munged $(readpid "$DIR/munge/munged.pid")" >> "$DIR/pids"
-  wait_for "munge -n | unmunge" 20 || { say "munged does not answer ($DIR/munge/munged.log)"; exit 1; }
+  wait_for "munge -n | unmunge" 20 || fail "munged does not answer" "$DIR/munge/munged.log"
 fi
-slurmctld
+slurmctld || fail "slurmctld did not start" "$DIR/log/slurmctld.log"
 echo "slurmctld $(readpid "$DIR/slurmctld.pid")" >> "$DIR/pids"
-wait_for "scontrol ping | grep -q UP" 40 || { say "slurmctld does not answer ($DIR/log/slurmctld.log)"; exit 1; }
-slurmd
+wait_for "scontrol ping | grep -q UP" 40 || fail "slurmctld does not answer" "$DIR/log/slurmctld.log"
+slurmd || fail "slurmd did not start" "$DIR/log/slurmd.log"
 echo "slurmd $(readpid "$DIR/slurmd.pid")" >> "$DIR/pids"
 wait_for "sinfo -h -o %T | grep -Eq '^(idle|mixed|allocated)'" 40 \
-  || { say "node not ready: $(sinfo -h -N -o '%T %E' 2>&1) ($DIR/log/slurmd.log)"; exit 1; }
+  || fail "node not ready: $(sinfo -h -N -o '%T %E' 2>&1)" "$DIR/log/slurmd.log"
 
 # ---- smoke job ------------------------------------------------------------------------------------
-out=$(timeout 30 srun -N1 -n1 -t 1 echo ok 2>&1) || { say "test job failed: $out"; exit 1; }
-[ "$out" = ok ] || { say "test job said: $out"; exit 1; }
-say "up: node $HOST, $CPUS CPUs, config $DIR/slurm.conf (source $DIR/env.sh)"
+out=$(timeout 30 srun -N1 -n1 -t 1 echo ok 2>&1) || fail "test job failed: $out" "$DIR/log/slurmd.log"
+[ "$out" = ok ] || fail "test job said: $out"
+say "up: node $HOST, $SLOTS job slots on $CPUS cores, config $DIR/slurm.conf (source $DIR/env.sh)"
