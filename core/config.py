@@ -115,7 +115,11 @@ class RunConfig:
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=_NOT_IDENTITY)
     threads: int = field(default=0, metadata=_NOT_IDENTITY)  # torch CPU threads (0 = torch's default)
-    log_every: int = 10             # log loss and z_std every N optimizer steps (and at each epoch end)
+    log_every: int = 10             # log loss and z_std every N optimizer steps (and at each epoch end); also the host-sync interval
+    # how the training step runs (core/precision.py); each changes the computed bits, so each is part of the run id
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: forward under bf16 autocast (GPU); the loss and monitors stay fp32
+    channels_last: bool = False     # NHWC weights and inputs (tensor-core convolutions on GPU)
+    compile: bool = False           # torch.compile the model's forward (nn.Module.compile; checkpoints unchanged)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from core import config as C
+from core import precision
 from core.batches import make_source
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.evaluate import final_evaluation, knn_accuracy, protocol
@@ -115,6 +116,7 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     device = resolve_device(cfg.run.device)
+    precision.configure_backends(device)                                         # cudnn.benchmark on CUDA
     torch.manual_seed(cfg.run.seed)
     # the ablation switches, each read here once
     stop_grad, similarity = cfg.model.stop_grad, cfg.loss.similarity            # Fig. 2; Sec. 4.5
@@ -122,6 +124,7 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
     symmetric = cfg.loss.symmetry == "sym"
     source = make_source(cfg, device, n_pairs)
     model = SimSiam(cfg.model, source.channels).to(device)                       # Table 1 h, Table 3 BN, App. B d
+    precision.prepare_model(model, cfg.run)                                      # channels_last, compile (off by default)
     o = cfg.optim
     peak_lr = scaled_lr(o.base_lr, o.batch_size)                                 # Sec. 3: lr = base_lr x batch/256
     optimizer = build_optimizer(cfg, model, peak_lr)
@@ -165,22 +168,36 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
         acc.update(loss=0.0, z_std=0.0, n=0)
         return out
 
+    def pull(sums: torch.Tensor) -> bool:
+        """Copy the device sums into state (the one host sync per log interval); False if any was NaN/inf."""
+        (a_loss, a_std), (e_loss, e_std) = sums.tolist()
+        state["acc"].update(loss=a_loss, z_std=a_std)
+        state["epoch_acc"].update(loss=e_loss, z_std=e_std)
+        return all(math.isfinite(v) for v in (a_loss, a_std, e_loss, e_std))
+
     # ---- train -----------------------------------------------------------------------------------
     model.train()
     with StopFlag() as stop:
         while state["step"] < total_steps:
             epoch, start = divmod(state["step"], spe)
             t_epoch = time.time()
+            # per-step loss and z_std are summed on the device and read every log_every steps, not every step.
+            # Rows: since the last log point, this epoch; columns: loss, z_std. float64, so the sums are the
+            # same additions, in the same order, as the Python-float sums they replace (bit for bit on CPU).
+            acc, eacc = state["acc"], state["epoch_acc"]
+            sums = torch.tensor([[acc["loss"], acc["z_std"]], [eacc["loss"], eacc["z_std"]]],
+                                dtype=torch.float64, device=device)
+            pulled = state["step"]
             for i, (pairs, idx) in enumerate(source.train_epoch(epoch, start, n_pairs), start=start):
                 lr = set_lr(optimizer, cfg, peak_lr, epoch + i / spe)
                 if k != 1 and i % k == 0:                        # Eq. 10: targets for the next k steps, theta fixed
                     coming = itertools.islice(source.train_epoch(epoch, i, n_pairs), min(k, spe - i))
-                    with frozen_bn_stats(model):
+                    with frozen_bn_stats(model), precision.autocast(device, cfg.run.precision):
                         cached = kstep_targets(model.f, [ps for ps, _ in coming])
 
                 losses = []
                 for j, (x1, x2) in enumerate(pairs):
-                    p1, p2, z1, z2 = model(x1, x2)               # (B, d) each
+                    p1, p2, z1, z2 = precision.forward(model, x1, x2, cfg.run)  # (B, d) each, fp32
                     if ema is not None:
                         t1 = t2 = ema.update(idx, z1, z2)
                     elif k != 1:
@@ -189,29 +206,32 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
                         t1, t2 = z1, z2
                     losses.append(simsiam_loss(p1, p2, t1, t2, stop_grad, similarity, symmetric))
                     if j == 0:
-                        std_v = z_std(z1).item()
+                        std_t = z_std(z1)
                 loss = sum(losses) / len(losses)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
 
                 state["step"] += 1
-                loss_v = loss.item()
-                for acc in (state["acc"], state["epoch_acc"]):
-                    acc["loss"] += loss_v
-                    acc["z_std"] += std_v
-                    acc["n"] += 1
-                if not (math.isfinite(loss_v) and math.isfinite(std_v)):
-                    log(f"[{name}] diverged at step {state['step']} (loss {loss_v})")
-                    return {"status": "diverged", "epoch": round(state["step"] / spe, 3), "step": state["step"],
-                            "loss": None, "z_std": None, "knn_acc": None, "linear_acc": None,
-                            "knn_acc_init": state["knn_acc_init"], "train_s": round(state["train_s"], 1)}
-                if state["step"] % cfg.run.log_every == 0 and i < spe - 1:
-                    rd.append_metrics({"epoch": round(state["step"] / spe, 4), "step": state["step"], "lr": lr,
-                                       **flush(state["acc"])})
+                sums += torch.stack([loss.detach().double(), std_t.double()])    # (2,) onto both rows; no sync
+                acc["n"] += 1
+                eacc["n"] += 1
+                log_now = state["step"] % cfg.run.log_every == 0 and i < spe - 1
                 # stop between steps, but not inside a k-step block (its targets are not checkpointed) and not
                 # at an epoch's last step (its end-of-epoch work comes first)
-                if stop.set and i < spe - 1 and (i + 1) % k == 0:
+                stop_now = stop.set and i < spe - 1 and (i + 1) % k == 0
+                if log_now or stop_now or i == spe - 1:
+                    if not pull(sums):        # a NaN/inf loss or z_std is caught here, within log_every steps
+                        log(f"[{name}] diverged: non-finite loss or z_std in steps {pulled + 1}-{state['step']}")
+                        return {"status": "diverged", "epoch": round(state["step"] / spe, 3), "step": state["step"],
+                                "loss": None, "z_std": None, "knn_acc": None, "linear_acc": None,
+                                "knn_acc_init": state["knn_acc_init"], "train_s": round(state["train_s"], 1)}
+                    pulled = state["step"]
+                if log_now:
+                    rd.append_metrics({"epoch": round(state["step"] / spe, 4), "step": state["step"], "lr": lr,
+                                       **flush(acc)})
+                    sums[0].zero_()
+                if stop_now:
                     checkpoint()
                     raise Preempted(f"stopped by signal at step {state['step']}")
             state["train_s"] += time.time() - t_epoch

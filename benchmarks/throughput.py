@@ -1,0 +1,332 @@
+"""Throughput of one SimSiam training step, ours against the official-style pipeline, on one machine.
+
+    python -m benchmarks.throughput                       # cpu preset (Fashion-MNIST, width-16 ResNet, batch 256)
+    python -m benchmarks.throughput --preset cifar10      # CIFAR ResNet-18, batch 512 (random uint8 data if
+                                                          # CIFAR-10 is not on disk; the output says so)
+    python -m benchmarks.throughput --json out.json --steps 20 --rounds 2 --set optim.batch_size=128
+
+Same model, batch and data for every variant; pairs/s of
+  (1) full:        our step as core/train.py runs it: a batch from core.batches.ArraySource (uint8 on the device,
+                   both views by batched per-sample augmentation), forward at run.precision / memory format,
+                   loss, backward, SGD, loss and z_std summed on the device and read every run.log_every steps;
+  (2) model_only:  the same step on one fixed pair of views already on the device (no batches, no augmentation);
+  (3) reference:   the official-style step (benchmarks.reference): per-image PIL transforms in DataLoader
+                   workers, fp32, NCHW, loss.item() every step;
+and the ratios input_overhead = time (1) / time (2), speedup_vs_reference = time (3) / time (1), aug_share =
+(time to make one batch alone) / time (1), and mfu = model FLOP/s of (1) (torch.utils.flop_counter) over a
+measured matrix-product peak in the step's precision. (1) and (2) alternate for --rounds rounds; (3) runs
+its rounds after them, back to back; each variant reports its best round (timings on a shared CPU are only
+ever slowed down by other work). The load average and the kernel's CPU pressure (PSI) are recorded. Only the default ablation path is timed (one view pair, network
+targets); the precision fields default to bf16 + channels_last on CUDA and fp32 + NCHW on CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks import ratios, timing
+from benchmarks.reference import TwoCropsDataset, endless, official_loader, official_transform
+from core import config as C
+from core import precision
+from core.batches import ArraySource
+from core.config_checks import ConfigError
+from core.datasets import DataError, ImageArrays, load_arrays
+from core.losses import simsiam_loss
+from core.model import SimSiam
+from core.monitors import z_std
+from core.presets import preset_config
+from core.schedule import scaled_lr
+from core.train import build_optimizer, describe_device, resolve_device, set_lr
+from sweeps.expand import parse_set
+
+# (N, C, H, W) of the full training sets, for random stand-in data of the right shape
+SHAPES = {"fashion_mnist": (60000, 1, 28, 28), "cifar10": (50000, 3, 32, 32), "cifar100": (50000, 3, 32, 32),
+          "synthetic": (1000, 1, None, None)}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n")[0])
+    ap.add_argument("--preset", default="cpu", help="model, batch and data of this preset (default: cpu)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
+    ap.add_argument("--data-root", default="", help="data directory (as sweeps.run --data-root)")
+    ap.add_argument("--data", choices=["auto", "real", "random"], default="auto",
+                    help="real images, random uint8 of the data set's shape, or real if present (default)")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], help="default: bf16 on CUDA, fp32 on CPU")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="default: on for CUDA only")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model for (1) and (2)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--steps", type=int, help="timed steps per round (default: 5 on CPU, 50 on CUDA)")
+    ap.add_argument("--warmup", type=int, help="untimed steps first (default: 3 on CPU, 10 on CUDA)")
+    ap.add_argument("--rounds", type=int, help="alternating rounds of (1) and (2), best kept (default: 4 on CPU, "
+                    "2 on CUDA; short rounds make slow drifts in other work hit both alike)")
+    ap.add_argument("--ref-workers", type=int, help="DataLoader workers of (3) (default: the machine's cores)")
+    ap.add_argument("--no-reference", action="store_true", help="skip (3) and the ratios that need it")
+    ap.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    return ap.parse_args(argv)
+
+
+def resolve_config(args, device: torch.device) -> C.Config:
+    cfg = preset_config(args.preset)
+    overrides = parse_set(args.set)                     # YAML values, as sweeps.run --set
+    if args.data_root:
+        overrides["data.root"] = args.data_root
+    cuda = device.type == "cuda"
+    overrides.setdefault("run.precision", args.precision or ("bf16" if cuda else "fp32"))
+    overrides.setdefault("run.channels_last", cuda if args.channels_last is None else args.channels_last)
+    overrides.setdefault("run.compile", args.compile)
+    return C.apply_overrides(cfg, overrides, "benchmark options")
+
+
+def load_data(cfg: C.Config, mode: str) -> tuple[ImageArrays, str]:
+    """The preset's training images, or random uint8 images of their shape; and a line saying which."""
+    d = cfg.data
+    if mode in ("auto", "real"):
+        try:
+            data = load_arrays(d)
+            return data, f"{d.dataset}: {len(data.y_train)} real training images {tuple(data.x_train.shape[1:])}"
+        except (DataError, ValueError) as err:
+            if mode == "real":
+                raise
+            reason = str(err).split(". ")[0]
+    else:
+        reason = "asked for random data"
+    n, c, h, w = SHAPES.get(d.dataset, (1000, 3, d.image_size, d.image_size))
+    h, w = h or d.image_size, w or d.image_size
+    n = min(n, d.train_subset) if d.train_subset else n
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, c, h, w), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 10, (n,), generator=g)
+    data = ImageArrays(x, y, x[:256], y[:256], num_classes=10)
+    return data, f"RANDOM uint8 images of {d.dataset}'s shape ({n}, {c}, {h}, {w}), not real data ({reason})"
+
+
+class OurStep:
+    """core/train.py's training step on the default ablation path (sym loss, network targets, one view pair)."""
+
+    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device):
+        torch.manual_seed(cfg.run.seed)
+        self.cfg, self.device = cfg, device
+        self.model = precision.prepare_model(SimSiam(cfg.model, source.channels).to(device), cfg.run)
+        self.model.train()
+        self.peak_lr = scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size)
+        self.optimizer = build_optimizer(cfg, self.model, self.peak_lr)
+        self.sums = torch.zeros(2, dtype=torch.float64, device=device)
+        self.spe, self.steps = source.steps_per_epoch, 0
+
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
+        cfg = self.cfg
+        set_lr(self.optimizer, cfg, self.peak_lr, self.steps / self.spe)
+        p1, p2, z1, z2 = precision.forward(self.model, x1, x2, cfg.run)
+        loss = simsiam_loss(p1, p2, z1, z2, cfg.model.stop_grad, cfg.loss.similarity, cfg.loss.symmetry == "sym")
+        std = z_std(z1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.sums += torch.stack([loss.detach().double(), std.double()])
+        self.steps += 1
+        if self.steps % cfg.run.log_every == 0:
+            self.sums.tolist()                          # the trainer's one host sync per log interval
+
+
+def our_batches(source: ArraySource):
+    """(x1, x2) views of every step, epoch after epoch, exactly as the trainer draws them."""
+    for epoch in itertools.count():
+        for pairs, _ in source.train_epoch(epoch):
+            yield pairs[0]
+
+
+class ReferenceStep:
+    """The official-style step: fp32, NCHW, eager, `loss.item()` every step, batches from DataLoader workers."""
+
+    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device, workers: int):
+        torch.manual_seed(cfg.run.seed)
+        self.cfg, self.device = cfg, device
+        self.model = SimSiam(cfg.model, source.channels).to(device)
+        self.model.train()
+        self.optimizer = build_optimizer(cfg, self.model, scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size))
+        tf = official_transform(cfg.augment, cfg.data.image_size, source.mean.flatten().tolist(),
+                                source.std.flatten().tolist())
+        ds = TwoCropsDataset(source.x_train, source.y_train, tf)
+        self.batches = endless(official_loader(ds, cfg.optim.batch_size, workers, device, cfg.run.seed))
+        self.losses = []
+
+    def __call__(self) -> None:
+        (x1, x2), _ = next(self.batches)
+        x1, x2 = x1.to(self.device, non_blocking=True), x2.to(self.device, non_blocking=True)
+        p1, p2, z1, z2 = self.model(x1, x2)
+        loss = simsiam_loss(p1, p2, z1, z2)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.losses.append(loss.item())                 # official: losses.update(loss.item(), images[0].size(0))
+
+
+def step_flops(cfg: C.Config, x1: torch.Tensor, x2: torch.Tensor, channels: int) -> int:
+    """Model FLOPs of one step (forward + loss + backward) on a fresh fp32 eager copy of the model."""
+    model = SimSiam(cfg.model, channels).to(x1.device).train()
+
+    def fwd_bwd():
+        p1, p2, z1, z2 = model(x1, x2)
+        simsiam_loss(p1, p2, z1, z2).backward()
+
+    return timing.count_flops(fwd_bwd)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_pressure() -> float | None:
+    """Share of the last 10 s in which some runnable task waited for a CPU (Linux PSI), in percent."""
+    try:
+        return float(Path("/proc/pressure/cpu").read_text().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def run(args) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    cuda = device.type == "cuda"
+    cfg = resolve_config(args, device)
+    steps = args.steps or (50 if cuda else 5)
+    n_rounds = args.rounds or (2 if cuda else 4)
+    warmup = args.warmup if args.warmup is not None else (10 if cuda else 3)
+    if cfg.run.compile:
+        warmup = max(warmup, 3)
+    workers = args.ref_workers if args.ref_workers is not None else (os.cpu_count() or 1)
+    load_before, pressure_before = os.getloadavg(), cpu_pressure()
+    precision.configure_backends(device)
+    data, data_note = load_data(cfg, args.data)
+    source = ArraySource(data, cfg, device)
+    batch = cfg.optim.batch_size
+    print(f"device: {describe_device(device)}; {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}",
+          flush=True)
+    print(f"data: {data_note}", flush=True)
+    print(f"model {cfg.model.backbone}, batch {batch}, {cfg.data.image_size} px; precision {cfg.run.precision}, "
+          f"channels_last {cfg.run.channels_last}, compile {cfg.run.compile}; {steps} steps x {n_rounds} rounds "
+          f"after {warmup} warm-up; load average {load_before[0]:.2f}", flush=True)
+
+    ours = OurStep(cfg, source, device)
+    batches = our_batches(source)
+    fixed = next(batches)
+
+    def full():
+        ours(*next(batches))
+
+    def model_only():
+        ours(*fixed)
+
+    def augment_only():
+        next(batches)
+
+    t0 = time.perf_counter()
+    rounds = {"full": [], "model_only": []}
+    for r in range(n_rounds):
+        w = warmup if r == 0 else 1
+        rounds["model_only"].append(timing.seconds_per_call(model_only, steps, device, warmup=w))
+        rounds["full"].append(timing.seconds_per_call(full, steps, device, warmup=w))
+        print(f"  round {r + 1}: full {batch / rounds['full'][-1]:.0f} pairs/s, model-only "
+              f"{batch / rounds['model_only'][-1]:.0f} pairs/s ({time.perf_counter() - t0:.0f}s)", flush=True)
+    aug_s = timing.seconds_per_call(augment_only, steps, device, warmup=1)
+    step_s = {k: min(v) for k, v in rounds.items()}
+    step_s["augment_only"] = aug_s
+    syncs = {"full": timing.count_host_syncs(full, device), "model_only": timing.count_host_syncs(model_only, device)}
+    flops = step_flops(cfg, *fixed, source.channels)
+    peak_dtype = torch.bfloat16 if cfg.run.precision == "bf16" else torch.float32
+    peak = timing.matmul_peak(device, peak_dtype)       # before (3): its worker processes would compete
+
+    if not args.no_reference:
+        ref = ReferenceStep(cfg, source, device, workers)
+        ref_warmup = warmup + 2 * workers                # drain what the workers prefetched at start-up
+        rounds["reference"] = [timing.seconds_per_call(ref, steps, device, warmup=ref_warmup if r == 0 else 0)
+                               for r in range(n_rounds)]   # back to back: the workers never pause
+        step_s["reference"] = min(rounds["reference"])
+        syncs["reference"] = timing.count_host_syncs(ref, device)
+        print(f"  reference ({workers} workers): {batch / step_s['reference']:.0f} pairs/s "
+              f"({time.perf_counter() - t0:.0f}s)", flush=True)
+        del ref                                          # its workers stop
+
+    variants = [v for v in ("full", "model_only", "reference") if v in step_s]
+    res = {
+        "device": f"{describe_device(device)}; {cpu_name()}, {os.cpu_count()} cores",
+        "torch": torch.__version__, "preset": args.preset, "backbone": cfg.model.backbone, "batch": batch,
+        "image_size": cfg.data.image_size, "data": data_note, "n_train": source.n_train,
+        "precision": cfg.run.precision, "channels_last": cfg.run.channels_last, "compile": cfg.run.compile,
+        "threads": torch.get_num_threads(), "ref_workers": None if args.no_reference else workers,
+        "steps": steps, "warmup": warmup, "rounds": n_rounds,
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_pressure_avg10_before": pressure_before, "cpu_pressure_avg10_after": cpu_pressure(),
+        "step_s": step_s, "step_s_rounds": rounds,
+        "pairs_per_s": {v: ratios.pairs_per_s(batch, step_s[v]) for v in variants},
+        "epoch_s": {v: ratios.epoch_s(source.n_train, batch, step_s[v]) for v in variants},
+        "input_overhead": ratios.input_overhead(step_s["full"], step_s["model_only"]),
+        "speedup_vs_reference": (ratios.speedup(step_s["full"], step_s["reference"])
+                                 if "reference" in step_s else None),
+        "aug_share": ratios.aug_share(aug_s, step_s["full"]),
+        "flops_per_pair": flops / batch, "peak_flops": peak, "peak_dtype": str(peak_dtype).replace("torch.", ""),
+        "model_flops_per_s": {v: ratios.flop_rate(flops, step_s[v]) for v in variants},
+        "mfu": ratios.mfu(flops, step_s["full"], peak),
+        "mfu_by_variant": {v: ratios.mfu(flops, step_s[v], peak) for v in variants},
+        "host_syncs_per_step": syncs,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    return res
+
+
+def report(res: dict) -> str:
+    names = {"full": "(1) ours, full step", "model_only": "(2) ours, model only", "reference": "(3) official-style"}
+    lines = [f"{'variant':<24} {'pairs/s':>9} {'ms/step':>9} {'s/epoch':>9} {'TFLOP/s':>9} {'MFU':>7}"]
+    for v, label in names.items():
+        if v in res["pairs_per_s"]:
+            lines.append(f"{label:<24} {res['pairs_per_s'][v]:>9.0f} {1e3 * res['step_s'][v]:>9.1f} "
+                         f"{res['epoch_s'][v]:>9.2f} {res['model_flops_per_s'][v] / 1e12:>9.3f} "
+                         f"{100 * res['mfu_by_variant'][v]:>6.1f}%")
+    lines.append(f"{'augmentation alone':<24} {res['batch'] / res['step_s']['augment_only']:>9.0f} "
+                 f"{1e3 * res['step_s']['augment_only']:>9.1f}")
+    sp = res["speedup_vs_reference"]
+    lines += [f"input overhead (1)/(2) time: {res['input_overhead']:.3f}",
+              f"speedup (1) over (3):        {'%.2fx' % sp if sp else 'not measured'}",
+              f"augmentation share of (1):   {100 * res['aug_share']:.1f}%",
+              f"model FLOPs per pair: {res['flops_per_pair'] / 1e9:.3f} GFLOP; matmul peak ({res['peak_dtype']}): "
+              f"{res['peak_flops'] / 1e12:.3f} TFLOP/s; MFU of (1): {100 * res['mfu']:.1f}%",
+              f"s/epoch over the {res['n_train']} training images; host syncs per step: {res['host_syncs_per_step']}",
+              f"load average before / after: {res['load_avg_before'][0]:.2f} / {res['load_avg_after'][0]:.2f}; "
+              f"CPU pressure (PSI some avg10, %) before / after: {res['cpu_pressure_avg10_before']} / "
+              f"{res['cpu_pressure_avg10_after']}"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        res = run(args)
+    except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report(res), flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
