@@ -122,3 +122,19 @@ def test_bad_input_is_one_line_without_traceback(args, message, tmp_path):
 
 def test_parse_set_reads_yaml_values():
     assert parse_set(["a.b=2", "a.c=false", "a.d=0.5", "a.e=cosine"]) == {"a.b": 2, "a.c": False, "a.d": 0.5, "a.e": "cosine"}
+
+
+@pytest.mark.parametrize("text,message", [
+    ("figure: F\ntitle: t\ncases:\n  a: {model.dim: 8\n", "line 5, column 1: YAML syntax error"),
+    ("figure: F\ntitle: t\nseeds: [0, one]\ncases: {a: {}}\n", "'seeds' must be a non-empty list of non-negative integers"),
+    ("figure: F\ntitle: t\ncases: {a: {optim.base_lr: -0.5}}\n", "'optim.base_lr' must be >= 0, got -0.5"),
+    ("figure: F\ntitle: t\ncases: {a: {model.predictor: identity}}\n", "'model.predictor' must be one of ['mlp', 'none', 'frozen']"),
+])
+def test_bad_sweep_file_is_one_line_naming_file_and_key(text, message, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(path), "--runs-dir", str(tmp_path / "runs")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert str(path) in proc.stderr and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
