@@ -108,6 +108,7 @@ class EvalConfig:
     linear_lr: float = 0.1          # probe lr (official main_lincls.py base lr 0.1)
     linear_batch: int = 256
     collapse_frac: float = 0.1      # status `collapsed` when final z_std < collapse_frac / sqrt(d)
+    collapse_patience: int = 0      # stop a run once z_std stayed below that for this many logging points (0 = never)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def check_consistency(cfg: Config, source: str) -> None:
             raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
     non_negative = ["optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
                     "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset",
-                    "run.threads", "eval.collapse_frac", "optim.lars_trust"]
+                    "run.threads", "eval.collapse_frac", "eval.collapse_patience", "optim.lars_trust"]
     for key in non_negative:
         if get(cfg, key) < 0:
             raise ConfigError(f"{source}: '{key}' must be >= 0, got {get(cfg, key)}")

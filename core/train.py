@@ -26,7 +26,7 @@ from core.evaluate import final_evaluation, knn_accuracy, protocol
 from core.lars import LARS
 from core.losses import simsiam_loss
 from core.model import SimSiam
-from core.monitors import z_std
+from core.monitors import effective_rank, z_std
 from core.rundir import RunDir, base_meta
 from core.schedule import cosine_lr, scaled_lr
 from core.targets import MovingAverageTargets, frozen_bn_stats, kstep_targets
@@ -175,10 +175,30 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
         state["epoch_acc"].update(loss=e_loss, z_std=e_std)
         return all(math.isfinite(v) for v in (a_loss, a_std, e_loss, e_std))
 
+    state.setdefault("below", {"points": 0, "since": None})   # collapse early-stop (eval.collapse_patience)
+    state.setdefault("stopped_early", False)
+    z_floor = cfg.eval.collapse_frac / sqrt_d
+
+    def log_row(row: dict) -> bool:
+        """Append a metrics row; True once z_std stayed below the collapse floor for collapse_patience rows."""
+        rd.append_metrics(row)
+        below = state["below"]
+        if row["z_std"] < z_floor:
+            below["points"] += 1
+            below["since"] = row["epoch"] if below["since"] is None else below["since"]
+        else:
+            below.update(points=0, since=None)
+        patience = cfg.eval.collapse_patience
+        state["stopped_early"] = bool(patience) and below["points"] >= patience
+        if state["stopped_early"]:
+            log(f"[{name}] collapsed since epoch {below['since']}: z_std below {z_floor:.5f} for {patience} "
+                f"logging points; stopping early")
+        return state["stopped_early"]
+
     # ---- train -----------------------------------------------------------------------------------
     model.train()
     with StopFlag() as stop:
-        while state["step"] < total_steps:
+        while state["step"] < total_steps and not state["stopped_early"]:
             epoch, start = divmod(state["step"], spe)
             t_epoch = time.time()
             # per-step loss and z_std are summed on the device and read every log_every steps, not every step.
@@ -206,7 +226,7 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
                         t1, t2 = z1, z2
                     losses.append(simsiam_loss(p1, p2, t1, t2, stop_grad, similarity, symmetric))
                     if j == 0:
-                        std_t = z_std(z1)
+                        std_t, z_first = z_std(z1), z1
                 loss = sum(losses) / len(losses)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -228,20 +248,27 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
                                 "knn_acc_init": state["knn_acc_init"], "train_s": round(state["train_s"], 1)}
                     pulled = state["step"]
                 if log_now:
-                    rd.append_metrics({"epoch": round(state["step"] / spe, 4), "step": state["step"], "lr": lr,
-                                       **flush(acc)})
+                    collapsed_now = log_row({"epoch": round(state["step"] / spe, 4), "step": state["step"], "lr": lr,
+                                             **flush(acc), "z_erank": effective_rank(z_first).item()})
                     sums[0].zero_()
+                    if collapsed_now:
+                        break
                 if stop_now:
                     checkpoint()
                     raise Preempted(f"stopped by signal at step {state['step']}")
             state["train_s"] += time.time() - t_epoch
+            if state["stopped_early"]:
+                break
 
             # ---- end of epoch: log, kNN monitor, checkpoint ----------------------------------------
-            row = {"epoch": float(epoch + 1), "step": state["step"], "lr": lr, **flush(state["acc"])}
+            row = {"epoch": float(epoch + 1), "step": state["step"], "lr": lr, **flush(state["acc"]),
+                   "z_erank": effective_rank(z_first).item()}
             every = cfg.eval.knn_every
             if (every and (epoch + 1) % every == 0) or epoch + 1 == o.epochs:
                 row["knn_acc"] = knn_accuracy(model.backbone, source, cfg.eval)
-            rd.append_metrics(row)
+            if log_row(row):
+                checkpoint()
+                break
             if epoch + 1 < o.epochs:
                 state["epoch_acc"] = {"loss": 0.0, "z_std": 0.0, "n": 0}
             knn = f" knn {row['knn_acc']:.2f}%" if "knn_acc" in row else ""
@@ -254,9 +281,11 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
     # ---- final evaluation and status -------------------------------------------------------------
     final = flush(dict(state["epoch_acc"]))                      # means over the last epoch
     evals = final_evaluation(model.backbone, source, cfg.eval, cfg.run.seed)
-    collapsed = final["z_std"] < cfg.eval.collapse_frac / sqrt_d
-    result = {"status": "collapsed" if collapsed else "ok", "epoch": float(o.epochs), "step": state["step"],
+    collapsed = state["stopped_early"] or final["z_std"] < z_floor
+    result = {"status": "collapsed" if collapsed else "ok", "epoch": round(state["step"] / spe, 4), "step": state["step"],
               "loss": final["loss"], "z_std": final["z_std"], "z_std_ref": 1 / sqrt_d,
+              "z_erank": rd.read_metrics()[-1].get("z_erank"), "stopped_early": state["stopped_early"],
+              "collapsed_at_epoch": state["below"]["since"] if collapsed else None,
               "knn_acc": evals["knn_acc"], "knn_acc_init": state["knn_acc_init"], "linear_acc": evals["linear_acc"],
               "train_s": round(state["train_s"], 1), "device": describe_device(device),
               "eval": protocol(cfg.eval, source.n_train, source.n_test)}

@@ -125,3 +125,29 @@ def test_corrupt_last_checkpoint_falls_back_to_previous(tmp_path):
     with pytest.warns(UserWarning, match="unreadable checkpoint"):
         resumed = train(cfg, run, {}, **QUIET)
     assert _comparable(resumed) == _comparable(reference)
+
+
+def test_collapse_early_stop_fires_when_z_std_stays_low(tmp_path):
+    # collapse_frac 10 puts the floor (10/sqrt(d)) above any z_std, so every logging point counts as collapsed
+    cfg = tiny_config(optim__epochs=3, eval__collapse_frac=10.0, eval__collapse_patience=3)
+    result = train(cfg, tmp_path / "r", {}, **QUIET)
+    rows = RunDir(tmp_path / "r").read_metrics()
+    assert result["status"] == "collapsed" and result["stopped_early"] is True
+    assert result["step"] == 6 and result["epoch"] == 1.5          # log_every 2: rows at steps 2, 4, 6
+    assert result["collapsed_at_epoch"] == rows[1]["epoch"] == 0.5
+    assert result["knn_acc"] is not None and result["linear_acc"] is not None
+
+
+def test_collapse_early_stop_does_not_fire_on_a_healthy_run(tmp_path):
+    cfg = tiny_config(optim__epochs=2, eval__collapse_patience=1)
+    result = train(cfg, tmp_path / "r", {}, **QUIET)
+    assert result["status"] == "ok" and result["stopped_early"] is False and result["step"] == 8
+    assert result["collapsed_at_epoch"] is None
+
+
+def test_effective_rank_is_logged_with_z_std(tmp_path):
+    cfg = tiny_config()
+    result = train(cfg, tmp_path / "r", {}, **QUIET)
+    rows = [r for r in RunDir(tmp_path / "r").read_metrics() if r["step"] > 0]
+    assert all(1.0 <= r["z_erank"] <= cfg.model.dim for r in rows)
+    assert result["z_erank"] == rows[-1]["z_erank"]
