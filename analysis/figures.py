@@ -81,16 +81,18 @@ def _draw(ax, band: pd.DataFrame, color, label=None, markers=False, ls="-"):
 
 def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[str, str]],
                   title: str = "") -> Figure:
-    """Three panels side by side; one line per (case, grid label) in `groups` order.
+    """Three panels side by side (four when the runs log the effective rank of z); one line per
+    (case, grid label) in `groups` order.
 
     `runs` holds one row per plotted run (status, dim, dataset, knn_acc_init); `curves` their
     metrics.jsonl rows. Colours follow `groups` order, so a case keeps its colour across reports.
     """
     colors = sns.color_palette(PALETTE, max(len(groups), 1))
     with style_context():
-        fig = Figure(figsize=(8.5, 3.1), layout="constrained")
+        erank = "z_erank" in curves and curves["z_erank"].notna().any()
+        fig = Figure(figsize=(11.3 if erank else 8.5, 3.1), layout="constrained")
         FigureCanvasAgg(fig)
-        axes = fig.subplots(1, 3)
+        axes = fig.subplots(1, 4 if erank else 3)
         curves = _with_init_knn(curves, runs) if len(curves) else curves
         for color, (case, glabel) in zip(colors, groups):
             mine = runs[(runs["case"] == case) & (runs["grid_label"] == glabel)]
@@ -103,6 +105,8 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[s
             _draw(axes[1], _mean_band(c, "z_std"), color, ls=ls)
             knn = _mean_band(c, "knn_acc")
             _draw(axes[2], knn, color, markers=len(knn) <= MAX_MARKERS, ls=ls)
+            if erank:
+                _draw(axes[3], _mean_band(c, "z_erank"), color, ls=ls)
         _decorate(axes, runs)
         handles, labels = axes[0].get_legend_handles_labels()
         if handles:
@@ -141,7 +145,12 @@ def draw_chance(ax, runs: pd.DataFrame) -> None:
 
 
 def _decorate(axes, runs: pd.DataFrame) -> None:
-    loss_ax, std_ax, knn_ax = axes
+    loss_ax, std_ax, knn_ax = axes[:3]
+    if len(axes) == 4:                     # partial collapse shows here before the mean std moves
+        axes[3].set_title("effective rank of z")
+        axes[3].set_yscale("log")
+        for d in _dims(runs):
+            axes[3].axhline(d, color="0.35", ls="--", lw=1.0, zorder=1)
     loss_ax.set_title("training loss")
     lo, hi = loss_ax.get_ylim()
     loss_ax.set_ylim(-1.0, max(hi, -0.5))
