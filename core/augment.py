@@ -138,7 +138,8 @@ def color_jitter(x: Tensor, cfg: AugmentConfig, gen: torch.Generator) -> Tensor:
 
     Each image draws its apply coin, its four factors and its own random op order. An image that is
     not jittered, or an op with strength 0, gets factor 1 (hue shift 0), which leaves x exactly unchanged.
-    Hue runs only on the images whose current op it is (one nonzero per step: a host sync on CUDA).
+    Hue is computed for the whole batch at each step and kept (torch.where) only for the images whose
+    current op it is: more arithmetic, but no data-dependent shapes, so no host sync on CUDA.
     """
     b, c = x.shape[:2]
     dev = x.device
@@ -155,8 +156,8 @@ def color_jitter(x: Tensor, cfg: AugmentConfig, gen: torch.Generator) -> Tensor:
         f = factors.gather(1, op.clamp(max=_SATURATION)[:, None])[:, 0]
         x = blend_jitter(x, op, torch.where(op == _HUE, 1.0, f))
         if do_hue:
-            idx = ((op == _HUE) & applied).nonzero()[:, 0]                       # (k,)
-            x = x.index_copy(0, idx, adjust_hue(x[idx], shift[idx]))
+            mask = ((op == _HUE) & applied).view(b, 1, 1, 1)                       # (B, 1, 1, 1)
+            x = torch.where(mask, adjust_hue(x, shift), x)
     return x
 
 
@@ -189,7 +190,8 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     h6 = torch.where(maxc == r, (g - b) * inv,
                      torch.where(maxc == g, (b - r) * inv + 2, (r - g) * inv + 4))  # [-1, 5]
     h6 = (h6 + 6 * shift.view(-1, 1, 1)).unsqueeze(1)                            # (B, 1, H, W)
-    k = (h6 + torch.tensor([5.0, 3.0, 1.0], device=x.device).view(1, 3, 1, 1)) % 6  # (B, 3, H, W)
+    n = torch.arange(5.0, 0.0, -2.0, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)  # (5, 3, 1), no copy from host
+    k = (h6 + n) % 6                                                             # (B, 3, H, W)
     return maxc.unsqueeze(1) - chroma.unsqueeze(1) * torch.minimum(k, 4 - k).clamp(0, 1)
 
 

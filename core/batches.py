@@ -51,9 +51,10 @@ class ArraySource:
         """Yield ([(x1, x2)] * n_pairs normalized float views, image indices (B,)) for steps start.. of `epoch`."""
         seed = self.cfg.run.seed
         perm = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
+        perm = perm.to(self.device)                                           # once per epoch, not per step
         size, aug = self.cfg.data.image_size, self.cfg.augment
         for i in range(start, self.steps_per_epoch):
-            idx = perm[i * self.batch_size:(i + 1) * self.batch_size].to(self.device)
+            idx = perm[i * self.batch_size:(i + 1) * self.batch_size]
             x = self.x_train[idx]                                             # (B, C, H, W) uint8
             self._gen.manual_seed(_mix(seed, epoch * self.steps_per_epoch + i))
             views = [self.normalize(augment.augment(x, aug, size, self._gen)) for _ in range(2 * n_pairs)]
