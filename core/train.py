@@ -105,9 +105,10 @@ def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoc
     """Cosine (with warm-up) for f; h the same, or held at the peak after warm-up (Table 1c)."""
     o = cfg.optim
     lr = cosine_lr(peak_lr, epoch, o.epochs, o.warmup_epochs)
+    ramp = min(1.0, epoch / o.warmup_epochs) if o.warmup_epochs else 1.0
     for group in optimizer.param_groups:
         constant = group["name"] == "predictor" and o.pred_lr == "constant"
-        group["lr"] = peak_lr * min(1.0, epoch / o.warmup_epochs if o.warmup_epochs else 1.0) if constant else lr
+        group["lr"] = peak_lr * ramp if constant else lr
     return lr
 
 
