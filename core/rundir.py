@@ -44,6 +44,23 @@ def to_json(obj: dict) -> str:
     return json.dumps({k: finite_or_none(v) for k, v in obj.items()}, allow_nan=False)
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file, skipping lines torn by a kill; [] if the file is missing."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
 def git_commit() -> str:
     """HEAD of the repository holding this code, with '-dirty' if tracked files changed; 'unknown' outside git."""
     repo = Path(__file__).resolve().parent.parent
@@ -93,16 +110,7 @@ class RunDir:
             fh.flush()
 
     def read_metrics(self) -> list[dict]:
-        p = self.file("metrics.jsonl")
-        if not p.exists():
-            return []
-        rows = []
-        for line in p.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill
-        return rows
+        return read_jsonl(self.file("metrics.jsonl"))
 
     def truncate_metrics(self, step: int) -> None:
         """Keep the rows up to `step` (the checkpoint's): rows logged after it will be logged again on resume."""

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import submitit
 
+from core.rundir import read_jsonl
 from sweeps import claim as claims
 from sweeps.state import is_done
 
@@ -162,16 +163,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
 
 
 def read_attempts(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "attempts.jsonl"
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    return read_jsonl(Path(run_dir) / "attempts.jsonl")
 
 
 # ---- torch.distributed ---------------------------------------------------------------------------------

@@ -4,6 +4,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.rundir import read_jsonl
+
+
+def last_epoch(run_dir: Path) -> float | None:
+    """The latest logged epoch in metrics.jsonl (torn lines skipped), or None if nothing was logged."""
+    epochs = []
+    for row in read_jsonl(Path(run_dir) / "metrics.jsonl"):
+        try:
+            epochs.append(float(row["epoch"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return max(epochs, default=None)
+
 
 def run_state(run_dir: Path) -> str:
     """'new', 'partial (epoch E)' or 'done: STATUS'."""
@@ -14,15 +27,8 @@ def run_state(run_dir: Path) -> str:
             return f"done: {json.loads(result.read_text())['status']}"
         except (json.JSONDecodeError, KeyError):
             return "partial (unreadable result.json)"
-    metrics = run_dir / "metrics.jsonl"
-    if metrics.exists():
-        epoch = 0.0
-        for line in metrics.read_text().splitlines():
-            try:
-                epoch = max(epoch, float(json.loads(line).get("epoch", 0.0)))
-            except (json.JSONDecodeError, TypeError, ValueError):
-                continue
-        return f"partial (epoch {epoch:g})"
+    if (run_dir / "metrics.jsonl").exists():
+        return f"partial (epoch {last_epoch(run_dir) or 0.0:g})"
     return "new"
 
 

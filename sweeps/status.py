@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from sweeps import claim as claims
-from sweeps.state import run_state
+from core.rundir import read_jsonl
+from sweeps.state import last_epoch, run_state
 
 RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING"}
 
@@ -30,31 +31,11 @@ def _json(path: Path) -> dict:
         return {}
 
 
-def last_epoch(run_dir: Path) -> float | None:
-    epoch = None
-    try:
-        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        try:
-            epoch = float(json.loads(line)["epoch"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue
-    return epoch
-
-
 def last_job(run_dir: Path) -> str | None:
     """The job id of the latest attempt (attempts.jsonl), else the one meta.json records."""
     job = _json(run_dir / "meta.json").get("slurm_job_id")
-    try:
-        for line in (run_dir / "attempts.jsonl").read_text().splitlines():
-            try:
-                job = json.loads(line).get("job_id") or job
-            except json.JSONDecodeError:
-                continue
-    except OSError:
-        pass
+    for row in read_jsonl(run_dir / "attempts.jsonl"):
+        job = row.get("job_id") or job
     return job
 
 
