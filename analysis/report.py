@@ -1,7 +1,10 @@
 """Write a sweep's report, or every sweep's report and the index page.
 
-    python -m analysis.report NAME [--runs-dir runs] [--out reports] [--preset P]
-    python -m analysis.report --all [--runs-dir runs] [--out reports] [--preset P]
+    python -m analysis.report NAME [--runs-dir records/cpu] [--out reports] [--preset P]
+    python -m analysis.report --all [--runs-dir records/cpu] [--out reports] [--preset P]
+
+The defaults regenerate the committed reproduction: reports/ from the run records in records/cpu/.
+For your own runs: --runs-dir runs --out runs/reports (where sweeps.run writes its report).
 
 NAME is a sweep name (ablations/NAME.yaml) or a path to a sweep file. Runs are read from
 <runs-dir>/<sweep name>/; only one preset is reported (default: that of the most recently
@@ -32,6 +35,8 @@ from analysis.sweepfile import ABLATIONS_DIR, ReportError, Sweep, known_sweeps, 
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
 from analysis.verdicts import Facts, judge_all
+
+DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
 
 OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
 
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", help="sweep name (ablations/NAME.yaml) or path to a sweep file")
     parser.add_argument("--all", action="store_true", help="every sweep in ablations/, plus the index page")
-    parser.add_argument("--runs-dir", default="runs", help="runs root (default: runs)")
+    parser.add_argument("--runs-dir", default=DEFAULT_RUNS, help=f"runs root (default: {DEFAULT_RUNS}, the committed records)")
     parser.add_argument("--out", default="reports", help="reports root (default: reports)")
     parser.add_argument("--preset", default=None,
                         help="report runs of this preset (default: that of the most recent run)")

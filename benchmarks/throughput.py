@@ -17,7 +17,8 @@ and the ratios input_overhead = time (1) / time (2), speedup_vs_reference = time
 measured matrix-product peak in the step's precision. (1) and (2) alternate for --rounds rounds; (3) runs
 its rounds after them, back to back; each variant reports its best round (timings on a shared CPU are only
 ever slowed down by other work). The load average and the kernel's CPU pressure (PSI) are recorded. Only the default ablation path is timed (one view pair, network
-targets); the precision fields default to bf16 + channels_last on CUDA and fp32 + NCHW on CPU.
+targets); the precision fields default to bf16 + channels_last on CUDA and to the preset's own values on
+CPU (the cpu preset: fp32, channels_last).
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="real images, random uint8 of the data set's shape, or real if present (default)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--precision", choices=["fp32", "bf16"], help="default: bf16 on CUDA, fp32 on CPU")
-    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="default: on for CUDA only")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="default: on for CUDA, the preset's run.channels_last on CPU")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model for (1) and (2)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--steps", type=int, help="timed steps per round (default: 5 on CPU, 50 on CUDA)")
@@ -80,8 +81,9 @@ def resolve_config(args, device: torch.device) -> C.Config:
     if args.data_root:
         overrides["data.root"] = args.data_root
     cuda = device.type == "cuda"
-    overrides.setdefault("run.precision", args.precision or ("bf16" if cuda else "fp32"))
-    overrides.setdefault("run.channels_last", cuda if args.channels_last is None else args.channels_last)
+    overrides.setdefault("run.precision", args.precision or ("bf16" if cuda else cfg.run.precision))
+    overrides.setdefault("run.channels_last", (cuda or cfg.run.channels_last) if args.channels_last is None
+                         else args.channels_last)
     overrides.setdefault("run.compile", args.compile)
     return C.apply_overrides(cfg, overrides, "benchmark options")
 

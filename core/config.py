@@ -227,11 +227,17 @@ def load_yaml(text: str, source: str = "config.yaml") -> Config:
 
 
 def config_hash(cfg: Config) -> str:
-    """Short stable hash of everything that changes what a run computes."""
+    """Short stable hash of everything that changes what a run computes.
+
+    Only identity fields that differ from their default enter the hash, so adding a new field (at a default
+    that keeps old behaviour) leaves every existing run id, and so every committed run record, valid. If a
+    default itself changes, an old run directory's config.yaml (which spells every value out) hashes
+    differently from the new expansion, and sweeps.prepare refuses to reuse it."""
     ident = {}
     for sec, sub in _sections(cfg).items():
         for f in dataclasses.fields(sub):
-            if f.metadata.get("identity", True):
-                ident[f"{sec}.{f.name}"] = getattr(sub, f.name)
+            value = getattr(sub, f.name)
+            if f.metadata.get("identity", True) and value != f.default:
+                ident[f"{sec}.{f.name}"] = value
     blob = json.dumps(ident, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:8]

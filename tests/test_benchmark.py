@@ -78,9 +78,18 @@ def test_tiny_run_writes_json_with_every_key_and_sane_values(tmp_path, capsys):
     assert res["pairs_per_s"]["full"] == pytest.approx(32 / s["full"])
     assert res["mfu"] == pytest.approx(res["flops_per_pair"] * 32 / s["full"] / res["peak_flops"])
     assert res["mfu"] > 0 and res["flops_per_pair"] > 0
-    assert res["precision"] == "fp32" and res["channels_last"] is False    # CPU defaults
+    assert res["precision"] == "fp32" and res["channels_last"] is True     # on CPU: the cpu preset's own values
     printed = capsys.readouterr().out
     assert "input overhead" in printed and "speedup" in printed
+
+
+def test_cpu_precision_follows_the_preset_unless_a_flag_says_otherwise(tmp_path):
+    out = tmp_path / "bench.json"
+    args = TINY_ARGS + ["--no-reference", "--json", str(out)]
+    assert main(args + ["--set", "run.channels_last=false"]) == 0
+    assert json.loads(out.read_text())["channels_last"] is False
+    assert main(args + ["--channels-last"]) == 0
+    assert json.loads(out.read_text())["channels_last"] is True
 
 
 def test_no_reference_leaves_the_speedup_out(tmp_path):

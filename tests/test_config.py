@@ -65,6 +65,16 @@ def test_run_id_stable_under_key_order():
     assert config_hash(a) == config_hash(b)
 
 
+def test_run_id_ignores_fields_at_their_default():
+    """A field added later at a behaviour-preserving default must not change existing run ids: only
+    identity fields that differ from their default are hashed."""
+    import hashlib
+    import json
+    assert config_hash(Config()) == hashlib.sha1(b"{}").hexdigest()[:8]
+    cfg = apply_overrides(Config(), {"model.dim": 256, "optim.batch_size": 512})   # 512 is the default
+    assert config_hash(cfg) == hashlib.sha1(json.dumps({"model.dim": 256}).encode()).hexdigest()[:8]
+
+
 def _other_value(owner, name, value):
     """A different valid value for a field: flip a bool, bump a number, another Literal choice or a string."""
     if isinstance(value, bool):
