@@ -5,6 +5,9 @@ drawn from (seed, epoch) and each step's augmentation from (seed, step), so a ru
 sees exactly the batches it would have seen uninterrupted. Both views are made by batched per-sample
 augmentation (core.augment); no DataLoader.
 
+Data-parallel runs (core.distributed): rank r of W takes the contiguous share [r*B/W, (r+1)*B/W) of each
+step's batch of B from the same permutation, augmented from (seed, step, r); with W = 1, as above.
+
 `FolderSource` (ImageNet-style folders): DataLoader workers decode and random-resized-crop each view to
 uint8; flips, colour and blur run batched on the device.
 """
@@ -28,9 +31,19 @@ def _mix(*xs: int) -> int:
     return h
 
 
+def _share(batch_size: int, rank: int, world: int) -> slice:
+    """Rank's contiguous part of a batch of `batch_size` (core.distributed.check_supported: W divides B)."""
+    b = batch_size // world
+    return slice(rank * b, (rank + 1) * b)
+
+
+def _step_seed(seed: int, step: int, rank: int, world: int) -> int:
+    return _mix(seed, step) if world == 1 else _mix(seed, step, rank)
+
+
 class ArraySource:
-    def __init__(self, data: ImageArrays, cfg: Config, device: torch.device):
-        self.cfg, self.device = cfg, device
+    def __init__(self, data: ImageArrays, cfg: Config, device: torch.device, rank: int = 0, world: int = 1):
+        self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
         self.x_train, self.y_train = data.x_train.to(device), data.y_train.to(device)
         self.x_test, self.y_test = data.x_test.to(device), data.y_test.to(device)
         self.num_classes, self.channels = data.num_classes, data.channels
@@ -48,15 +61,17 @@ class ArraySource:
         return (x - self.mean) / self.std
 
     def train_epoch(self, epoch: int, start: int = 0, n_pairs: int = 1) -> Iterator[tuple[list, torch.Tensor]]:
-        """Yield ([(x1, x2)] * n_pairs normalized float views, image indices (B,)) for steps start.. of `epoch`."""
+        """Yield ([(x1, x2)] * n_pairs normalized float views, image indices (B,)) for steps start.. of `epoch`
+        (this rank's B/W of them in a data-parallel run)."""
         seed = self.cfg.run.seed
         perm = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
         perm = perm.to(self.device)                                           # once per epoch, not per step
         size, aug = self.cfg.data.image_size, self.cfg.augment
+        share = _share(self.batch_size, self.rank, self.world)
         for i in range(start, self.steps_per_epoch):
-            idx = perm[i * self.batch_size:(i + 1) * self.batch_size]
+            idx = perm[i * self.batch_size:(i + 1) * self.batch_size][share]
             x = self.x_train[idx]                                             # (B, C, H, W) uint8
-            self._gen.manual_seed(_mix(seed, epoch * self.steps_per_epoch + i))
+            self._gen.manual_seed(_step_seed(seed, epoch * self.steps_per_epoch + i, self.rank, self.world))
             views = [self.normalize(augment.augment(x, aug, size, self._gen)) for _ in range(2 * n_pairs)]
             yield list(zip(views[0::2], views[1::2])), idx
 
@@ -76,13 +91,14 @@ class FolderSource:
 
     MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics
 
-    def __init__(self, cfg: Config, device: torch.device, n_pairs: int = 1, workers: int = 8):
+    def __init__(self, cfg: Config, device: torch.device, n_pairs: int = 1, workers: int = 8,
+                 rank: int = 0, world: int = 1):
         import torchvision
         from torchvision.transforms import v2
         root = Path(cfg.data.root)
         if not cfg.data.root or not (root / "train").is_dir() or not (root / "val").is_dir():
             raise DataError(f"ImageNet-style data needs --data-root DIR with train/ and val/ class folders (got '{cfg.data.root}')")
-        self.cfg, self.device, self.workers = cfg, device, workers
+        self.cfg, self.device, self.workers, self.rank, self.world = cfg, device, workers, rank, world
         size, a = cfg.data.image_size, cfg.augment
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
                                                                   ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
@@ -105,14 +121,16 @@ class FolderSource:
         """As ArraySource.train_epoch; the crops come from the workers (2 * n_pairs given at construction)."""
         seed = self.cfg.run.seed
         perm = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
-        order = perm[start * self.batch_size: self.steps_per_epoch * self.batch_size]
-        loader = torch.utils.data.DataLoader(self.train, batch_size=self.batch_size, sampler=order.tolist(),
+        steps = perm[start * self.batch_size: self.steps_per_epoch * self.batch_size].view(-1, self.batch_size)
+        order = steps[:, _share(self.batch_size, self.rank, self.world)].reshape(-1)     # this rank's shares
+        b = self.batch_size // self.world
+        loader = torch.utils.data.DataLoader(self.train, batch_size=b, sampler=order.tolist(),
                                              num_workers=self.workers, pin_memory=True, drop_last=True)
         for i, (crops, _) in enumerate(loader, start=start):
-            self._gen.manual_seed(_mix(seed, epoch * self.steps_per_epoch + i))
+            self._gen.manual_seed(_step_seed(seed, epoch * self.steps_per_epoch + i, self.rank, self.world))
             views = [self.normalize(augment.photometric(augment.to_float(v.to(self.device, non_blocking=True)),
                                                         self.cfg.augment, self._gen)) for v in crops[:2 * n_pairs]]
-            idx = order[(i - start) * self.batch_size:(i - start + 1) * self.batch_size].to(self.device)
+            idx = order[(i - start) * b:(i - start + 1) * b].to(self.device)
             yield list(zip(views[0::2], views[1::2])), idx
 
     def eval_batches(self, split: str, batch_size: int = 256):
@@ -122,8 +140,8 @@ class FolderSource:
             yield self.normalize(augment.to_float(x.to(self.device, non_blocking=True))), y.to(self.device)
 
 
-def make_source(cfg: Config, device: torch.device, n_pairs: int = 1):
+def make_source(cfg: Config, device: torch.device, n_pairs: int = 1, rank: int = 0, world: int = 1):
     if cfg.data.dataset == "imagenet":
-        return FolderSource(cfg, device, n_pairs)
+        return FolderSource(cfg, device, n_pairs, rank=rank, world=world)
     from core.datasets import load_arrays
-    return ArraySource(load_arrays(cfg.data), cfg, device)
+    return ArraySource(load_arrays(cfg.data), cfg, device, rank, world)

@@ -132,3 +132,23 @@ class RunDir:
 
     def is_finished(self) -> bool:
         return self.read_result() is not None
+
+
+class FollowerRunDir(RunDir):
+    """Rank > 0 of a data-parallel run (core.distributed): reads the run directory, writes nothing; rank 0
+    writes config, meta, metrics, checkpoints and the result."""
+
+    def write_config(self, cfg: C.Config) -> None:
+        pass
+
+    def write_meta(self, meta: dict) -> None:
+        pass
+
+    def append_metrics(self, row: dict) -> None:
+        pass
+
+    def truncate_metrics(self, step: int) -> None:
+        pass
+
+    def write_result(self, result: dict) -> None:
+        pass

@@ -4,6 +4,10 @@
 exists, and ends with `result.json` whose status is ok, collapsed, diverged (NaN/inf loss) or failed
 (exception; the traceback goes to error.txt). SIGTERM/SIGUSR1 save a checkpoint at the next step and raise
 `Preempted`, so a scheduler can requeue the run and it resumes where it stopped.
+
+Under a torch.distributed process group of W > 1 processes the run trains data-parallel (core.distributed):
+each rank a B/W share of every batch, batch norm over all B, gradients averaged, rank 0 alone writing the
+run directory, and a stop signal acted on at the next logging point all ranks agree on.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from pathlib import Path
 import torch
 
 from core import config as C
-from core import precision
+from core import distributed, precision
 from core.batches import make_source
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.evaluate import final_evaluation, knn_accuracy, protocol
@@ -27,9 +31,12 @@ from core.lars import LARS
 from core.losses import simsiam_loss
 from core.model import SimSiam
 from core.monitors import effective_rank, z_std
-from core.rundir import RunDir, base_meta
+from core.rundir import FollowerRunDir, RunDir, base_meta
 from core.schedule import cosine_lr, scaled_lr
 from core.targets import MovingAverageTargets, frozen_bn_stats, kstep_targets
+
+
+DISTRIBUTED = True        # trains one run data-parallel over a process group (sweeps.slurm_job checks this)
 
 
 class Preempted(Exception):
@@ -70,24 +77,33 @@ class StopFlag:
 
 
 def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.partial(print, flush=True)) -> dict:
-    """Run (or resume) one SimSiam pre-training run and return its result dict."""
-    rd = RunDir(run_dir)
+    """Run (or resume) one SimSiam pre-training run and return its result dict. In a data-parallel run every
+    rank calls this with the same arguments; only rank 0 writes `run_dir` and logs."""
+    dp = distributed.current()
+    rd = RunDir(run_dir) if dp.main else FollowerRunDir(run_dir)
+    if not dp.main:
+        log = _silent
     if not rd.file("config.yaml").exists():
         rd.write_config(cfg)
     if not rd.file("meta.json").exists():
         rd.write_meta({**(meta or {}), **base_meta()})
     t0 = time.time()
     try:
-        result = _train(cfg, rd, log)
+        result = _train(cfg, rd, log, dp)
     except Preempted:
         raise
     except Exception as err:
-        rd.file("error.txt").write_text(traceback.format_exc())
+        if dp.main:
+            rd.file("error.txt").write_text(traceback.format_exc())
         result = {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
         log(f"[{rd.path.name}] failed: {result['reason']}")
     result.setdefault("wall_s", round(time.time() - t0, 1))
     rd.write_result(result)
     return result
+
+
+def _silent(*args, **kwargs) -> None:
+    pass
 
 
 def build_optimizer(cfg: C.Config, model: SimSiam, lr: float) -> torch.optim.Optimizer:
@@ -112,8 +128,9 @@ def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoc
     return lr
 
 
-def _train(cfg: C.Config, rd: RunDir, log) -> dict:
+def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
     # ---- setup -----------------------------------------------------------------------------------
+    distributed.check_supported(cfg, dp.world)                                   # before any work
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     device = resolve_device(cfg.run.device)
@@ -123,8 +140,9 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
     stop_grad, similarity = cfg.model.stop_grad, cfg.loss.similarity            # Fig. 2; Sec. 4.5
     n_pairs = 2 if cfg.loss.symmetry == "asym2x" else 1                           # Sec. 4.6
     symmetric = cfg.loss.symmetry == "sym"
-    source = make_source(cfg, device, n_pairs)
+    source = make_source(cfg, device, n_pairs, dp.rank, dp.world)              # this rank's share of each batch
     model = SimSiam(cfg.model, source.channels).to(device)                       # Table 1 h, Table 3 BN, App. B d
+    model = distributed.convert_batchnorm(model, device)                         # BN over all ranks (W > 1 only)
     precision.prepare_model(model, cfg.run)                                      # channels_last, compile (off by default)
     o = cfg.optim
     peak_lr = scaled_lr(o.base_lr, o.batch_size)                                 # Sec. 3: lr = base_lr x batch/256
@@ -149,10 +167,12 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
         state = ckpt["state"]
         rd.truncate_metrics(state["step"])
         log(f"[{name}] resumed at step {state['step']} (epoch {state['step'] / spe:.2f})")
-    elif rd.file("metrics.jsonl").exists():
+    elif dp.main and rd.file("metrics.jsonl").exists():
         rd.file("metrics.jsonl").unlink()  # a run killed before its first checkpoint starts over
 
     def checkpoint():
+        if not dp.main:
+            return
         save_checkpoint(rd.path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                   "torch_rng": torch.get_rng_state(), "state": state,
                                   "eta": ema.state_dict() if ema is not None else None})
@@ -178,11 +198,13 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
 
     state.setdefault("below", {"points": 0, "since": None})   # collapse early-stop (eval.collapse_patience)
     state.setdefault("stopped_early", False)
+    state.setdefault("z_erank", None)
     z_floor = cfg.eval.collapse_frac / sqrt_d
 
     def log_row(row: dict) -> bool:
         """Append a metrics row; True once z_std stayed below the collapse floor for collapse_patience rows."""
         rd.append_metrics(row)
+        state["z_erank"] = row.get("z_erank", state["z_erank"])
         below = state["below"]
         if row["z_std"] < z_floor:
             below["points"] += 1
@@ -195,6 +217,12 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
             log(f"[{name}] collapsed since epoch {below['since']}: z_std below {z_floor:.5f} for {patience} "
                 f"logging points; stopping early")
         return state["stopped_early"]
+
+    def stop_asked(flag: bool) -> bool:
+        """Whether any rank was signalled to stop (a collective: all ranks call it at the same steps)."""
+        if not dp.active:
+            return flag
+        return bool(distributed.all_reduce_sum(torch.tensor([float(flag)], device=device), dp.world).item())
 
     # ---- train -----------------------------------------------------------------------------------
     model.train()
@@ -231,16 +259,22 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
                 loss = sum(losses) / len(losses)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                distributed.average_gradients(model.parameters(), dp.world)    # W > 1: mean over ranks
                 optimizer.step()
 
                 state["step"] += 1
-                sums += torch.stack([loss.detach().double(), std_t.double()])    # (2,) onto both rows; no sync
+                step_stats = torch.stack([loss.detach().double(), std_t.double()])
+                if dp.active:                                    # the mean over ranks, so every rank logs alike
+                    step_stats = distributed.all_reduce_sum(step_stats, dp.world) / dp.world
+                sums += step_stats                               # (2,) onto both rows; no host sync
                 acc["n"] += 1
                 eacc["n"] += 1
                 log_now = state["step"] % cfg.run.log_every == 0 and i < spe - 1
                 # stop between steps, but not inside a k-step block (its targets are not checkpointed) and not
-                # at an epoch's last step (its end-of-epoch work comes first)
-                stop_now = stop.set and i < spe - 1 and (i + 1) % k == 0
+                # at an epoch's last step (its end-of-epoch work comes first); data-parallel ranks agree on it
+                # at logging points only (one all-reduce there, none per step)
+                stop_now = ((not dp.active or log_now) and i < spe - 1 and (i + 1) % k == 0
+                            and stop_asked(stop.set))
                 if log_now or stop_now or i == spe - 1:
                     if not pull(sums):        # a NaN/inf loss or z_std is caught here, within log_every steps
                         log(f"[{name}] diverged: non-finite loss or z_std in steps {pulled + 1}-{state['step']}")
@@ -276,7 +310,7 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
             log(f"[{name}] epoch {epoch + 1}/{o.epochs} loss {row['loss']:.4f} z_std {row['z_std']:.4f} "
                 f"(1/sqrt(d) {1 / sqrt_d:.4f}){knn} {time.time() - t_epoch:.1f}s")
             checkpoint()
-            if stop.set:
+            if stop_asked(stop.set):
                 raise Preempted(f"stopped by signal at step {state['step']}")
 
     # ---- final evaluation and status -------------------------------------------------------------
@@ -285,7 +319,7 @@ def _train(cfg: C.Config, rd: RunDir, log) -> dict:
     collapsed = state["stopped_early"] or final["z_std"] < z_floor
     result = {"status": "collapsed" if collapsed else "ok", "epoch": round(state["step"] / spe, 4), "step": state["step"],
               "loss": final["loss"], "z_std": final["z_std"], "z_std_ref": 1 / sqrt_d,
-              "z_erank": rd.read_metrics()[-1].get("z_erank"), "stopped_early": state["stopped_early"],
+              "z_erank": state["z_erank"], "stopped_early": state["stopped_early"],
               "collapsed_at_epoch": state["below"]["since"] if collapsed else None,
               "knn_acc": evals["knn_acc"], "knn_acc_init": state["knn_acc_init"], "linear_acc": evals["linear_acc"],
               "train_s": round(state["train_s"], 1), "device": describe_device(device),

@@ -91,6 +91,7 @@ def main(argv=None) -> int:
         check_all(pending, Path(args.runs_dir))
         if options is not None:
             slurm.check_options(options)
+            slurm.check_runs(pending, options)
         for spec in pending:
             prepare(spec)
         if options is not None:

@@ -194,13 +194,25 @@ def check_options(options: SlurmOptions) -> None:
         from sweeps.slurm_job import distributed_supported
         if not distributed_supported():
             raise ConfigError(f"{options.world_size} processes per run (nodes x tasks per node): core.train does "
-                              "not train data-parallel yet, so a multi-process run would train the same run "
+                              "not train data-parallel, so a multi-process run would train the same run "
                               "once per process; use one process per run (see sweeps/slurm_job.py)")
+
+
+def check_runs(specs: list[RunSpec], options: SlurmOptions) -> None:
+    """Each run must be one data-parallel training can do with options.world_size processes."""
+    from core.distributed import check_supported
+    for spec in specs:
+        try:
+            check_supported(spec.config, options.world_size)
+        except ConfigError as err:
+            raise ConfigError(f"run {spec.run_id} with {options.world_size} processes (nodes x tasks per node): "
+                              f"{err}") from None
 
 
 def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -> list:
     """Claim the runs nobody holds, submit them as one job array, record the job ids in the claims."""
     check_options(options)
+    check_runs(specs, options)
     queue = claims.Queue()
     queue.prefetch((claims.read(s.run_dir) or {}).get("job_id") for s in specs)
     folder = log_folder(specs)

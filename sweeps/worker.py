@@ -1,4 +1,8 @@
-"""Run one prepared run directory: `python -m sweeps.worker RUN_DIR`. Used by the local executor."""
+"""Run one prepared run directory: `python -m sweeps.worker RUN_DIR`. Used by the local executor.
+
+Under torchrun (WORLD_SIZE > 1 in the environment) the processes train the run data-parallel:
+    torchrun --nproc_per_node 2 -m sweeps.worker RUN_DIR
+"""
 from __future__ import annotations
 
 import sys
@@ -6,10 +10,13 @@ from pathlib import Path
 
 
 def run_one(run_dir: str) -> dict:
+    from core.distributed import init_from_env
     from core.rundir import RunDir
-    from core.train import train
+    from core.train import resolve_device, train
     rd = RunDir(Path(run_dir))
-    return train(rd.read_config(), rd.path, rd.read_meta())
+    cfg = rd.read_config()
+    init_from_env(resolve_device(cfg.run.device).type)
+    return train(cfg, rd.path, rd.read_meta())
 
 
 if __name__ == "__main__":
