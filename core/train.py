@@ -322,7 +322,7 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
               "z_erank": state["z_erank"], "stopped_early": state["stopped_early"],
               "collapsed_at_epoch": state["below"]["since"] if collapsed else None,
               "knn_acc": evals["knn_acc"], "knn_acc_init": state["knn_acc_init"], "linear_acc": evals["linear_acc"],
-              "train_s": round(state["train_s"], 1), "device": describe_device(device),
+              "train_s": round(state["train_s"], 1), "device": describe_device(device), "world_size": dp.world,
               "eval": protocol(cfg.eval, source.n_train, source.n_test)}
     log(f"[{name}] done: {result['status']} loss {result['loss']:.4f} z_std {result['z_std']:.4f} "
         f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear {result['linear_acc']}")

@@ -145,7 +145,7 @@ def test_two_ranks_train_the_total_batch_with_identical_parameters_after_every_s
     assert len(set(r0["checksums"])) == steps                 # and they did change every step
     assert set(r0["batch"]) == set(r1["batch"]) == {16}      # each rank: half of the configured 32
     result = json.loads((run / "result.json").read_text())
-    assert result["status"] == "ok" and result["step"] == steps
+    assert result["status"] == "ok" and result["step"] == steps and result["world_size"] == 2
 
 
 def test_a_two_rank_run_writes_one_run_directory(two_rank_run):

@@ -6,7 +6,7 @@ test_cluster_* skip, with the reason, when it is not up): a two-run sweep finish
 with `scontrol requeue` resumes and ends with the same metrics as an uninterrupted run; a job that hits its
 time limit is requeued and completes; one that runs out of time-outs, or keeps dying, ends `failed` with the
 reason; re-submitting a queued or a finished sweep submits nothing; torch.distributed starts from submitit's
-job environment in a two-task job.
+job environment in a two-task job, and a sweep submitted with two tasks per node trains its run data-parallel.
 """
 import contextlib
 import io
@@ -76,10 +76,15 @@ def test_dry_run_shows_the_sbatch_file_from_profile_and_flags_and_submits_nothin
     assert not (tmp_path / "runs").exists()
 
 
-def test_multi_process_runs_are_refused_until_core_trains_data_parallel(tmp_path, capsys):
-    assert cli(sweep_args(tmp_path, "two", TWO, "--gpus-per-node", "2")) == 2
-    assert "does not train data-parallel yet" in capsys.readouterr().err
-    assert not list((tmp_path / "runs" / "two").glob("*/claim.json"))
+def test_a_run_that_processes_cannot_split_is_refused_before_anything_is_created(tmp_path, capsys):
+    for dry in ([], ["--dry-run"]):                                      # a dry run says so too
+        assert cli(sweep_args(tmp_path, "two", TWO, "--tasks-per-node", "3", *dry)) == 2   # batch 32 over 3
+        err = capsys.readouterr().err
+        assert "with 3 processes" in err and "not divisible" in err
+    kstep = {"k=10": {"target.k_steps": 10}}
+    assert cli(sweep_args(tmp_path, "kstep", kstep, "--gpus-per-node", "2")) == 2
+    assert "k-step" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues(tmp_path):
@@ -307,3 +312,13 @@ def test_cluster_torch_distributed_starts_from_the_job_environment(cluster, tmp_
     job = ex.submit(all_reduce_ranks)
     wait_for(job.done, 120, "the two-task job", tmp_path / "dist")
     assert job.results() == [("gloo", 2, 3.0, {"from": "rank 0"})] * 2
+
+
+@needs_cluster
+def test_cluster_two_tasks_per_node_train_one_run_data_parallel(cluster, tmp_path, capsys):
+    submit(sweep_args(tmp_path, "dp", ONE, "--tasks-per-node", "2", "--no-report"), capsys)
+    (run,) = run_dirs(tmp_path, "dp")
+    result = wait_done(run, 300)
+    assert result["status"] == "ok" and result["world_size"] == 2, result
+    steps = [r["step"] for r in metric_rows(run)]
+    assert steps == sorted(set(steps)) and steps[-1] == result["step"]       # rank 0 alone wrote
