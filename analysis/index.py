@@ -86,6 +86,28 @@ def seed_noise(entries: list[Entry]) -> str:
             + ". A one-seed difference of less than about twice the median is within that noise.")
 
 
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{seconds / 60:.1f} min"
+
+
+def compute_line(entries: list[Entry]) -> str:
+    """What the reported runs cost: the sum of their wall times (set-up, training, evaluation) per device;
+    '' when no finished run records one."""
+    frames = [e.report.finished for e in entries if e.report is not None]
+    rows = [(str(dev) if dev == dev and dev is not None else "device not recorded", float(w))
+            for f in frames if "wall_s" in f for dev, w in zip(f.get("device", [None] * len(f)), f["wall_s"])
+            if w == w and w is not None]
+    if not rows:
+        return ""
+    per_device: dict[str, list[float]] = {}
+    for dev, w in rows:
+        per_device.setdefault(dev, []).append(w)
+    parts = [f"{len(ws)} runs, {_duration(sum(ws))} on {dev}" for dev, ws in sorted(per_device.items())]
+    return ("**Compute:** " + "; ".join(parts) + " (the sum of each run's wall time: set-up, training and "
+            "evaluation; runs side by side overlap in clock time).")
+
+
 def index_markdown(entries: list[Entry], command: str) -> str:
     entries = sorted(entries, key=lambda e: paper_order(e.sweep))
     everything = [v for e in entries for v in e.verdicts]
@@ -100,6 +122,7 @@ def index_markdown(entries: list[Entry], command: str) -> str:
            "the sweep file with a machine-checkable test.", "",
            f"**{len(everything)} claims:** " + ", ".join(f"{totals[v]} {v}" for v in VERDICTS), "",
            *([seed_noise(entries), ""] if seed_noise(entries) else []),
+           *([compute_line(entries), ""] if compute_line(entries) else []),
            "| paper | sweep | preset | seeds | runs | " + " | ".join(VERDICTS) + " |",
            "|:---|:---|:---|:---|---:|" + "---:|" * len(VERDICTS)]
     for e in entries:

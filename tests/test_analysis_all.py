@@ -45,7 +45,8 @@ def write_fixture_run(root: Path, sweep: str, case: str, overrides: dict, seed: 
     if finished:
         result = {"status": "collapsed" if bad else "ok", "loss": rows[-1]["loss"], "z_std": rows[-1]["z_std"],
                   "knn_acc": 60.0 + i + seed, "knn_acc_init": 30.0, "linear_acc": 70.0 + i - seed,
-                  "eval": {"linear": "SGD probe", "knn_k": 200, "knn_t": 0.2}}
+                  "eval": {"linear": "SGD probe", "knn_k": 200, "knn_t": 0.2},
+                  "wall_s": 300.0 + 60 * seed, "device": "cpu (1 threads)"}
         (d / "result.json").write_text(json.dumps(result))
 
 
@@ -158,13 +159,13 @@ def test_numeric_axis_figure_marks_collapse_and_1_over_sqrt_d(tree):
 
 def test_single_sweep_cli_with_default_dirs_still_works(tree, tmp_path, monkeypatch):
     runs, _ = tree
-    shutil.copytree(runs / "stopgrad", tmp_path / "runs" / "stopgrad")
+    shutil.copytree(runs / "stopgrad", tmp_path / "records" / "cpu" / "stopgrad")   # the committed records' place
     monkeypatch.chdir(tmp_path)
     assert main(["stopgrad"]) == 0
     assert sorted(p.name for p in (tmp_path / "reports" / "stopgrad").iterdir()) == [
         "README.md", "curves.png", "table.csv", "table.md", "table.tex"]
     assert not (tmp_path / "reports" / "README.md").exists()        # the index comes from --all only
-    paths, problems = write_all(tmp_path / "runs", tmp_path / "rep2")
+    paths, problems = write_all(tmp_path / "records" / "cpu", tmp_path / "rep2")
     assert len(problems) == len(known_sweeps()) - 1 and (tmp_path / "rep2" / "README.md").exists()
 
 
@@ -180,3 +181,12 @@ def test_every_latex_table_compiles_with_booktabs(tree, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:]
     assert len(tables) == len(known_sweeps()) - 1 and (tmp_path / "tables.pdf").stat().st_size > 1000
+
+
+def test_the_index_states_what_the_runs_cost(tree):
+    runs, out = tree
+    finished = [json.loads(p.read_text()) for p in runs.rglob("result.json")]
+    total = sum(r["wall_s"] for r in finished)
+    minutes = round(total / 60)
+    line = next(x for x in (out / "README.md").read_text().splitlines() if x.startswith("**Compute:**"))
+    assert f"{len(finished)} runs, {minutes // 60} h {minutes % 60:02d} min on cpu (1 threads)" in line
