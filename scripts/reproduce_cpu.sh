@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 runs=${1:-records/cpu}
 jobs=${2:-2}
 py=${PYTHON:-.venv/bin/python}
-sweeps=("stopgrad --seeds 0 1 2" "predictor --seeds 0 1 2" batchnorm similarity symmetrization output_dim
-        moving_average kstep batch_size)
+# one seed of every sweep first, so a sitting that ends early leaves every table with a row
+sweeps=(stopgrad predictor batchnorm similarity symmetrization output_dim moving_average kstep batch_size
+        "stopgrad --seeds 0 1 2" "predictor --seeds 0 1 2")
 for s in "${sweeps[@]}"; do
   # shellcheck disable=SC2086
   /usr/bin/time -f "$s: %e s wall, %U s user, %S s sys" $py -m sweeps.run $s --jobs "$jobs" --runs-dir "$runs" --no-report
