@@ -122,20 +122,20 @@ def convert_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
         return model
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return _convert_cpu(model)
+    return _convert_cpu(model, device)
 
 
-def _convert_cpu(module: nn.Module) -> nn.Module:
+def _convert_cpu(module: nn.Module, device: torch.device) -> nn.Module:
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CrossRankBatchNorm):
         new = CrossRankBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                 module.track_running_stats)
+                                 module.track_running_stats).to(device)
         new.load_state_dict(module.state_dict())
         new.train(module.training)
         for p_new, p_old in zip(new.parameters(), module.parameters()):
             p_new.requires_grad_(p_old.requires_grad)
-        return new.to(next(iter(module.state_dict().values())).device)
+        return new
     for name, child in module.named_children():
-        module.add_module(name, _convert_cpu(child))
+        module.add_module(name, _convert_cpu(child, device))
     return module
 
 

@@ -100,6 +100,22 @@ def test_cross_rank_batch_norm_equals_batch_norm_over_the_whole_batch(tmp_path):
                               + ref.bias.detach().view(1, -1, 1, 1), y[:4], atol=1e-3)
 
 
+def test_converted_model_keeps_its_state_dict_and_frozen_layers():
+    from core.distributed import _convert_cpu
+    from core.model import SimSiam
+    cfg = tiny_config(model__predictor="frozen")
+    model = SimSiam(cfg.model, 1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen                                                         # the frozen predictor's weights
+    converted = _convert_cpu(model, torch.device("cpu"))
+    n_bn = sum(isinstance(m, CrossRankBatchNorm) for m in converted.modules())
+    assert n_bn > 0 and not any(type(m) in (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d) for m in converted.modules())
+    after = converted.state_dict()
+    assert list(after) == list(before) and all(torch.equal(after[k], before[k]) for k in before)
+    assert {n for n, p in converted.named_parameters() if not p.requires_grad} == frozen
+
+
 # ---- two-process runs ------------------------------------------------------------------------------------
 DP = {"optim.epochs": 3, "data.train_subset": 256}        # 8 steps per epoch at batch 32, 16 per rank
 
