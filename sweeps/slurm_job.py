@@ -60,12 +60,9 @@ class DeferredRequeue:
 
     def _on_signal(self, signum, frame):
         self.asked = True
-        # no import in a signal handler (it may interrupt one): core.train's StopFlag is active only if imported
-        stop_flag = getattr(sys.modules.get("core.train"), "StopFlag", ())
-        stop = signal.getsignal(signal.SIGUSR1)
-        if isinstance(getattr(stop, "__self__", None), stop_flag):
-            stop(signum, frame)                 # training: checkpoint at the next step, raise Preempted
-        else:
+        # no import in a signal handler (it may interrupt one): a loop can be training only if core.train is loaded
+        request_stop = getattr(sys.modules.get("core.train"), "request_stop", None)
+        if request_stop is None or not request_stop():   # training: checkpoint at the next step, raise Preempted
             self.requeue()                      # set-up or final evaluation: requeue now
 
     def requeue(self):

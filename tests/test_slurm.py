@@ -117,6 +117,17 @@ def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues
     assert {k: resumed[k] for k in METRIC_KEYS} == {k: reference[k] for k in METRIC_KEYS}
 
 
+def test_outside_training_the_signal_requeues_at_once(monkeypatch):
+    from core.train import request_stop
+    from sweeps.slurm_job import DeferredRequeue
+    assert request_stop() is False                             # no loop is training in this process
+    requeued = []
+    monkeypatch.setattr(DeferredRequeue, "requeue", lambda self: requeued.append(True))
+    with DeferredRequeue() as signals:
+        signals._on_signal(signals.sig, None)
+    assert signals.asked and requeued == [True]
+
+
 def test_a_run_that_keeps_dying_gives_up_with_the_reason(tmp_path):
     from core.rundir import RunDir
     from sweeps import claim as claims
