@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 
 .PHONY: figure2 test setup
-figure2: setup  ## Fig. 2 at CPU scale on Fashion-MNIST: runs the stop-gradient sweep, writes reports/stopgrad/
+figure2: setup  ## Fig. 2 at CPU scale on Fashion-MNIST: runs the stop-gradient sweep into runs/, writes runs/reports/stopgrad/
 	$(PY) -m sweeps.run stopgrad --jobs 2
 
 test: setup     ## the test suite (CPU, a few minutes)
