@@ -1,0 +1,67 @@
+"""Runs that another sweep already made. The paper's tables share their baseline (Table 1's baseline is Fig.
+2's run with stop-gradient, Table 3's default row, Sec. 4.5's cosine row, ...), and so do the sweep files: at
+one preset those rows expand to the same config, hence the same config hash (seed included).
+
+A run about to start whose twin (a run directory anywhere under the runs root with the same config hash,
+finished ok or collapsed) exists takes a copy of the twin's record instead of training again: config.yaml
+(its own, which differs at most in non-identity fields such as data.root), the twin's metrics.jsonl and
+result.json, and a meta.json with this run's sweep, case and run id plus `copied_from`, and the twin's
+commit, host and start time (where the numbers were computed). `sweeps.run --no-reuse` trains anyway.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from core.config import ConfigError, config_hash
+from core.rundir import RunDir, atomic_write_text
+from sweeps.expand import RunSpec
+
+REUSABLE = ("ok", "collapsed")       # a failed or diverged twin is not a result worth copying
+
+
+def find_twin(spec: RunSpec, runs_dir: Path) -> Path | None:
+    """A finished run directory under `runs_dir` with spec's config hash, other than spec's own; or None."""
+    h = config_hash(spec.config)
+    candidates = sorted(Path(runs_dir).glob(f"*/*-{h}"), key=lambda p: ("copied_from" in RunDir(p).read_meta(), p))
+    for cand in candidates:                            # runs that trained before copies of them
+        if cand.resolve() == Path(spec.run_dir).resolve():
+            continue
+        result = RunDir(cand).read_result()
+        if not result or result.get("status") not in REUSABLE:
+            continue
+        try:
+            if config_hash(RunDir(cand).read_config()) == h:
+                return cand
+        except (ConfigError, OSError):
+            continue
+    return None
+
+
+def adopt(spec: RunSpec, twin: Path) -> None:
+    """Make spec's run directory a copy of `twin`'s record (module docstring). result.json comes last, so a
+    copy cut short is not a finished run."""
+    rd, src = RunDir(spec.run_dir), RunDir(twin)
+    rd.write_config(spec.config)
+    origin = src.read_meta()
+    kept = {k: v for k, v in origin.items() if k not in spec.meta()}
+    rd.write_meta({**kept, **spec.meta(), "copied_from": origin.get("copied_from", f"{twin.parent.name}/{twin.name}")})
+    shutil.copyfile(src.file("metrics.jsonl"), rd.file("metrics.jsonl"))
+    atomic_write_text(rd.file("result.json"), json.dumps(src.read_result(), indent=1) + "\n")
+
+
+def reuse_twins(specs: list[RunSpec], runs_dir: Path, dry_run: bool = False) -> list[RunSpec]:
+    """Copy the record of every not-yet-started run that has a twin; return the runs still to train."""
+    left = []
+    for spec in specs:
+        started = RunDir(spec.run_dir).file("config.yaml").exists()
+        twin = None if started else find_twin(spec, runs_dir)
+        if twin is None:
+            left.append(spec)
+            continue
+        print(f"  {spec.run_id}: same config as {twin.parent.name}/{twin.name} (finished): "
+              + ("would copy its record" if dry_run else "copied its record"))
+        if not dry_run:
+            adopt(spec, twin)
+    return left
