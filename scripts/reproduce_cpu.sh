@@ -14,6 +14,8 @@ sweeps=(stopgrad predictor batchnorm similarity symmetrization output_dim moving
         "stopgrad --seeds 0 1 2" "predictor --seeds 0 1 2")
 for s in "${sweeps[@]}"; do
   # shellcheck disable=SC2086
-  /usr/bin/time -f "$s: %e s wall, %U s user, %S s sys" $py -m sweeps.run $s --jobs "$jobs" --runs-dir "$runs" --no-report
+  # a sweep with runs left unfinished exits 1: say so and go on with the next (re-running resumes them)
+  /usr/bin/time -f "$s: %e s wall, %U s user, %S s sys" $py -m sweeps.run $s --jobs "$jobs" --runs-dir "$runs" \
+    --no-report || echo "$s: some runs did not finish (see above); run the script again to resume them"
 done
 $py -m analysis.report --all --runs-dir "$runs" --out reports
