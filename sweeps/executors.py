@@ -9,8 +9,10 @@ inline and local leave each run they ran with a result.json; slurm submits and r
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +55,9 @@ def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     queue, running, n = list(specs), [], 0     # running: (process, spec, claim)
+    old_term = None
+    if threading.current_thread() is threading.main_thread():   # `kill` of the sweep stops its runs too
+        old_term = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         while queue or running:
             while queue and len(running) < jobs:
@@ -76,6 +81,13 @@ def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
         for proc, spec, claim in running:
             proc.wait()
             claims.release(spec.run_dir, claim)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _exit_on_sigterm(signum, frame):
+    """SIGTERM to the sweep: leave through run_local's `finally`, which stops each run at a checkpoint."""
+    raise SystemExit(128 + signum)
 
 
 def run_slurm(specs: list[RunSpec], jobs: int = 1, **options) -> None:

@@ -120,3 +120,23 @@ def test_sweep_killed_at_random_moments_completes_each_run_once_with_identical_r
     for run in (tmp_path / "runs" / "robust").iterdir():
         steps = [r["step"] for r in RunDir(run).read_metrics()]
         assert steps == sorted(set(steps))                          # every logging point exactly once
+
+
+def test_sigterm_to_a_local_sweep_stops_its_runs_at_a_checkpoint_and_a_rerun_finishes_them(tmp_path):
+    sweep = _sweep(tmp_path, {"a": {}, "b": {"model.stop_grad": False}})
+    cmd = [sys.executable, "-m", "sweeps.run", *_args(tmp_path, sweep), "--set", "optim.epochs=40", "--no-report",
+           "--executor", "local", "--jobs", "2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = tmp_path / "runs" / "robust"
+    deadline = time.time() + 120
+    while len(list(runs.glob("*/last.pt"))) < 2 and time.time() < deadline:   # both runs training
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGTERM)                               # the sweep only, as `kill PID` does
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    for run in runs.iterdir():
+        assert (run / "last.pt").exists() and not (run / "result.json").exists()
+        assert not (run / "claim.json").exists()                    # its workers are gone, claims released
+    final = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert "resumed at step" in final.stdout
+    assert all(json.loads((r / "result.json").read_text())["epoch"] == 40 for r in runs.iterdir())
