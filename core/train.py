@@ -36,9 +36,6 @@ from core.schedule import cosine_lr, scaled_lr
 from core.targets import MovingAverageTargets, frozen_bn_stats, kstep_targets
 
 
-DISTRIBUTED = True        # trains one run data-parallel over a process group (sweeps.slurm_job checks this)
-
-
 class Preempted(Exception):
     """Raised after a checkpoint was saved because SIGTERM/SIGUSR1 asked the run to stop."""
 

@@ -190,12 +190,6 @@ def check_options(options: SlurmOptions) -> None:
     if options.signal_delay_s >= options.time * 60:
         raise ConfigError(f"--signal-delay-s {options.signal_delay_s} is not shorter than the time limit "
                           f"({options.time} min): every job would be signalled to stop as it starts")
-    if options.world_size > 1:
-        from sweeps.slurm_job import distributed_supported
-        if not distributed_supported():
-            raise ConfigError(f"{options.world_size} processes per run (nodes x tasks per node): core.train does "
-                              "not train data-parallel, so a multi-process run would train the same run "
-                              "once per process; use one process per run (see sweeps/slurm_job.py)")
 
 
 def check_runs(specs: list[RunSpec], options: SlurmOptions) -> None:

@@ -17,7 +17,7 @@ Retries. Every attempt appends a line to `attempts.jsonl` (job id, host, start, 
 `max_stalls` attempts in a row start from the same step (a run that keeps dying: OOM, a crash outside
 Python, a time limit shorter than its set-up), the next attempt ends the run as `failed` with that reason.
 
-Only rank 0 touches the run directory's claim and attempts; train() must write the rest from rank 0 only.
+Only rank 0 touches the run directory's claim and attempts; core.train writes the rest from rank 0 only.
 """
 from __future__ import annotations
 
@@ -34,12 +34,6 @@ import submitit
 from core.rundir import read_jsonl
 from sweeps import claim as claims
 from sweeps.state import is_done
-
-
-def distributed_supported() -> bool:
-    """Whether core.train trains one run data-parallel over a torch.distributed process group."""
-    import core.train
-    return bool(getattr(core.train, "DISTRIBUTED", False))
 
 
 def last_step(run_dir: Path) -> int:
