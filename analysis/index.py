@@ -92,20 +92,29 @@ def _duration(seconds: float) -> str:
 
 
 def compute_line(entries: list[Entry]) -> str:
-    """What the reported runs cost: the sum of their wall times (set-up, training, evaluation) per device;
-    '' when no finished run records one."""
-    frames = [e.report.finished for e in entries if e.report is not None]
-    rows = [(str(dev) if dev == dev and dev is not None else "device not recorded", float(w))
-            for f in frames if "wall_s" in f for dev, w in zip(f.get("device", [None] * len(f)), f["wall_s"])
-            if w == w and w is not None]
-    if not rows:
-        return ""
+    """What the reported runs cost: the sum of their wall times (set-up, training, evaluation) per device,
+    copies of another sweep's run (sweeps.twins) counted once; '' when no finished run records one."""
     per_device: dict[str, list[float]] = {}
-    for dev, w in rows:
-        per_device.setdefault(dev, []).append(w)
+    copies = 0
+    for e in entries:
+        if e.report is None:
+            continue
+        for _, r in e.report.finished.iterrows():
+            if isinstance(r.get("copied_from"), str):
+                copies += 1
+                continue
+            w, dev = r.get("wall_s"), r.get("device")
+            if w is None or w != w:
+                continue
+            dev = str(dev) if isinstance(dev, str) else "device not recorded"
+            per_device.setdefault(dev, []).append(float(w))
+    if not per_device:
+        return ""
     parts = [f"{len(ws)} runs, {_duration(sum(ws))} on {dev}" for dev, ws in sorted(per_device.items())]
-    return ("**Compute:** " + "; ".join(parts) + " (the sum of each run's wall time: set-up, training and "
-            "evaluation; runs side by side overlap in clock time).")
+    what = "row is a copy" if copies == 1 else "rows are copies"
+    shared = f"; {copies} more {what} of another sweep's identical run (not counted)" if copies else ""
+    return ("**Compute:** " + "; ".join(parts) + shared + " (the sum of each run's wall time: set-up, training "
+            "and evaluation; runs side by side overlap in clock time).")
 
 
 def index_markdown(entries: list[Entry], command: str) -> str:

@@ -102,6 +102,7 @@ def read_run(run_dir: Path) -> dict:
         "preset": meta.get("preset"),
         "commit": meta.get("commit"),
         "start_time": meta.get("start_time"),
+        "copied_from": meta.get("copied_from"),      # sweeps.twins: a copy of another sweep's run
         "status": UNFINISHED,
     }
     row.update({m: None for m in RESULT_METRICS})
@@ -124,7 +125,7 @@ def read_run(run_dir: Path) -> dict:
 def load_runs(runs_dir: str | Path, sweep: str) -> pd.DataFrame:
     """One row per run directory of `sweep` under `runs_dir` (empty frame when there are none)."""
     rows = [read_run(d) for d in run_dirs(runs_dir, sweep)]
-    base = META_COLUMNS + RESULT_METRICS + ["dim", "dataset", "grid_label", "grid_key", "path"]
+    base = META_COLUMNS + RESULT_METRICS + ["dim", "dataset", "grid_label", "grid_key", "path", "copied_from"]
     df = pd.DataFrame(rows, columns=list(dict.fromkeys(base + [k for r in rows for k in r])))
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True, errors="coerce", format="ISO8601")
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
