@@ -55,7 +55,8 @@ def reuse_twins(specs: list[RunSpec], runs_dir: Path, dry_run: bool = False) -> 
     """Copy the record of every not-yet-started run that has a twin; return the runs still to train."""
     left = []
     for spec in specs:
-        started = RunDir(spec.run_dir).file("config.yaml").exists()
+        rd = RunDir(spec.run_dir)               # prepared (config and meta written) is not started
+        started = any(rd.file(f).exists() for f in ("metrics.jsonl", "last.pt", "prev.pt", "result.json"))
         twin = None if started else find_twin(spec, runs_dir)
         if twin is None:
             left.append(spec)

@@ -49,6 +49,19 @@ def test_a_run_equal_to_a_finished_one_elsewhere_copies_its_record(tmp_path, cap
     assert RunDir(no_h).read_result()["status"] in ("ok", "collapsed")
 
 
+def test_a_prepared_but_never_started_run_is_copied_too(tmp_path, capsys):
+    assert run(tmp_path, sweep_file(tmp_path, "fig2", {"w/ stop-grad": {}})) == 0
+    table1 = sweep_file(tmp_path, "table1", {"baseline": {}})
+    (spec,) = expand(load_sweep(str(table1)), "cpu", tmp_path / "runs", None,
+                     {k: v for k, v in TINY.items() if k != "run.device"})
+    from sweeps.prepare import prepare
+    prepare(spec)                                      # as a sweep killed before this run began leaves it
+    capsys.readouterr()
+    assert run(tmp_path, table1) == 0
+    assert "copied its record" in capsys.readouterr().out
+    assert "copied_from" in json.loads((spec.run_dir / "meta.json").read_text())
+
+
 def test_no_reuse_trains_and_a_failed_twin_is_never_copied(tmp_path, capsys):
     assert run(tmp_path, sweep_file(tmp_path, "fig2", {"w/ stop-grad": {}})) == 0
     origin = dirs(tmp_path, "fig2")["w/ stop-grad"]
