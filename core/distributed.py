@@ -142,8 +142,10 @@ def _convert_cpu(module: nn.Module, device: torch.device) -> nn.Module:
 # ---- gradients and scalars --------------------------------------------------------------------------------
 def average_gradients(params, world: int) -> None:
     """Replace each parameter's .grad by its mean over ranks: one all-reduce of all gradients, flattened."""
+    if world <= 1:
+        return                                       # one process: nothing to do, nothing walked
     grads = [p.grad for p in params if p.grad is not None]
-    if world <= 1 or not grads:
+    if not grads:
         return
     flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)

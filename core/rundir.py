@@ -112,6 +112,14 @@ class RunDir:
     def read_metrics(self) -> list[dict]:
         return read_jsonl(self.file("metrics.jsonl"))
 
+    def discard_metrics(self) -> None:
+        """Delete metrics.jsonl (a run killed before its first checkpoint starts over)."""
+        self.file("metrics.jsonl").unlink(missing_ok=True)
+
+    def write_error(self, text: str) -> None:
+        """error.txt: the traceback of a failed run."""
+        self.file("error.txt").write_text(text)
+
     def truncate_metrics(self, step: int) -> None:
         """Keep the rows up to `step` (the checkpoint's): rows logged after it will be logged again on resume."""
         rows = [r for r in self.read_metrics() if r.get("step", 0) <= step]
@@ -148,6 +156,12 @@ class FollowerRunDir(RunDir):
         pass
 
     def truncate_metrics(self, step: int) -> None:
+        pass
+
+    def discard_metrics(self) -> None:
+        pass
+
+    def write_error(self, text: str) -> None:
         pass
 
     def write_result(self, result: dict) -> None:

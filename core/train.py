@@ -103,8 +103,7 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
     except Preempted:
         raise
     except Exception as err:
-        if dp.main:
-            rd.file("error.txt").write_text(traceback.format_exc())
+        rd.write_error(traceback.format_exc())
         result = {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
         log(f"[{rd.path.name}] failed: {result['reason']}")
     result.setdefault("wall_s", round(time.time() - t0, 1))
@@ -177,8 +176,8 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
         state = ckpt["state"]
         rd.truncate_metrics(state["step"])
         log(f"[{name}] resumed at step {state['step']} (epoch {state['step'] / spe:.2f})")
-    elif dp.main and rd.file("metrics.jsonl").exists():
-        rd.file("metrics.jsonl").unlink()  # a run killed before its first checkpoint starts over
+    else:
+        rd.discard_metrics()  # a run killed before its first checkpoint starts over
 
     def checkpoint():
         if not dp.main:

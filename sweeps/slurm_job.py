@@ -161,13 +161,10 @@ def read_attempts(run_dir: Path) -> list[dict]:
 def start_distributed() -> None:
     """One process group per job from submitit's job environment: NCCL on GPUs, gloo on CPUs."""
     import torch
-    import torch.distributed as dist
-    denv = submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(denv.local_rank)
-    if not dist.is_initialized():
-        dist.init_process_group(backend=backend, init_method="env://")
+
+    from core.distributed import init_from_env
+    submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+    init_from_env("cuda" if torch.cuda.is_available() else "cpu")      # reads the variables just exported
 
 
 def broadcast(obj):
