@@ -14,7 +14,9 @@ Same model, batch and data for every variant; pairs/s of
                    workers, fp32, NCHW, loss.item() every step;
 and the ratios input_overhead = time (1) / time (2), speedup_vs_reference = time (3) / time (1), aug_share =
 (time to make one batch alone) / time (1), and mfu = model FLOP/s of (1) (torch.utils.flop_counter) over a
-measured matrix-product peak in the step's precision. (1) and (2) alternate for --rounds rounds; (3) runs
+measured matrix-product peak in the step's precision; also host syncs per step of each variant (on CUDA
+counted by its sync debug mode, elsewhere as the ops that would wait for a GPU, so a CPU run checks that our
+step has none between logging points and the reference one per step). (1) and (2) alternate for --rounds rounds; (3) runs
 its rounds after them, back to back; each variant reports its best round (timings on a shared CPU are only
 ever slowed down by other work). The load average and the kernel's CPU pressure (PSI) are recorded. Only the default ablation path is timed (one view pair, network
 targets); the precision fields default to bf16 + channels_last on CUDA and to the preset's own values on
@@ -162,8 +164,13 @@ class ReferenceStep:
         self.losses = []
 
     def __call__(self) -> None:
+        self.step(*self.fetch())
+
+    def fetch(self) -> tuple[torch.Tensor, torch.Tensor]:
         (x1, x2), _ = next(self.batches)
-        x1, x2 = x1.to(self.device, non_blocking=True), x2.to(self.device, non_blocking=True)
+        return x1.to(self.device, non_blocking=True), x2.to(self.device, non_blocking=True)
+
+    def step(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
         p1, p2, z1, z2 = self.model(x1, x2)
         loss = simsiam_loss(p1, p2, z1, z2)
         self.optimizer.zero_grad()
@@ -181,6 +188,14 @@ def step_flops(cfg: C.Config, x1: torch.Tensor, x2: torch.Tensor, channels: int)
         simsiam_loss(p1, p2, z1, z2).backward()
 
     return timing.count_flops(fwd_bwd)
+
+
+def host_syncs_per_step(step, device: torch.device, n: int) -> float:
+    """Mean host syncs per call of `step` over `n` calls: waits for the GPU on CUDA, and on other devices the
+    ops that would wait for one (timing.sync_points), so a CPU run checks the GPU path too."""
+    if device.type == "cuda":
+        return sum(timing.count_host_syncs(step, device) for _ in range(n)) / n
+    return sum(timing.sync_points(lambda: [step() for _ in range(n)]).values()) / n
 
 
 def cpu_name() -> str:
@@ -249,7 +264,9 @@ def run(args) -> dict:
     aug_s = timing.seconds_per_call(augment_only, steps, device, warmup=1)
     step_s = {k: min(v) for k, v in rounds.items()}
     step_s["augment_only"] = aug_s
-    syncs = {"full": timing.count_host_syncs(full, device), "model_only": timing.count_host_syncs(model_only, device)}
+    per_log = cfg.run.log_every                         # over one logging interval: the trainer pulls once in it
+    syncs = {"full": host_syncs_per_step(full, device, per_log),
+             "model_only": host_syncs_per_step(model_only, device, per_log)}
     flops = step_flops(cfg, *fixed, source.channels)
     peak_dtype = torch.bfloat16 if cfg.run.precision == "bf16" else torch.float32
     peak = timing.matmul_peak(device, peak_dtype)       # before (3): its worker processes would compete
@@ -260,7 +277,8 @@ def run(args) -> dict:
         rounds["reference"] = [timing.seconds_per_call(ref, steps, device, warmup=ref_warmup if r == 0 else 0)
                                for r in range(n_rounds)]   # back to back: the workers never pause
         step_s["reference"] = min(rounds["reference"])
-        syncs["reference"] = timing.count_host_syncs(ref, device)
+        ref_views = ref.fetch()                          # the step's syncs; the per-image work is in the workers
+        syncs["reference"] = host_syncs_per_step(lambda: ref.step(*ref_views), device, per_log)
         print(f"  reference ({workers} workers): {batch / step_s['reference']:.0f} pairs/s "
               f"({time.perf_counter() - t0:.0f}s)", flush=True)
         del ref                                          # its workers stop
@@ -288,6 +306,8 @@ def run(args) -> dict:
         "mfu": ratios.mfu(flops, step_s["full"], peak),
         "mfu_by_variant": {v: ratios.mfu(flops, step_s[v], peak) for v in variants},
         "host_syncs_per_step": syncs,
+        "host_syncs_counted_by": ("CUDA sync debug mode" if cuda else
+                                  "benchmarks.timing.sync_points: ops that would make the host wait for a GPU"),
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     return res
@@ -309,7 +329,9 @@ def report(res: dict) -> str:
               f"augmentation share of (1):   {100 * res['aug_share']:.1f}%",
               f"model FLOPs per pair: {res['flops_per_pair'] / 1e9:.3f} GFLOP; matmul peak ({res['peak_dtype']}): "
               f"{res['peak_flops'] / 1e12:.3f} TFLOP/s; MFU of (1): {100 * res['mfu']:.1f}%",
-              f"s/epoch over the {res['n_train']} training images; host syncs per step: {res['host_syncs_per_step']}",
+              f"s/epoch over the {res['n_train']} training images",
+              f"host syncs per step ({res['host_syncs_counted_by']}): "
+              + ", ".join(f"{k} {v:g}" for k, v in res["host_syncs_per_step"].items()),
               f"load average before / after: {res['load_avg_before'][0]:.2f} / {res['load_avg_after'][0]:.2f}; "
               f"CPU pressure (PSI some avg10, %) before / after: {res['cpu_pressure_avg10_before']} / "
               f"{res['cpu_pressure_avg10_after']}"]

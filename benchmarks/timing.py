@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from typing import Callable
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -58,3 +60,52 @@ def count_host_syncs(fn: Callable[[], object], device: torch.device) -> int | No
         finally:
             torch.cuda.set_sync_debug_mode("default")
     return sum("synchroniz" in str(w.message) for w in caught)
+
+
+# aten ops after which the host must wait for a GPU: reading a value back (item, bool, float, int all end in
+# _local_scalar_dense) and ops whose output size depends on the data
+_READ_BACK = {"aten._local_scalar_dense"}
+_DATA_SIZED = {"aten.nonzero", "aten.masked_select", "aten._unique", "aten._unique2", "aten.unique_dim",
+               "aten.unique_consecutive"}
+_DATA_SIZED_OVERLOADS = {"aten.repeat_interleave.Tensor", "aten.repeat_interleave.self_Tensor"}  # tensor repeats
+_INDEXING = {"aten.index", "aten.index_put", "aten.index_put_", "aten._index_put_impl_"}  # sync with a bool mask
+
+
+class _SyncPoints(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.seen = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        packet, name = str(func.overloadpacket), str(func)
+        if packet in _READ_BACK or packet in _DATA_SIZED or name in _DATA_SIZED_OVERLOADS:
+            self.seen[name if name in _DATA_SIZED_OVERLOADS else packet] += 1
+        elif packet in _INDEXING and any(isinstance(t, torch.Tensor) and t.dtype in (torch.bool, torch.uint8)
+                                         for t in (args[1] if len(args) > 1 else ())):
+            self.seen[f"{packet} (bool mask)"] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def sync_points(fn: Callable[[], object]) -> Counter:
+    """What in `fn()` would make the host wait for a GPU, counted on any device (so on a CPU too): aten ops
+    that read a value back or size their output by the data, seen with a TorchDispatchMode, and the Python
+    calls `Tensor.tolist()` / `.numpy()`, which copy to the host without an aten op. Returns name -> count.
+    `.cpu()` / `.to("cpu")` of a GPU tensor show as aten._to_copy on a GPU and are not counted here."""
+    mode = _SyncPoints()
+    originals = {name: getattr(torch.Tensor, name) for name in ("tolist", "numpy")}
+
+    def counting(name):
+        def call(self, *args, **kwargs):
+            mode.seen[f"Tensor.{name}"] += 1
+            return originals[name](self, *args, **kwargs)
+        return call
+
+    for name in originals:
+        setattr(torch.Tensor, name, counting(name))
+    try:
+        with mode:
+            fn()
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)
+    return mode.seen
