@@ -1,0 +1,110 @@
+"""core.precision, the GPU training step's settings, exercised on the CPU: bf16 autocast, channels_last,
+torch.compile and the backend flags. The defaults must change nothing (CPU records are bit-reproducible)."""
+import shutil
+
+import pytest
+import torch
+
+from core import precision
+from core.checkpoint import load_checkpoint
+from core.model import SimSiam
+from core.rundir import RunDir
+from core.train import train
+from tests.conftest import tiny_config
+
+QUIET = dict(log=lambda s: None)
+
+
+def _model_and_views(**overrides):
+    cfg = tiny_config(**overrides)
+    torch.manual_seed(0)
+    model = SimSiam(cfg.model, 1).train()
+    g = torch.Generator().manual_seed(1)
+    x1, x2 = (torch.randn(16, 1, 16, 16, generator=g) for _ in range(2))
+    return cfg, model, x1, x2
+
+
+def _fresh_copy(model, cfg):
+    other = SimSiam(cfg.model, 1).train()
+    other.load_state_dict(model.state_dict())
+    return other
+
+
+def test_defaults_are_exactly_the_plain_forward():
+    cfg, model, x1, x2 = _model_and_views()
+    assert (cfg.run.precision, cfg.run.channels_last, cfg.run.compile) == ("fp32", False, False)
+    plain = _fresh_copy(model, cfg)
+    assert precision.prepare_model(model, cfg.run) is model
+    for ours, ref in zip(precision.forward(model, x1, x2, cfg.run), plain(x1, x2)):
+        assert torch.equal(ours, ref)                                       # bit for bit
+
+
+def test_bf16_runs_the_convolutions_in_bf16_and_returns_fp32():
+    cfg, model, x1, x2 = _model_and_views(run__precision="bf16")
+    fp32 = _fresh_copy(model, cfg)
+    conv_dtypes = []
+    first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_hook(lambda m, i, out: conv_dtypes.append(out.dtype))
+    out = precision.forward(model, x1, x2, cfg.run)
+    assert conv_dtypes == [torch.bfloat16, torch.bfloat16]                  # one per view
+    assert all(t.dtype == torch.float32 for t in out)                       # loss and z_std see fp32
+    assert model.projector[0].weight.dtype == torch.float32                 # master weights stay fp32
+    ref = fp32(x1, x2)
+    for a, b in zip(out, ref):
+        cos = torch.nn.functional.cosine_similarity(a, b, dim=1)
+        assert cos.min() > 0.98 and not torch.equal(a, b)                   # close to fp32, yet not fp32
+
+
+def test_channels_last_stores_nhwc_matches_nchw_and_checkpoints_load_either_way():
+    cfg, model, x1, x2 = _model_and_views(run__channels_last=True)
+    nchw = _fresh_copy(model, cfg)
+    precision.prepare_model(model, cfg.run)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    wide = next(m for m in nchw.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+    assert not wide.weight.is_contiguous(memory_format=torch.channels_last)  # (1 input channel is both layouts)
+    ours = precision.forward(model, x1, x2, cfg.run)
+    for a, b in zip(ours, nchw(x1, x2)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    back = _fresh_copy(model, cfg)                                          # NHWC state_dict into an NCHW model
+    for a, b in zip(back(x1, x2), ours):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_cudnn_autotuning_is_turned_on_for_cuda_only():
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = False
+        precision.configure_backends(torch.device("cpu"))
+        assert torch.backends.cudnn.benchmark is False
+        precision.configure_backends(torch.device("cuda"))               # sets a flag; needs no GPU
+        assert torch.backends.cudnn.benchmark is True
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+@pytest.mark.parametrize("path", [{}, {"target__k_steps": 2}, {"loss__symmetry": "asym2x"},
+                                  {"target__eta": "moving_average", "model__predictor": "none"}],
+                         ids=["default", "k-step", "asym2x", "moving-average"])
+def test_a_bf16_channels_last_run_trains_like_fp32(tmp_path, path):
+    fast = train(tiny_config(run__precision="bf16", run__channels_last=True, **path), tmp_path / "fast", {}, **QUIET)
+    ref = train(tiny_config(**path), tmp_path / "ref", {}, **QUIET)
+    assert fast["status"] == ref["status"] == "ok"
+    rows = [[r["loss"] for r in RunDir(tmp_path / d).read_metrics() if r["loss"] is not None] for d in ("fast", "ref")]
+    assert len(rows[0]) == len(rows[1]) > 2
+    # measured: bf16 moves the logged losses by at most 0.0024; another seed moves them by 0.03 or more
+    assert max(abs(a - b) for a, b in zip(*rows)) < 0.006
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="torch.compile on CPU (inductor) needs a C++ compiler")
+def test_compiled_run_matches_eager_and_keeps_checkpoint_keys(tmp_path):
+    cfg = dict(optim__epochs=1)
+    eager = train(tiny_config(**cfg), tmp_path / "eager", {}, **QUIET)
+    compiled = train(tiny_config(run__compile=True, **cfg), tmp_path / "compiled", {}, **QUIET)
+    assert compiled["status"] == eager["status"] == "ok"
+    rows = [[r["loss"] for r in RunDir(tmp_path / d).read_metrics() if r["loss"] is not None]
+            for d in ("eager", "compiled")]
+    torch.testing.assert_close(rows[1], rows[0], rtol=1e-4, atol=1e-5)     # fused kernels, the same math
+    keys = [list(load_checkpoint(tmp_path / d)["model"]) for d in ("eager", "compiled")]
+    assert keys[0] == keys[1] and not any("_orig_mod" in k for k in keys[1])
