@@ -1,6 +1,8 @@
 """The arithmetic of the throughput report, as pure functions of measured times (tested on hand numbers)."""
 from __future__ import annotations
 
+import statistics
+
 
 def pairs_per_s(batch: int, step_s: float) -> float:
     """Image pairs per second of a step that takes `step_s` seconds for `batch` pairs."""
@@ -10,6 +12,14 @@ def pairs_per_s(batch: int, step_s: float) -> float:
 def input_overhead(full_step_s: float, model_step_s: float) -> float:
     """Time of our full step (batches + augmentation + model) over the model-only step; 1.0 = free input."""
     return full_step_s / model_step_s
+
+
+def paired_overhead(full_step_times: list[float], model_step_times: list[float]) -> float:
+    """Input overhead from interleaved single steps: the median over neighbouring pairs of time (1) / time (2).
+    Pairing cancels slow drifts of other work on a shared CPU; the median ignores the steps it interrupts."""
+    if len(full_step_times) != len(model_step_times) or not full_step_times:
+        raise ValueError("paired_overhead needs equally many (1) and (2) step times, at least one")
+    return statistics.median(f / m for f, m in zip(full_step_times, model_step_times))
 
 
 def speedup(full_step_s: float, reference_step_s: float) -> float:

@@ -16,9 +16,15 @@ and the ratios input_overhead = time (1) / time (2), speedup_vs_reference = time
 (time to make one batch alone) / time (1), and mfu = model FLOP/s of (1) (torch.utils.flop_counter) over a
 measured matrix-product peak in the step's precision; also host syncs per step of each variant (on CUDA
 counted by its sync debug mode, elsewhere as the ops that would wait for a GPU, so a CPU run checks that our
-step has none between logging points and the reference one per step). (1) and (2) alternate for --rounds rounds; (3) runs
-its rounds after them, back to back; each variant reports its best round (timings on a shared CPU are only
-ever slowed down by other work). The load average and the kernel's CPU pressure (PSI) are recorded. Only the default ablation path is timed (one view pair, network
+step has none between logging points and the reference one per step).
+
+Timing. On CUDA (1) and (2) alternate in --rounds rounds of --steps queued steps and each variant reports its
+best round (other work only ever slows a round down). On a CPU, where a step is synchronous, (2) and (1) alternate
+single step by single step (--steps per round, --rounds rounds); each variant reports its median step and
+input_overhead is the median of the neighbouring (1)/(2) ratios: on a shared 2-core machine round means drift
+by 10-15% and made the ratio of bests swing between 0.97 and 1.10, the paired median stays within about
++-0.01. (3) runs after them, its steps back to back (the DataLoader workers never pause). The load average
+and the kernel's CPU pressure (PSI) are recorded. Only the default ablation path is timed (one view pair, network
 targets); the precision fields default to bf16 + channels_last on CUDA and to the preset's own values on
 CPU (the cpu preset: fp32, channels_last).
 """
@@ -29,6 +35,7 @@ import itertools
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -69,8 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--steps", type=int, help="timed steps per round (default: 5 on CPU, 50 on CUDA)")
     ap.add_argument("--warmup", type=int, help="untimed steps first (default: 3 on CPU, 10 on CUDA)")
-    ap.add_argument("--rounds", type=int, help="alternating rounds of (1) and (2), best kept (default: 4 on CPU, "
-                    "2 on CUDA; short rounds make slow drifts in other work hit both alike)")
+    ap.add_argument("--rounds", type=int, help="rounds of (1) and (2) (default: 8 on CPU, 2 on CUDA); on CUDA each "
+                    "round is --steps queued steps of one variant, on CPU --steps single steps of both in turn")
     ap.add_argument("--ref-workers", type=int, help="DataLoader workers of (3) (default: the machine's cores)")
     ap.add_argument("--no-reference", action="store_true", help="skip (3) and the ratios that need it")
     ap.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
@@ -190,6 +197,12 @@ def step_flops(cfg: C.Config, x1: torch.Tensor, x2: torch.Tensor, channels: int)
     return timing.count_flops(fwd_bwd)
 
 
+def _summary(samples: list[float], cuda: bool) -> float:
+    """A variant's step time: the best round on CUDA (other work only ever slows a round down), the median
+    single step on a CPU (robust to the steps that other work interrupts)."""
+    return min(samples) if cuda else statistics.median(samples)
+
+
 def host_syncs_per_step(step, device: torch.device, n: int) -> float:
     """Mean host syncs per call of `step` over `n` calls: waits for the GPU on CUDA, and on other devices the
     ops that would wait for one (timing.sync_points), so a CPU run checks the GPU path too."""
@@ -223,7 +236,7 @@ def run(args) -> dict:
     cuda = device.type == "cuda"
     cfg = resolve_config(args, device)
     steps = args.steps or (50 if cuda else 5)
-    n_rounds = args.rounds or (2 if cuda else 4)
+    n_rounds = args.rounds or (2 if cuda else 8)
     warmup = args.warmup if args.warmup is not None else (10 if cuda else 3)
     if cfg.run.compile:
         warmup = max(warmup, 3)
@@ -254,15 +267,25 @@ def run(args) -> dict:
         next(batches)
 
     t0 = time.perf_counter()
-    rounds = {"full": [], "model_only": []}
+    samples = {"full": [], "model_only": []}
     for r in range(n_rounds):
         w = warmup if r == 0 else 1
-        rounds["model_only"].append(timing.seconds_per_call(model_only, steps, device, warmup=w))
-        rounds["full"].append(timing.seconds_per_call(full, steps, device, warmup=w))
-        print(f"  round {r + 1}: full {batch / rounds['full'][-1]:.0f} pairs/s, model-only "
-              f"{batch / rounds['model_only'][-1]:.0f} pairs/s ({time.perf_counter() - t0:.0f}s)", flush=True)
+        if cuda:            # a round of `steps` queued steps each: per-step syncs would hide the GPU's overlap
+            samples["model_only"].append(timing.seconds_per_call(model_only, steps, device, warmup=w))
+            samples["full"].append(timing.seconds_per_call(full, steps, device, warmup=w))
+            now = {k: v[-1] for k, v in samples.items()}
+        else:               # single steps, (2) and (1) in turn: a CPU step is synchronous anyway
+            times = timing.interleaved_step_times({"model_only": model_only, "full": full}, steps, device,
+                                                  warmup=warmup if r == 0 else 0)
+            for k, v in times.items():
+                samples[k] += v
+            now = {k: statistics.median(v) for k, v in times.items()}
+        print(f"  round {r + 1}: full {batch / now['full']:.0f} pairs/s, model-only "
+              f"{batch / now['model_only']:.0f} pairs/s ({time.perf_counter() - t0:.0f}s)", flush=True)
     aug_s = timing.seconds_per_call(augment_only, steps, device, warmup=1)
-    step_s = {k: min(v) for k, v in rounds.items()}
+    step_s = {k: _summary(v, cuda) for k, v in samples.items()}
+    overhead = (ratios.input_overhead(step_s["full"], step_s["model_only"]) if cuda
+                else ratios.paired_overhead(samples["full"], samples["model_only"]))
     step_s["augment_only"] = aug_s
     per_log = cfg.run.log_every                         # over one logging interval: the trainer pulls once in it
     syncs = {"full": host_syncs_per_step(full, device, per_log),
@@ -274,9 +297,13 @@ def run(args) -> dict:
     if not args.no_reference:
         ref = ReferenceStep(cfg, source, device, workers)
         ref_warmup = warmup + 2 * workers                # drain what the workers prefetched at start-up
-        rounds["reference"] = [timing.seconds_per_call(ref, steps, device, warmup=ref_warmup if r == 0 else 0)
-                               for r in range(n_rounds)]   # back to back: the workers never pause
-        step_s["reference"] = min(rounds["reference"])
+        if cuda:                                         # back to back: the workers never pause
+            samples["reference"] = [timing.seconds_per_call(ref, steps, device, warmup=ref_warmup if r == 0 else 0)
+                                    for r in range(n_rounds)]
+        else:
+            samples["reference"] = timing.interleaved_step_times({"reference": ref}, steps * n_rounds, device,
+                                                                 warmup=ref_warmup)["reference"]
+        step_s["reference"] = _summary(samples["reference"], cuda)
         ref_views = ref.fetch()                          # the step's syncs; the per-image work is in the workers
         syncs["reference"] = host_syncs_per_step(lambda: ref.step(*ref_views), device, per_log)
         print(f"  reference ({workers} workers): {batch / step_s['reference']:.0f} pairs/s "
@@ -294,10 +321,13 @@ def run(args) -> dict:
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_pressure_avg10_before": pressure_before, "cpu_pressure_avg10_after": cpu_pressure(),
-        "step_s": step_s, "step_s_rounds": rounds,
+        "timing": (f"best of {n_rounds} rounds of {steps} queued steps; input_overhead = ratio of the bests" if cuda
+                   else f"median of {steps * n_rounds} single steps, (1) and (2) in turn; input_overhead = median of "
+                        "the neighbouring (1)/(2) ratios"),
+        "step_s": step_s, "step_s_samples": samples,
         "pairs_per_s": {v: ratios.pairs_per_s(batch, step_s[v]) for v in variants},
         "epoch_s": {v: ratios.epoch_s(source.n_train, batch, step_s[v]) for v in variants},
-        "input_overhead": ratios.input_overhead(step_s["full"], step_s["model_only"]),
+        "input_overhead": overhead,
         "speedup_vs_reference": (ratios.speedup(step_s["full"], step_s["reference"])
                                  if "reference" in step_s else None),
         "aug_share": ratios.aug_share(aug_s, step_s["full"]),

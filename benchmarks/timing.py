@@ -29,6 +29,25 @@ def seconds_per_call(fn: Callable[[], object], n: int, device: torch.device, war
     return (time.perf_counter() - t0) / n
 
 
+def interleaved_step_times(fns: dict[str, Callable[[], object]], n: int, device: torch.device,
+                           warmup: int = 0) -> dict[str, list[float]]:
+    """Wall seconds of each of `n` calls of every fn, called in turn (a, b, a, b, ...) after `warmup` untimed
+    calls of each, the device drained around every call: neighbouring calls of different fns see the same
+    background load on a shared machine, so their ratios cancel its slow drifts."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(n):
+        for name, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int | None = None, reps: int | None = None) -> float:
     """FLOP/s of an n x n matrix product in `dtype` on `device` (torch's default precision settings), the best of
     `reps` timed batches of products (other work on a shared machine only ever slows a batch down)."""

@@ -2,6 +2,7 @@
 pipeline's per-image views, and one tiny end-to-end run whose JSON has every key with sane values."""
 import json
 import math
+import statistics
 
 import pytest
 import torch
@@ -27,6 +28,24 @@ def test_ratios_on_hand_numbers():
     assert ratios.mfu(flops_per_step=6e12, step_s=0.5, peak_flops=8e13) == pytest.approx(0.15)
     # CIFAR-10: 50,000 // 512 = 97 steps per epoch
     assert ratios.epoch_s(50_000, 512, 0.02) == pytest.approx(1.94)
+
+
+def test_paired_overhead_is_the_median_of_neighbouring_ratios():
+    # a drift that slows steps 3-4 of both variants alike, and one step of (2) interrupted
+    full = [1.03, 1.03, 2.06, 2.06, 1.03]
+    model = [1.0, 1.0, 2.0, 2.0, 5.0]
+    assert ratios.paired_overhead(full, model) == pytest.approx(1.03)
+    assert ratios.input_overhead(statistics.mean(full), statistics.mean(model)) < 0.75  # ratio of means: misled
+    with pytest.raises(ValueError):
+        ratios.paired_overhead([1.0], [1.0, 2.0])
+
+
+def test_interleaved_step_times_alternate_the_calls_and_time_each():
+    calls = []
+    times = timing.interleaved_step_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3,
+                                          torch.device("cpu"), warmup=1)
+    assert calls == ["a", "b"] * 4 and [len(v) for v in times.values()] == [3, 3]
+    assert all(0 <= t < 0.1 for v in times.values() for t in v)
 
 
 def test_flop_counter_counts_a_linear_layer_forward_and_backward():
@@ -71,8 +90,10 @@ def test_tiny_run_writes_json_with_every_key_and_sane_values(tmp_path, capsys):
     assert res["device"].startswith("cpu")
     assert set(res["pairs_per_s"]) == {"full", "model_only", "reference"}
     assert all(v > 0 and math.isfinite(v) for v in res["pairs_per_s"].values())
-    s = res["step_s"]
-    assert res["input_overhead"] == pytest.approx(s["full"] / s["model_only"])
+    s, samples = res["step_s"], res["step_s_samples"]
+    assert all(len(samples[v]) == 2 for v in ("full", "model_only", "reference"))   # --steps 2 x --rounds 1
+    assert s["full"] == pytest.approx(statistics.median(samples["full"]))            # CPU: median single step
+    assert res["input_overhead"] == pytest.approx(ratios.paired_overhead(samples["full"], samples["model_only"]))
     assert res["speedup_vs_reference"] == pytest.approx(s["reference"] / s["full"])
     assert res["aug_share"] == pytest.approx(s["augment_only"] / s["full"]) and res["aug_share"] > 0
     assert res["pairs_per_s"]["full"] == pytest.approx(32 / s["full"])
