@@ -8,8 +8,9 @@ augmentation (core.augment); no DataLoader.
 Data-parallel runs (core.distributed): rank r of W takes the contiguous share [r*B/W, (r+1)*B/W) of each
 step's batch of B from the same permutation, augmented from (seed, step, r); with W = 1, as above.
 
-`FolderSource` (ImageNet-style folders): DataLoader workers decode and random-resized-crop each view to
-uint8; flips, colour and blur run batched on the device.
+`FolderSource` (ImageNet-style folders): `data.workers` DataLoader workers decode and random-resized-crop
+each view to uint8, every image's crops drawn from (seed, step, position in the batch), so a resumed epoch
+and any number of workers see the same crops; flips, colour and blur run batched on the device.
 """
 from __future__ import annotations
 
@@ -86,27 +87,44 @@ class ArraySource:
             yield self.normalize(x), ys[i:i + batch_size]
 
 
+class SeededCrops(torch.utils.data.Dataset):
+    """An image folder whose item (index, seed) is ([n_views uint8 crops], label), the crops drawn from `seed`
+    alone (the worker's global RNG is forked, not consumed), whichever worker process makes them."""
+
+    def __init__(self, folder, crop, n_views: int):
+        self.folder, self.crop, self.n_views = folder, crop, n_views
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, item: tuple[int, int]):
+        index, seed = item
+        image, label = self.folder[index]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return [self.crop(image) for _ in range(self.n_views)], label
+
+
 class FolderSource:
     """ImageNet-style `root/train/<class>/*.jpg` and `root/val/<class>/*.jpg`."""
 
     MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics
 
-    def __init__(self, cfg: Config, device: torch.device, n_pairs: int = 1, workers: int = 8,
-                 rank: int = 0, world: int = 1):
+    def __init__(self, cfg: Config, device: torch.device, n_pairs: int = 1, rank: int = 0, world: int = 1):
         import torchvision
         from torchvision.transforms import v2
         root = Path(cfg.data.root)
         if not cfg.data.root or not (root / "train").is_dir() or not (root / "val").is_dir():
             raise DataError(f"ImageNet-style data needs --data-root DIR with train/ and val/ class folders (got '{cfg.data.root}')")
-        self.cfg, self.device, self.workers, self.rank, self.world = cfg, device, workers, rank, world
+        self.cfg, self.device, self.workers, self.rank, self.world = cfg, device, cfg.data.workers, rank, world
         size, a = cfg.data.image_size, cfg.augment
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
                                                                   ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
         resize = v2.Compose([v2.PILToTensor(), v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)])
-        self.train = torchvision.datasets.ImageFolder(root / "train", transform=lambda im: [crop(im) for _ in range(2 * n_pairs)])
+        self.train = SeededCrops(torchvision.datasets.ImageFolder(root / "train"), crop, 2 * n_pairs)
         self.train_plain = torchvision.datasets.ImageFolder(root / "train", transform=resize)
         self.test = torchvision.datasets.ImageFolder(root / "val", transform=resize)
-        self.num_classes, self.channels = len(self.train.classes), 3
+        self.num_classes, self.channels = len(self.train.folder.classes), 3
         self.n_train, self.n_test = len(self.train), len(self.test)
         self.mean = torch.tensor(self.MEAN, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.STD, device=device).view(1, 3, 1, 1)
@@ -119,13 +137,18 @@ class FolderSource:
 
     def train_epoch(self, epoch: int, start: int = 0, n_pairs: int = 1):
         """As ArraySource.train_epoch; the crops come from the workers (2 * n_pairs given at construction)."""
-        seed = self.cfg.run.seed
+        seed, spe = self.cfg.run.seed, self.steps_per_epoch
         perm = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
-        steps = perm[start * self.batch_size: self.steps_per_epoch * self.batch_size].view(-1, self.batch_size)
-        order = steps[:, _share(self.batch_size, self.rank, self.world)].reshape(-1)     # this rank's shares
+        steps = perm[start * self.batch_size: spe * self.batch_size].view(-1, self.batch_size)
+        share = _share(self.batch_size, self.rank, self.world)
+        order = steps[:, share].reshape(-1)                                   # this rank's shares
+        # (image, crop seed) in loading order; the seed names the step and the position in the whole batch
+        items = [(index, _mix(seed, epoch * spe + i, pos))
+                 for i, row in enumerate(steps.tolist(), start=start)
+                 for pos, index in zip(range(share.start, share.stop), row[share])]
         b = self.batch_size // self.world
-        loader = torch.utils.data.DataLoader(self.train, batch_size=b, sampler=order.tolist(),
-                                             num_workers=self.workers, pin_memory=True, drop_last=True)
+        loader = torch.utils.data.DataLoader(self.train, batch_size=b, sampler=items, num_workers=self.workers,
+                                             pin_memory=self.device.type == "cuda", drop_last=True)
         for i, (crops, _) in enumerate(loader, start=start):
             self._gen.manual_seed(_step_seed(seed, epoch * self.steps_per_epoch + i, self.rank, self.world))
             views = [self.normalize(augment.photometric(augment.to_float(v.to(self.device, non_blocking=True)),
@@ -135,7 +158,8 @@ class FolderSource:
 
     def eval_batches(self, split: str, batch_size: int = 256):
         ds = self.train_plain if split == "train" else self.test
-        loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=self.workers, pin_memory=True)
+        loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=self.workers,
+                                             pin_memory=self.device.type == "cuda")
         for x, y in loader:
             yield self.normalize(augment.to_float(x.to(self.device, non_blocking=True))), y.to(self.device)
 

@@ -98,6 +98,6 @@ def test_run_id_changes_with_every_identity_field():
             if f.metadata.get("identity", True):
                 assert config_hash(cfg) != h0, f.name
                 checked += 1
-            else:  # paths and thread counts do not change what a run computes
+            else:  # paths, worker and thread counts do not change what a run computes
                 assert config_hash(cfg) == h0, f.name
-    assert checked == len(C.all_keys()) - 4
+    assert checked == len(C.all_keys()) - 5       # root, download, workers, device, threads
