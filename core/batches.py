@@ -142,10 +142,11 @@ class FolderSource:
         steps = perm[start * self.batch_size: spe * self.batch_size].view(-1, self.batch_size)
         share = _share(self.batch_size, self.rank, self.world)
         order = steps[:, share].reshape(-1)                                   # this rank's shares
-        # (image, crop seed) in loading order; the seed names the step and the position in the whole batch
-        items = [(index, _mix(seed, epoch * spe + i, pos))
+        # (image, crop seed) in loading order, drawn lazily (k-step's second pass reads only a block of them);
+        # the seed names the step and the position in the whole batch
+        items = ((index, _mix(seed, epoch * spe + i, pos))
                  for i, row in enumerate(steps.tolist(), start=start)
-                 for pos, index in zip(range(share.start, share.stop), row[share])]
+                 for pos, index in zip(range(share.start, share.stop), row[share]))
         b = self.batch_size // self.world
         loader = torch.utils.data.DataLoader(self.train, batch_size=b, sampler=items, num_workers=self.workers,
                                              pin_memory=self.device.type == "cuda", drop_last=True)
