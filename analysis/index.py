@@ -117,7 +117,8 @@ def compute_line(entries: list[Entry]) -> str:
             "and evaluation; runs side by side overlap in clock time).")
 
 
-def index_markdown(entries: list[Entry], command: str) -> str:
+def index_markdown(entries: list[Entry], command: str, speed: list[str] = ()) -> str:
+    """The page; `speed` is the '## Speed' section's lines (analysis.speed), placed after the sweeps."""
     entries = sorted(entries, key=lambda e: paper_order(e.sweep))
     everything = [v for e in entries for v in e.verdicts]
     totals = verdict_counts(everything)
@@ -145,6 +146,7 @@ def index_markdown(entries: list[Entry], command: str) -> str:
     out.append("")
     for e in entries:
         out += _section(e)
+    out += list(speed)
     return "\n".join(out).rstrip("\n") + "\n"
 
 

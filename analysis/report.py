@@ -1,7 +1,7 @@
 """Write a sweep's report, or every sweep's report and the index page.
 
     python -m analysis.report NAME [--runs-dir records/cpu] [--out reports] [--preset P]
-    python -m analysis.report --all [--runs-dir records/cpu] [--out reports] [--preset P]
+    python -m analysis.report --all [--runs-dir records/cpu] [--out reports] [--preset P] [--bench-dir DIR]
 
 The defaults regenerate the committed reproduction: reports/ from the run records in records/cpu/.
 For your own runs: --runs-dir runs --out runs/reports (where sweeps.run writes its report).
@@ -11,8 +11,9 @@ NAME is a sweep name (ablations/NAME.yaml) or a path to a sweep file. Runs are r
 started run). A report is <out>/<sweep>/: README.md (the page: table, figures, the paper's claims
 with verdicts, recipe differences), table.md, table.csv, table.tex, curves.png and, for a numeric
 axis (batch size, d), axis.png. --all also writes <out>/README.md, the index of every sweep in
-ablations/; a sweep without runs is listed there with "nothing to report". The sweep runner calls
-`write_report` in-process.
+ablations/; a sweep without runs is listed there with "nothing to report", and, from the throughput
+records in --bench-dir (default: records/benchmarks with the default --runs-dir, none otherwise), a speed
+table (analysis.speed). The sweep runner calls `write_report` in-process.
 """
 from __future__ import annotations
 
@@ -31,12 +32,14 @@ from analysis.recipe import differences, load_recipe, our_evaluation
 from analysis.report_page import PAGE, SweepReport, page_markdown
 from analysis.runs import UNFINISHED, load_curves, load_runs
 from analysis.selection import plotted_runs, select_runs
+from analysis.speed import load_benchmarks, speed_section
 from analysis.sweepfile import ABLATIONS_DIR, ReportError, Sweep, known_sweeps, load_sweep
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
 from analysis.verdicts import Facts, judge_all
 
 DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
+DEFAULT_BENCH = "records/benchmarks"   # the committed throughput records (python -m benchmarks.throughput --json)
 
 OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
 
@@ -98,10 +101,12 @@ def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_di
 
 
 def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", preset: str | None = None,
-              ablations_dir: str | Path = ABLATIONS_DIR, command: str = "") -> tuple[list[Path], list[str]]:
+              ablations_dir: str | Path = ABLATIONS_DIR, command: str = "",
+              bench_dir: str | Path | None = None) -> tuple[list[Path], list[str]]:
     """Every sweep's report and <out_dir>/README.md; returns (paths written, one-line problems).
 
-    A sweep without runs (or without runs of `preset`) is listed in the index, not an error.
+    A sweep without runs (or without runs of `preset`) is listed in the index, not an error; so is a file
+    in `bench_dir` that is not a throughput record.
     """
     names = known_sweeps(Path(ablations_dir))
     if not names:
@@ -117,17 +122,32 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
             continue
         paths += rep.paths
         entries.append(Entry(sweep, rep, rep.verdicts))
-    command = command or f"python -m analysis.report --all --runs-dir {runs_dir} --out {out_dir}"
+    speed: list[str] = []
+    if bench_dir is not None:
+        records, bench_problems = load_benchmarks(bench_dir)
+        problems += bench_problems
+        speed = speed_section(records, bench_dir)
+    command = command or (f"python -m analysis.report --all --runs-dir {runs_dir} --out {out_dir}"
+                          + (f" --bench-dir {bench_dir}" if bench_dir is not None else ""))
     index = Path(out_dir) / INDEX
     index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text(index_markdown(entries, command))
+    index.write_text(index_markdown(entries, command, speed))
     return paths + [index], problems
+
+
+def _bench_dir(args) -> str | None:
+    """--bench-dir, or the committed records' when the runs are the committed ones; None: no speed table."""
+    if args.bench_dir is not None:
+        return args.bench_dir or None                  # --bench-dir '' turns it off
+    return DEFAULT_BENCH if args.runs_dir == DEFAULT_RUNS else None
 
 
 def _command(args) -> str:
     parts = ["python -m analysis.report", "--all", "--runs-dir", args.runs_dir, "--out", args.out]
     if args.preset:
         parts += ["--preset", args.preset]
+    if args.bench_dir is not None:
+        parts += ["--bench-dir", args.bench_dir]
     return " ".join(shlex.quote(p) if i else p for i, p in enumerate(parts))
 
 
@@ -139,13 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="reports", help="reports root (default: reports)")
     parser.add_argument("--preset", default=None,
                         help="report runs of this preset (default: that of the most recent run)")
+    parser.add_argument("--bench-dir", default=None,
+                        help=f"throughput records for the index's speed table (default: {DEFAULT_BENCH} with the "
+                             "default --runs-dir, none otherwise; '' for none)")
     parser.add_argument("--ablations-dir", default=str(ABLATIONS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if bool(args.name) == bool(args.all):
         parser.error("give a sweep NAME or --all")
     try:
         if args.all:
-            paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args))
+            paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args),
+                                        _bench_dir(args))
         else:
             paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir), []
     except ReportError as e:

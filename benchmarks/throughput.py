@@ -31,6 +31,7 @@ CPU (the cpu preset: fp32, channels_last).
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
 import json
 import os
@@ -53,6 +54,7 @@ from core.losses import simsiam_loss
 from core.model import SimSiam
 from core.monitors import z_std
 from core.presets import preset_config
+from core.rundir import git_commit
 from core.schedule import scaled_lr
 from core.train import build_optimizer, describe_device, resolve_device, set_lr
 from sweeps.expand import parse_set
@@ -313,7 +315,8 @@ def run(args) -> dict:
     variants = [v for v in ("full", "model_only", "reference") if v in step_s]
     res = {
         "device": f"{describe_device(device)}; {cpu_name()}, {os.cpu_count()} cores",
-        "torch": torch.__version__, "preset": args.preset, "backbone": cfg.model.backbone, "batch": batch,
+        "torch": torch.__version__, "commit": git_commit(),
+        "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "preset": args.preset, "backbone": cfg.model.backbone, "batch": batch,
         "image_size": cfg.data.image_size, "data": data_note, "n_train": source.n_train,
         "precision": cfg.run.precision, "channels_last": cfg.run.channels_last, "compile": cfg.run.compile,
         "threads": torch.get_num_threads(), "ref_workers": None if args.no_reference else workers,

@@ -1,0 +1,79 @@
+"""The throughput records (`python -m benchmarks.throughput --json FILE`) as the index page's speed table.
+
+Each record is one benchmark run on one machine: pairs/s of (1) our full step, (2) the model-only step and
+(3) the official-style step, with the ratios the benchmark computed. Read as plain JSON (no torch); a file
+that is not such a record is reported as a problem, not an error.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from analysis.table_files import md_escape
+
+REQUIRED = ("device", "pairs_per_s", "input_overhead")
+
+
+def load_benchmarks(bench_dir: str | Path) -> tuple[list[dict], list[str]]:
+    """(records sorted by time then file name, one-line problems) from <bench_dir>/*.json; ([], []) if absent."""
+    records, problems = [], []
+    for path in sorted(Path(bench_dir).glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            problems.append(f"{path}: not readable as JSON ({err})")
+            continue
+        missing = [k for k in REQUIRED if not isinstance(rec, dict) or k not in rec]
+        if missing:
+            problems.append(f"{path}: not a benchmarks.throughput record (no {', '.join(missing)})")
+            continue
+        records.append({**rec, "file": path.name})
+    return sorted(records, key=lambda r: (str(r.get("time", "")), r["file"])), problems
+
+
+def _num(value, fmt: str) -> str:
+    return "-" if not isinstance(value, (int, float)) or isinstance(value, bool) else format(value, fmt)
+
+
+def _setting(r: dict) -> str:
+    bits = [str(r.get("backbone", "?")), f"batch {r.get('batch', '?')}", str(r.get("precision", "?"))]
+    if r.get("channels_last"):
+        bits.append("channels_last")
+    if r.get("compile"):
+        bits.append("compiled")
+    return ", ".join(bits)
+
+
+def speed_table(records: list[dict]) -> list[str]:
+    """Markdown table rows, one per record (empty list for no records)."""
+    if not records:
+        return []
+    out = ["| record | device | model, batch, precision | ours (pairs/s) | s/epoch | model only | official-style "
+           "| input overhead | speedup | aug. share | MFU | host syncs per step (ours / official) | commit |",
+           "|:---|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|"]
+    for r in records:
+        pps, syncs, epoch = r.get("pairs_per_s", {}), r.get("host_syncs_per_step") or {}, r.get("epoch_s") or {}
+        speedup = r.get("speedup_vs_reference")
+        cells = [r["file"], md_escape(str(r["device"])), _setting(r), _num(pps.get("full"), ".0f"),
+                 _num(epoch.get("full"), ".2f"), _num(pps.get("model_only"), ".0f"), _num(pps.get("reference"), ".0f"),
+                 _num(r.get("input_overhead"), ".3f"), _num(speedup, ".2f") + ("x" if _num(speedup, "") != "-" else ""),
+                 _num(100 * r["aug_share"], ".1f") + "%" if isinstance(r.get("aug_share"), float) else "-",
+                 _num(100 * r["mfu"], ".1f") + "%" if isinstance(r.get("mfu"), float) else "-",
+                 f"{_num(syncs.get('full'), 'g')} / {_num(syncs.get('reference'), 'g')}",
+                 str(r.get("commit", "-"))]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def speed_section(records: list[dict], bench_dir: str | Path) -> list[str]:
+    """The index page's '## Speed' section, or nothing without records."""
+    if not records:
+        return []
+    return ["## Speed", "",
+            f"From the throughput records in `{bench_dir}/`, each written by `python -m benchmarks.throughput "
+            "--json FILE`: one run, one machine, the same model, batch and data for every variant. Input overhead "
+            "is time (1) / time (2) (on a CPU the median of neighbouring single-step ratios), speedup is "
+            "time (3) / time (1), aug. share is making a batch's views alone over (1), MFU is model FLOP/s of (1) "
+            "over a measured matrix-product peak; host syncs are counted over one logging interval "
+            "(off CUDA: the ops that would make the host wait for a GPU).", "",
+            *speed_table(records), ""]
