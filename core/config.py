@@ -177,7 +177,7 @@ def check_consistency(cfg: Config, source: str) -> None:
         if get(cfg, key) <= 0:
             raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
     non_negative = ["optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
-                    "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset",
+                    "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset", "data.workers",
                     "run.threads", "eval.collapse_frac", "eval.collapse_patience", "optim.lars_trust"]
     for key in non_negative:
         if get(cfg, key) < 0:

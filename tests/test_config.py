@@ -27,6 +27,7 @@ def test_unknown_section_fails():
     ("optim.pred_lr", "decay", "'optim.pred_lr' must be one of"),
     ("optim.batch_size", 0, "'optim.batch_size' must be positive"),
     ("optim.base_lr", -0.1, "'optim.base_lr' must be >= 0"),
+    ("data.workers", -1, "'data.workers' must be >= 0"),
     ("augment.flip_p", 1.5, "'augment.flip_p' is a probability"),
 ])
 def test_bad_values_name_file_and_key(key, value, message):
