@@ -21,7 +21,7 @@ import torch
 
 from core import augment
 from core.config import Config
-from core.datasets import DataError, ImageArrays
+from core.datasets import DataError, ImageArrays, stratified_subset
 
 
 def _mix(*xs: int) -> int:
@@ -87,6 +87,18 @@ class ArraySource:
             yield self.normalize(x), ys[i:i + batch_size]
 
 
+def image_folder(path: Path, transform, subset: int):
+    """torchvision's ImageFolder at `path`, cut to `subset` images (0 = all) as the in-memory data sets are:
+    the first ceil(subset / classes) of each class in file order (core.datasets.stratified_subset)."""
+    import torchvision
+    folder = torchvision.datasets.ImageFolder(path, transform=transform)
+    keep = stratified_subset(torch.tensor(folder.targets), subset, len(folder.classes)).tolist()
+    if len(keep) < len(folder.samples):
+        folder.samples = folder.imgs = [folder.samples[i] for i in keep]
+        folder.targets = [label for _, label in folder.samples]
+    return folder
+
+
 class SeededCrops(torch.utils.data.Dataset):
     """An image folder whose item (index, seed) is ([n_views uint8 crops], label), the crops drawn from `seed`
     alone (the worker's global RNG is forked, not consumed), whichever worker process makes them."""
@@ -111,7 +123,6 @@ class FolderSource:
     MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics
 
     def __init__(self, cfg: Config, device: torch.device, n_pairs: int = 1, rank: int = 0, world: int = 1):
-        import torchvision
         from torchvision.transforms import v2
         root = Path(cfg.data.root)
         if not cfg.data.root or not (root / "train").is_dir() or not (root / "val").is_dir():
@@ -121,9 +132,10 @@ class FolderSource:
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
                                                                   ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
         resize = v2.Compose([v2.PILToTensor(), v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)])
-        self.train = SeededCrops(torchvision.datasets.ImageFolder(root / "train"), crop, 2 * n_pairs)
-        self.train_plain = torchvision.datasets.ImageFolder(root / "train", transform=resize)
-        self.test = torchvision.datasets.ImageFolder(root / "val", transform=resize)
+        d = cfg.data
+        self.train = SeededCrops(image_folder(root / "train", None, d.train_subset), crop, 2 * n_pairs)
+        self.train_plain = image_folder(root / "train", resize, d.train_subset)   # the kNN bank: the same images
+        self.test = image_folder(root / "val", resize, d.test_subset)
         self.num_classes, self.channels = len(self.train.folder.classes), 3
         self.n_train, self.n_test = len(self.train), len(self.test)
         self.mean = torch.tensor(self.MEAN, device=device).view(1, 3, 1, 1)

@@ -96,3 +96,18 @@ def test_k_step_targets_on_an_image_folder_see_the_views_they_train_on(tree, tmp
     # k-step computes a block's targets from a second pass over its steps: possible because the crops are seeded
     result = train(_cfg(tree, target__k_steps=2, optim__epochs=1), tmp_path / "k", {}, log=lambda s: None)
     assert result["status"] == "ok" and result["step"] == 4
+
+
+def test_subsets_cut_every_split_per_class_as_the_in_memory_data_sets(tree):
+    source = make_source(_cfg(tree, data__train_subset=12, data__test_subset=6, optim__batch_size=4),
+                         torch.device("cpu"))
+    assert (source.n_train, source.n_test, source.steps_per_epoch) == (12, 6, 3)
+    _, y = map(torch.cat, zip(*source.eval_batches("test")))
+    assert y.tolist() == [0, 0, 1, 1, 2, 2]
+    _, bank_y = map(torch.cat, zip(*source.eval_batches("train")))
+    assert bank_y.tolist() == [0] * 4 + [1] * 4 + [2] * 4                     # the kNN bank is the training subset
+    seen = torch.cat([idx for _, idx in _epoch(source)])
+    assert sorted(seen.tolist()) == list(range(12))
+    whole = make_source(_cfg(tree), torch.device("cpu"))
+    kept = [whole.train.folder.samples[i][0] for i in (0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19)]
+    assert [path for path, _ in source.train.folder.samples] == kept           # the first 4 of each class
