@@ -27,12 +27,20 @@ def load_benchmarks(bench_dir: str | Path) -> tuple[list[dict], list[str]]:
         if missing:
             problems.append(f"{path}: not a benchmarks.throughput record (no {', '.join(missing)})")
             continue
+        if not isinstance(rec["pairs_per_s"], dict):
+            problems.append(f"{path}: not a benchmarks.throughput record (pairs_per_s is not a mapping)")
+            continue
         records.append({**rec, "file": path.name})
     return sorted(records, key=lambda r: (str(r.get("time", "")), r["file"])), problems
 
 
-def _num(value, fmt: str) -> str:
-    return "-" if not isinstance(value, (int, float)) or isinstance(value, bool) else format(value, fmt)
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _num(value, fmt: str, suffix: str = "", scale: float = 1.0) -> str:
+    """`value * scale` formatted with `suffix`, or '-' where the record has no number."""
+    return format(value * scale, fmt) + suffix if _is_number(value) else "-"
 
 
 def _setting(r: dict) -> str:
@@ -53,12 +61,10 @@ def speed_table(records: list[dict]) -> list[str]:
            "|:---|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|"]
     for r in records:
         pps, syncs, epoch = r.get("pairs_per_s", {}), r.get("host_syncs_per_step") or {}, r.get("epoch_s") or {}
-        speedup = r.get("speedup_vs_reference")
         cells = [r["file"], md_escape(str(r["device"])), _setting(r), _num(pps.get("full"), ".0f"),
                  _num(epoch.get("full"), ".2f"), _num(pps.get("model_only"), ".0f"), _num(pps.get("reference"), ".0f"),
-                 _num(r.get("input_overhead"), ".3f"), _num(speedup, ".2f") + ("x" if _num(speedup, "") != "-" else ""),
-                 _num(100 * r["aug_share"], ".1f") + "%" if isinstance(r.get("aug_share"), float) else "-",
-                 _num(100 * r["mfu"], ".1f") + "%" if isinstance(r.get("mfu"), float) else "-",
+                 _num(r.get("input_overhead"), ".3f"), _num(r.get("speedup_vs_reference"), ".2f", "x"),
+                 _num(r.get("aug_share"), ".1f", "%", 100), _num(r.get("mfu"), ".1f", "%", 100),
                  f"{_num(syncs.get('full'), 'g')} / {_num(syncs.get('reference'), 'g')}",
                  str(r.get("commit", "-"))]
         out.append("| " + " | ".join(cells) + " |")

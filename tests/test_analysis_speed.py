@@ -27,10 +27,12 @@ def test_records_load_in_time_order_and_bad_files_are_problems_not_errors(tmp_pa
     _write(tmp_path, "b-gpu.json", GPU)
     _write(tmp_path, "broken.json", "{not json")
     _write(tmp_path, "other.json", {"device": "x"})
+    _write(tmp_path, "scalar.json", dict(CPU, pairs_per_s=793.4))
     records, problems = load_benchmarks(tmp_path)
     assert [r["file"] for r in records] == ["b-gpu.json", "a-cpu.json"]          # 20 Nov before 23 Nov
-    assert len(problems) == 2 and "broken.json" in problems[0] and "not readable" in problems[0]
+    assert len(problems) == 3 and "broken.json" in problems[0] and "not readable" in problems[0]
     assert "other.json" in problems[1] and "pairs_per_s, input_overhead" in problems[1]
+    assert "scalar.json" in problems[2] and "not a mapping" in problems[2]
     assert load_benchmarks(tmp_path / "absent") == ([], [])
 
 
