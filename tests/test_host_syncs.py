@@ -45,15 +45,19 @@ def _run(tmp_path, name, **overrides) -> dict:
     return dict(sync_points(lambda: train(cfg, tmp_path / name, {}, log=lambda s: None)))
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("path", [{}, {"loss__symmetry": "asym2x"}, {"target__k_steps": 4},
                                   {"target__eta": "moving_average", "model__predictor": "none"},
                                   {"optim__optimizer": "lars"}, {"model__predictor": "frozen"}],
                          ids=["default", "asym2x", "k-step", "moving-average", "lars", "frozen-h"])
-def test_training_steps_add_no_host_sync_only_logging_points_do(tmp_path, path):
+def test_training_steps_add_no_host_sync_only_logging_points_do(tmp_path, path, device):
     # 128 images: 16 steps at batch 8, 8 at batch 16; log_every 1000 logs at the epoch's end only
-    many = _run(tmp_path, "many", optim__batch_size=8, run__log_every=1000, **path)
-    few = _run(tmp_path, "few", optim__batch_size=16, run__log_every=1000, **path)
+    many = _run(tmp_path, "many", optim__batch_size=8, run__log_every=1000, run__device=device, **path)
+    few = _run(tmp_path, "few", optim__batch_size=16, run__log_every=1000, run__device=device, **path)
     assert many == few                                      # twice the steps, not one sync more
-    logged = _run(tmp_path, "logged", optim__batch_size=16, run__log_every=4, **path)   # + a log point at step 4
+    logged = _run(tmp_path, "logged", optim__batch_size=16, run__log_every=4, run__device=device, **path)
     assert logged["Tensor.tolist"] == few["Tensor.tolist"] + 1                       # one pull of the device sums
     assert sum(logged.values()) - sum(few.values()) == 2                             # and the z_erank value
