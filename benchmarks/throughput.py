@@ -22,8 +22,8 @@ Timing. On CUDA (1) and (2) alternate in --rounds rounds of --steps queued steps
 best round (other work only ever slows a round down). On a CPU, where a step is synchronous, (2) and (1) alternate
 single step by single step (--steps per round, --rounds rounds); each variant reports its median step and
 input_overhead is the median of the neighbouring (1)/(2) ratios: on a shared 2-core machine round means drift
-by 10-15% and made the ratio of bests swing between 0.97 and 1.10, the paired median stays within about
-+-0.01. (3) runs after them, its steps back to back (the DataLoader workers never pause). The load average
+by 10-15% and made the ratio of bests swing between 0.97 and 1.10 in three runs; the paired median stayed
+between 1.01 and 1.05 in six (augmentation alone is 2-4% of the step). (3) runs after them, its steps back to back (the DataLoader workers never pause). The load average
 and the kernel's CPU pressure (PSI) are recorded. Only the default ablation path is timed (one view pair, network
 targets); the precision fields default to bf16 + channels_last on CUDA and to the preset's own values on
 CPU (the cpu preset: fp32, channels_last).
