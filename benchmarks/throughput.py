@@ -18,25 +18,23 @@ measured matrix-product peak in the step's precision; also host syncs per step o
 counted by its sync debug mode, elsewhere as the ops that would wait for a GPU, so a CPU run checks that our
 step has none between logging points and the reference one per step).
 
-Timing. On CUDA (1) and (2) alternate in --rounds rounds of --steps queued steps and each variant reports its
-best round (other work only ever slows a round down). On a CPU, where a step is synchronous, (2) and (1) alternate
-single step by single step (--steps per round, --rounds rounds); each variant reports its median step and
-input_overhead is the median of the neighbouring (1)/(2) ratios: on a shared 2-core machine round means drift
-by 10-15% and made the ratio of bests swing between 0.97 and 1.10 in three runs; the paired median stayed
-between 1.01 and 1.05 in six (augmentation alone is 2-4% of the step). (3) runs after them, its steps back to back (the DataLoader workers never pause). The load average
-and the kernel's CPU pressure (PSI) are recorded. Only the default ablation path is timed (one view pair, network
-targets); the precision fields default to bf16 + channels_last on CUDA and to the preset's own values on
-CPU (the cpu preset: fp32, channels_last).
+Timing (benchmarks.timing.measure_rounds). On CUDA each round is --steps queued steps of (2), then of (1),
+and each variant reports its best round (other work only ever slows a round down). On a CPU, where a step is
+synchronous, (2) and (1) alternate single step by single step; each variant reports its median step and
+input_overhead is the median of the neighbouring (1)/(2) ratios: on a shared 2-core machine round means
+drift by 10-15% and made the ratio of bests swing between 0.97 and 1.10 in three runs; the paired median
+stayed between 1.01 and 1.05 in six (augmentation alone is 2-4% of the step). (3) runs after them, its
+steps back to back (the DataLoader workers never pause). The load average and the kernel's CPU pressure
+(PSI) are recorded. Only the default ablation path is timed (one view pair, network targets); the
+precision fields default to bf16 + channels_last on CUDA and to the preset's own values on CPU (the cpu
+preset: fp32, channels_last).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
-import itertools
 import json
 import os
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -44,19 +42,16 @@ from pathlib import Path
 import torch
 
 from benchmarks import ratios, timing
-from benchmarks.reference import TwoCropsDataset, endless, official_loader, official_transform
+from benchmarks.machine import cpu_name, cpu_pressure
+from benchmarks.steps import OurStep, ReferenceStep, our_batches, step_flops
 from core import config as C
 from core import precision
 from core.batches import ArraySource
 from core.config_checks import ConfigError
 from core.datasets import DataError, ImageArrays, load_arrays
-from core.losses import simsiam_loss
-from core.model import SimSiam
-from core.monitors import z_std
 from core.presets import preset_config
 from core.rundir import git_commit
-from core.schedule import scaled_lr
-from core.train import build_optimizer, describe_device, resolve_device, set_lr
+from core.train import describe_device, resolve_device
 from sweeps.expand import parse_set
 
 # (N, C, H, W) of the full training sets, for random stand-in data of the right shape
@@ -122,115 +117,6 @@ def load_data(cfg: C.Config, mode: str) -> tuple[ImageArrays, str]:
     return data, f"RANDOM uint8 images of {d.dataset}'s shape ({n}, {c}, {h}, {w}), not real data ({reason})"
 
 
-class OurStep:
-    """core/train.py's training step on the default ablation path (sym loss, network targets, one view pair)."""
-
-    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device):
-        torch.manual_seed(cfg.run.seed)
-        self.cfg, self.device = cfg, device
-        self.model = precision.prepare_model(SimSiam(cfg.model, source.channels).to(device), cfg.run)
-        self.model.train()
-        self.peak_lr = scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size)
-        self.optimizer = build_optimizer(cfg, self.model, self.peak_lr)
-        self.sums = torch.zeros(2, dtype=torch.float64, device=device)
-        self.spe, self.steps = source.steps_per_epoch, 0
-
-    def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
-        cfg = self.cfg
-        set_lr(self.optimizer, cfg, self.peak_lr, self.steps / self.spe)
-        p1, p2, z1, z2 = precision.forward(self.model, x1, x2, cfg.run)
-        loss = simsiam_loss(p1, p2, z1, z2, cfg.model.stop_grad, cfg.loss.similarity, cfg.loss.symmetry == "sym")
-        std = z_std(z1)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.sums += torch.stack([loss.detach().double(), std.double()])
-        self.steps += 1
-        if self.steps % cfg.run.log_every == 0:
-            self.sums.tolist()                          # the trainer's one host sync per log interval
-
-
-def our_batches(source: ArraySource):
-    """(x1, x2) views of every step, epoch after epoch, exactly as the trainer draws them."""
-    for epoch in itertools.count():
-        for pairs, _ in source.train_epoch(epoch):
-            yield pairs[0]
-
-
-class ReferenceStep:
-    """The official-style step: fp32, NCHW, eager, `loss.item()` every step, batches from DataLoader workers."""
-
-    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device, workers: int):
-        torch.manual_seed(cfg.run.seed)
-        self.cfg, self.device = cfg, device
-        self.model = SimSiam(cfg.model, source.channels).to(device)
-        self.model.train()
-        self.optimizer = build_optimizer(cfg, self.model, scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size))
-        tf = official_transform(cfg.augment, cfg.data.image_size, source.mean.flatten().tolist(),
-                                source.std.flatten().tolist())
-        ds = TwoCropsDataset(source.x_train, source.y_train, tf)
-        self.batches = endless(official_loader(ds, cfg.optim.batch_size, workers, device, cfg.run.seed))
-        self.losses = []
-
-    def __call__(self) -> None:
-        self.step(*self.fetch())
-
-    def fetch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        (x1, x2), _ = next(self.batches)
-        return x1.to(self.device, non_blocking=True), x2.to(self.device, non_blocking=True)
-
-    def step(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
-        p1, p2, z1, z2 = self.model(x1, x2)
-        loss = simsiam_loss(p1, p2, z1, z2)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        self.losses.append(loss.item())                 # official: losses.update(loss.item(), images[0].size(0))
-
-
-def step_flops(cfg: C.Config, x1: torch.Tensor, x2: torch.Tensor, channels: int) -> int:
-    """Model FLOPs of one step (forward + loss + backward) on a fresh fp32 eager copy of the model."""
-    model = SimSiam(cfg.model, channels).to(x1.device).train()
-
-    def fwd_bwd():
-        p1, p2, z1, z2 = model(x1, x2)
-        simsiam_loss(p1, p2, z1, z2).backward()
-
-    return timing.count_flops(fwd_bwd)
-
-
-def _summary(samples: list[float], cuda: bool) -> float:
-    """A variant's step time: the best round on CUDA (other work only ever slows a round down), the median
-    single step on a CPU (robust to the steps that other work interrupts)."""
-    return min(samples) if cuda else statistics.median(samples)
-
-
-def host_syncs_per_step(step, device: torch.device, n: int) -> float:
-    """Mean host syncs per call of `step` over `n` calls: waits for the GPU on CUDA, and on other devices the
-    ops that would wait for one (timing.sync_points), so a CPU run checks the GPU path too."""
-    if device.type == "cuda":
-        return sum(timing.count_host_syncs(step, device) for _ in range(n)) / n
-    return sum(timing.sync_points(lambda: [step() for _ in range(n)]).values()) / n
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def cpu_pressure() -> float | None:
-    """Share of the last 10 s in which some runnable task waited for a CPU (Linux PSI), in percent."""
-    try:
-        return float(Path("/proc/pressure/cpu").read_text().split()[1].split("=")[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def run(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -269,29 +155,23 @@ def run(args) -> dict:
         next(batches)
 
     t0 = time.perf_counter()
-    samples = {"full": [], "model_only": []}
-    for r in range(n_rounds):
-        w = warmup if r == 0 else 1
-        if cuda:            # a round of `steps` queued steps each: per-step syncs would hide the GPU's overlap
-            samples["model_only"].append(timing.seconds_per_call(model_only, steps, device, warmup=w))
-            samples["full"].append(timing.seconds_per_call(full, steps, device, warmup=w))
-            now = {k: v[-1] for k, v in samples.items()}
-        else:               # single steps, (2) and (1) in turn: a CPU step is synchronous anyway
-            times = timing.interleaved_step_times({"model_only": model_only, "full": full}, steps, device,
-                                                  warmup=warmup if r == 0 else 0)
-            for k, v in times.items():
-                samples[k] += v
-            now = {k: statistics.median(v) for k, v in times.items()}
+    per_round = 1 if cuda else steps                    # samples per variant and round (timing.measure_rounds)
+
+    def progress(r: int, samples: dict) -> None:
+        now = {k: timing.step_time(v[-per_round:], device) for k, v in samples.items()}
         print(f"  round {r + 1}: full {batch / now['full']:.0f} pairs/s, model-only "
               f"{batch / now['model_only']:.0f} pairs/s ({time.perf_counter() - t0:.0f}s)", flush=True)
+
+    samples = timing.measure_rounds({"model_only": model_only, "full": full}, steps, n_rounds, device, warmup,
+                                    between=1 if cuda else 0, progress=progress)
     aug_s = timing.seconds_per_call(augment_only, steps, device, warmup=1)
-    step_s = {k: _summary(v, cuda) for k, v in samples.items()}
+    step_s = {k: timing.step_time(v, device) for k, v in samples.items()}
     overhead = (ratios.input_overhead(step_s["full"], step_s["model_only"]) if cuda
                 else ratios.paired_overhead(samples["full"], samples["model_only"]))
     step_s["augment_only"] = aug_s
     per_log = cfg.run.log_every                         # over one logging interval: the trainer pulls once in it
-    syncs = {"full": host_syncs_per_step(full, device, per_log),
-             "model_only": host_syncs_per_step(model_only, device, per_log)}
+    syncs = {"full": timing.host_syncs_per_step(full, device, per_log),
+             "model_only": timing.host_syncs_per_step(model_only, device, per_log)}
     flops = step_flops(cfg, *fixed, source.channels)
     peak_dtype = torch.bfloat16 if cfg.run.precision == "bf16" else torch.float32
     peak = timing.matmul_peak(device, peak_dtype)       # before (3): its worker processes would compete
@@ -299,15 +179,11 @@ def run(args) -> dict:
     if not args.no_reference:
         ref = ReferenceStep(cfg, source, device, workers)
         ref_warmup = warmup + 2 * workers                # drain what the workers prefetched at start-up
-        if cuda:                                         # back to back: the workers never pause
-            samples["reference"] = [timing.seconds_per_call(ref, steps, device, warmup=ref_warmup if r == 0 else 0)
-                                    for r in range(n_rounds)]
-        else:
-            samples["reference"] = timing.interleaved_step_times({"reference": ref}, steps * n_rounds, device,
-                                                                 warmup=ref_warmup)["reference"]
-        step_s["reference"] = _summary(samples["reference"], cuda)
+        # back to back (nothing between rounds): the workers never pause
+        samples.update(timing.measure_rounds({"reference": ref}, steps, n_rounds, device, ref_warmup))
+        step_s["reference"] = timing.step_time(samples["reference"], device)
         ref_views = ref.fetch()                          # the step's syncs; the per-image work is in the workers
-        syncs["reference"] = host_syncs_per_step(lambda: ref.step(*ref_views), device, per_log)
+        syncs["reference"] = timing.host_syncs_per_step(lambda: ref.step(*ref_views), device, per_log)
         print(f"  reference ({workers} workers): {batch / step_s['reference']:.0f} pairs/s "
               f"({time.perf_counter() - t0:.0f}s)", flush=True)
         del ref                                          # its workers stop
@@ -316,7 +192,8 @@ def run(args) -> dict:
     res = {
         "device": f"{describe_device(device)}; {cpu_name()}, {os.cpu_count()} cores",
         "torch": torch.__version__, "commit": git_commit(),
-        "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "preset": args.preset, "backbone": cfg.model.backbone, "batch": batch,
+        "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "preset": args.preset, "backbone": cfg.model.backbone, "batch": batch,
         "image_size": cfg.data.image_size, "data": data_note, "n_train": source.n_train,
         "precision": cfg.run.precision, "channels_last": cfg.run.channels_last, "compile": cfg.run.compile,
         "threads": torch.get_num_threads(), "ref_workers": None if args.no_reference else workers,

@@ -1,6 +1,7 @@
 """Measuring on one device: wall time of repeated steps, the matrix-product peak, model FLOPs, host syncs."""
 from __future__ import annotations
 
+import statistics
 import time
 import warnings
 from collections import Counter
@@ -46,6 +47,35 @@ def interleaved_step_times(fns: dict[str, Callable[[], object]], n: int, device:
             sync(device)
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+def measure_rounds(fns: dict[str, Callable[[], object]], steps: int, rounds: int, device: torch.device,
+                   warmup: int, between: int = 0, progress: Callable[[int, dict], None] | None = None
+                   ) -> dict[str, list[float]]:
+    """Step-time samples of every fn over `rounds` rounds, `warmup` untimed calls before the first round and
+    `between` before each later one; `progress(round, samples)` after each round.
+
+    On CUDA a round is `steps` queued calls of one fn after the other, and its sample their mean time (syncing
+    after every step would hide the GPU's overlap). Elsewhere a step is synchronous: a round is `steps`
+    single calls of the fns in turn (interleaved_step_times), one sample each."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(rounds):
+        w = warmup if r == 0 else between
+        if device.type == "cuda":
+            for name, fn in fns.items():
+                samples[name].append(seconds_per_call(fn, steps, device, warmup=w))
+        else:
+            for name, times in interleaved_step_times(fns, steps, device, warmup=w).items():
+                samples[name] += times
+        if progress is not None:
+            progress(r, samples)
+    return samples
+
+
+def step_time(samples: list[float], device: torch.device) -> float:
+    """A variant's step time from its samples: the best round on CUDA (other work only ever slows a round down),
+    the median single step elsewhere (robust to the steps that other work interrupts)."""
+    return min(samples) if device.type == "cuda" else statistics.median(samples)
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int | None = None, reps: int | None = None) -> float:
@@ -128,3 +158,11 @@ def sync_points(fn: Callable[[], object]) -> Counter:
         for name, original in originals.items():
             setattr(torch.Tensor, name, original)
     return mode.seen
+
+
+def host_syncs_per_step(step: Callable[[], object], device: torch.device, n: int) -> float:
+    """Mean host syncs per call of `step` over `n` calls: waits for the GPU on CUDA, and on other devices the
+    ops that would wait for one (sync_points), so a CPU run checks the GPU path too."""
+    if device.type == "cuda":
+        return sum(count_host_syncs(step, device) for _ in range(n)) / n
+    return sum(sync_points(lambda: [step() for _ in range(n)]).values()) / n

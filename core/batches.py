@@ -14,6 +14,7 @@ and any number of workers see the same crops; flips, colour and blur run batched
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Iterator
 
@@ -132,10 +133,11 @@ class FolderSource:
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
                                                                   ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
         resize = v2.Compose([v2.PILToTensor(), v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)])
-        d = cfg.data
-        self.train = SeededCrops(image_folder(root / "train", None, d.train_subset), crop, 2 * n_pairs)
-        self.train_plain = image_folder(root / "train", resize, d.train_subset)   # the kNN bank: the same images
-        self.test = image_folder(root / "val", resize, d.test_subset)
+        folder = image_folder(root / "train", None, cfg.data.train_subset)      # scanned once, used twice:
+        self.train = SeededCrops(folder, crop, 2 * n_pairs)
+        self.train_plain = copy.copy(folder)                                     # the kNN bank, same images
+        self.train_plain.transform = resize
+        self.test = image_folder(root / "val", resize, cfg.data.test_subset)
         self.num_classes, self.channels = len(self.train.folder.classes), 3
         self.n_train, self.n_test = len(self.train), len(self.test)
         self.mean = torch.tensor(self.MEAN, device=device).view(1, 3, 1, 1)
@@ -163,7 +165,7 @@ class FolderSource:
         loader = torch.utils.data.DataLoader(self.train, batch_size=b, sampler=items, num_workers=self.workers,
                                              pin_memory=self.device.type == "cuda", drop_last=True)
         for i, (crops, _) in enumerate(loader, start=start):
-            self._gen.manual_seed(_step_seed(seed, epoch * self.steps_per_epoch + i, self.rank, self.world))
+            self._gen.manual_seed(_step_seed(seed, epoch * spe + i, self.rank, self.world))
             views = [self.normalize(augment.photometric(augment.to_float(v.to(self.device, non_blocking=True)),
                                                         self.cfg.augment, self._gen)) for v in crops[:2 * n_pairs]]
             idx = order[(i - start) * b:(i - start + 1) * b].to(self.device)

@@ -1,0 +1,94 @@
+"""The steps benchmarks.throughput times: ours as core/train.py runs it, and the official-style one."""
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from benchmarks import timing
+from benchmarks.reference import TwoCropsDataset, endless, official_loader, official_transform
+from core import config as C
+from core import precision
+from core.batches import ArraySource
+from core.losses import simsiam_loss
+from core.model import SimSiam
+from core.monitors import z_std
+from core.schedule import scaled_lr
+from core.train import build_optimizer, set_lr
+
+
+class OurStep:
+    """core/train.py's training step on the default ablation path (sym loss, network targets, one view pair)."""
+
+    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device):
+        torch.manual_seed(cfg.run.seed)
+        self.cfg, self.device = cfg, device
+        self.model = precision.prepare_model(SimSiam(cfg.model, source.channels).to(device), cfg.run)
+        self.model.train()
+        self.peak_lr = scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size)
+        self.optimizer = build_optimizer(cfg, self.model, self.peak_lr)
+        self.sums = torch.zeros(2, dtype=torch.float64, device=device)
+        self.spe, self.steps = source.steps_per_epoch, 0
+
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
+        cfg = self.cfg
+        set_lr(self.optimizer, cfg, self.peak_lr, self.steps / self.spe)
+        p1, p2, z1, z2 = precision.forward(self.model, x1, x2, cfg.run)
+        loss = simsiam_loss(p1, p2, z1, z2, cfg.model.stop_grad, cfg.loss.similarity, cfg.loss.symmetry == "sym")
+        std = z_std(z1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.sums += torch.stack([loss.detach().double(), std.double()])
+        self.steps += 1
+        if self.steps % cfg.run.log_every == 0:
+            self.sums.tolist()                          # the trainer's one host sync per log interval
+
+
+def our_batches(source: ArraySource):
+    """(x1, x2) views of every step, epoch after epoch, exactly as the trainer draws them."""
+    for epoch in itertools.count():
+        for pairs, _ in source.train_epoch(epoch):
+            yield pairs[0]
+
+
+class ReferenceStep:
+    """The official-style step: fp32, NCHW, eager, `loss.item()` every step, batches from DataLoader workers."""
+
+    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device, workers: int):
+        torch.manual_seed(cfg.run.seed)
+        self.cfg, self.device = cfg, device
+        self.model = SimSiam(cfg.model, source.channels).to(device)
+        self.model.train()
+        self.optimizer = build_optimizer(cfg, self.model, scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size))
+        tf = official_transform(cfg.augment, cfg.data.image_size, source.mean.flatten().tolist(),
+                                source.std.flatten().tolist())
+        ds = TwoCropsDataset(source.x_train, source.y_train, tf)
+        self.batches = endless(official_loader(ds, cfg.optim.batch_size, workers, device, cfg.run.seed))
+        self.losses = []
+
+    def __call__(self) -> None:
+        self.step(*self.fetch())
+
+    def fetch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        (x1, x2), _ = next(self.batches)
+        return x1.to(self.device, non_blocking=True), x2.to(self.device, non_blocking=True)
+
+    def step(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
+        p1, p2, z1, z2 = self.model(x1, x2)
+        loss = simsiam_loss(p1, p2, z1, z2)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.losses.append(loss.item())                 # official: losses.update(loss.item(), images[0].size(0))
+
+
+def step_flops(cfg: C.Config, x1: torch.Tensor, x2: torch.Tensor, channels: int) -> int:
+    """Model FLOPs of one step (forward + loss + backward) on a fresh fp32 eager copy of the model."""
+    model = SimSiam(cfg.model, channels).to(x1.device).train()
+
+    def fwd_bwd():
+        p1, p2, z1, z2 = model(x1, x2)
+        simsiam_loss(p1, p2, z1, z2).backward()
+
+    return timing.count_flops(fwd_bwd)
