@@ -10,12 +10,11 @@ commit, host and start time (where the numbers were computed). `sweeps.run --no-
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from core.config import ConfigError, config_hash
-from core.rundir import RunDir, atomic_write_text
+from core.rundir import RunDir
 from sweeps.expand import RunSpec
 
 REUSABLE = ("ok", "collapsed")       # a failed or diverged twin is not a result worth copying
@@ -48,7 +47,7 @@ def adopt(spec: RunSpec, twin: Path) -> None:
     kept = {k: v for k, v in origin.items() if k not in spec.meta()}
     rd.write_meta({**kept, **spec.meta(), "copied_from": origin.get("copied_from", f"{twin.parent.name}/{twin.name}")})
     shutil.copyfile(src.file("metrics.jsonl"), rd.file("metrics.jsonl"))
-    atomic_write_text(rd.file("result.json"), json.dumps(src.read_result(), indent=1) + "\n")
+    rd.write_result(src.read_result())
 
 
 def reuse_twins(specs: list[RunSpec], runs_dir: Path, dry_run: bool = False) -> list[RunSpec]:
