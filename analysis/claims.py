@@ -1,47 +1,49 @@
 """The paper's qualitative claims as data: the `claims:` list of a sweep file, parsed and validated.
 
-Each claim is a mapping with the paper's statement, one test from a small vocabulary, and optionally
-the presets that can test it:
+Each claim is a mapping with the paper's statement, one test from a small vocabulary, the reason the
+test and its margin are a fair reading of the paper's sentence, and optionally the presets that can test it:
 
     - paper: "Without stop-gradient the loss reaches its minimum -1 (Sec. 4.1, Fig. 2 left)"
       test: below                 # below | above | between | status | exceeds | trend | flat
       case: "w/o stop-grad"
       metric: loss
       value: -0.99
+      reading: "minimum -1: within 0.01 of it"   # required: why this test and margin read the sentence fairly
       testable_at: [imagenet]     # optional; other presets give "not testable at this scale"
       reason: "why this preset cannot test it"   # required with testable_at
 
-The tests (metric values are the mean over a row's finished seeds):
+Margins and thresholds are fixed from the paper's sentence before the runs are looked at. What each test
+asks of the data (analysis.verdicts judges it, with "inconclusive" when the data cannot decide):
     below / above   case(s) metric < value / > value; `relative_to: inv_sqrt_d | chance` scales the
                     value by 1/sqrt(d) of the row or by the chance accuracy (%) of the data set
-    between         low <= metric <= high (same `relative_to`)
+    between         low < metric < high (same `relative_to`)
     status          every finished run of the case(s) has a status in `equals` (one or a list)
-    exceeds         case's metric - factor x other's other_metric >= margin; with several seeds also
-                    after subtracting twice the standard error of that difference
+    exceeds         margin < case's metric - factor x other's other_metric [<= at_most]: one-sided, or
+                    two-sided with `at_most` ("only 2 points below" is below, by about that much)
                     (`other` defaults to `case`, `other_metric` to `metric`, factor 1, margin 0)
-    trend           means over `cases` (default: all, in file order) move in `direction`
-                    (increasing | decreasing): no step goes back by more than `tolerance`, and the
-                    last row is beyond the first
-    flat            max - min of the means over `cases` <= `tolerance`
+    trend           every step between consecutive `cases` (default: all, in file order) goes in
+                    `direction` (increasing | decreasing)
+    flat            every pair of `cases` differs by less than `tolerance`
 """
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 
-RESULT_METRICS = ("knn_acc", "linear_acc", "z_std", "loss", "knn_acc_init", "wall_s", "epochs")
+from core.record import RESULT_METRICS, STATUSES
+
 DERIVED_METRICS = ("loss_jitter",)      # computed from metrics.jsonl (analysis.curve_metrics)
-STATUSES = ("ok", "collapsed", "diverged", "failed")
 TESTS = ("below", "above", "between", "status", "exceeds", "trend", "flat")
 RELATIVE = ("inv_sqrt_d", "chance")
-COMMON = ("paper", "test", "testable_at", "reason")
+COMMON = ("paper", "test", "reading", "testable_at", "reason")
 FIELDS = {   # test -> (required fields, optional fields)
     "below": (("case", "metric", "value"), ("relative_to",)),
     "above": (("case", "metric", "value"), ("relative_to",)),
     "between": (("case", "metric", "low", "high"), ("relative_to",)),
     "status": (("case", "equals"), ()),
-    "exceeds": (("case", "metric"), ("other", "other_metric", "margin", "factor")),
-    "trend": (("metric", "direction"), ("cases", "tolerance")),
+    "exceeds": (("case", "metric"), ("other", "other_metric", "margin", "at_most", "factor")),
+    "trend": (("metric", "direction"), ("cases",)),
     "flat": (("metric", "tolerance"), ("cases",)),
 }
 
@@ -64,9 +66,11 @@ class Claim:
     other: str = ""                     # exceeds: the row compared against
     other_metric: str = ""
     margin: float = 0.0
+    at_most: float = math.inf           # exceeds: the difference's upper end (two-sided tests)
     factor: float = 1.0
     direction: str = ""                 # trend
     tolerance: float = 0.0              # trend, flat
+    reading: str = ""                   # why the test and its margin are a fair reading of `paper`
     testable_at: tuple[str, ...] = ()   # presets that can test it (empty: every preset)
     reason: str = ""
 
@@ -108,11 +112,14 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     for key in raw:
         if key not in COMMON + required + optional:
             raise ClaimError(f"{where}: unknown field '{key}'{_suggest(key, COMMON + required + optional)}")
-    for key in ("paper",) + required:
+    for key in ("paper", "reading") + required:
         if raw.get(key) is None:
-            raise ClaimError(f"{where}: missing field '{key}'")
-    if not isinstance(raw["paper"], str) or not raw["paper"].strip():
-        raise ClaimError(f"{where}: 'paper' must be the paper's statement (text)")
+            raise ClaimError(f"{where}: missing field '{key}'"
+                             + (" (one line on why the test and margin are a fair reading of the paper's sentence)"
+                                if key == "reading" else ""))
+    for key, what in (("paper", "the paper's statement"), ("reading", "why the test reads the paper fairly")):
+        if not isinstance(raw[key], str) or not raw[key].strip():
+            raise ClaimError(f"{where}: '{key}' must be text: {what}")
 
     names = _names(raw["cases"], where, "cases") if raw.get("cases") is not None else (
         _names(raw["case"], where, "case") if "case" in raw else tuple(cases))
@@ -144,8 +151,11 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     if low is not None and high is not None and low > high:
         raise ClaimError(f"{where}: 'low' ({low:g}) is above 'high' ({high:g})")
     tolerance = _number(raw, "tolerance", where, 0.0)
-    if tolerance < 0:
-        raise ClaimError(f"{where}: 'tolerance' must not be negative")
+    if tolerance < 0 or (test == "flat" and tolerance == 0):
+        raise ClaimError(f"{where}: 'tolerance' must be positive")
+    margin, at_most = _number(raw, "margin", where, 0.0), _number(raw, "at_most", where, math.inf)
+    if at_most <= margin:
+        raise ClaimError(f"{where}: 'at_most' ({at_most:g}) must be above 'margin' ({margin:g})")
 
     testable = raw.get("testable_at")
     testable = _names(testable, where, "testable_at") if testable is not None else ()
@@ -159,8 +169,9 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
         paper=" ".join(raw["paper"].split()), test=test, cases=names, metric=str(raw.get("metric") or ""),
         value=_number(raw, "value", where), low=low, high=high, relative_to=relative, equals=equals,
         other=other, other_metric=str(raw.get("other_metric") or raw.get("metric") or ""),
-        margin=_number(raw, "margin", where, 0.0), factor=_number(raw, "factor", where, 1.0),
-        direction=direction, tolerance=tolerance, testable_at=testable, reason=" ".join(reason.split()),
+        margin=margin, at_most=at_most, factor=_number(raw, "factor", where, 1.0),
+        direction=direction, tolerance=tolerance, reading=" ".join(raw["reading"].split()),
+        testable_at=testable, reason=" ".join(reason.split()),
     )
 
 

@@ -53,6 +53,8 @@ class TargetConfig:
     k_steps: int = 1                # k-step alternation: targets eta fixed for k SGD steps (1 = SimSiam; 0 = one epoch)
     eta: Literal["network", "moving_average"] = "network"  # "moving_average": per-image eta_x <- m eta_x + (1-m) F(T'(x))
     eta_momentum: float = 0.8       # Sec. 5.2: m = 0.8
+    eta_init: Literal["network", "first_seen"] = "network"  # eta_x before x is first sampled: the random network's
+    #                                 output F(x) (Sec. 5.3: eta starts from the initialised network), or x's first output
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,6 @@ class OptimConfig:
     base_lr: float = 0.05           # Sec. 3: lr = base_lr x batch/256
     momentum: float = 0.9           # Sec. 3: SGD momentum 0.9
     weight_decay: float = 1e-4      # Sec. 3: wd 1e-4 on all parameters (App. D, CIFAR: 5e-4)
-    schedule: Literal["cosine"] = "cosine"  # Sec. 3: cosine decay [25]
     warmup_epochs: float = 0.0      # Sec. 4.3: 10-epoch linear warm-up only for batch >= 1024 (Table 3a: also 10)
     optimizer: Literal["sgd", "lars"] = "sgd"  # Sec. 4.3: plain SGD for every batch size (LARS "expected" to help at 4096)
     lars_trust: float = 0.001       # LARS trust coefficient (You et al. 2017), for optimizer: lars
@@ -109,6 +110,8 @@ class EvalConfig:
     linear_lr: float = 0.1          # probe lr (official main_lincls.py base lr 0.1)
     linear_batch: int = 256
     collapse_frac: float = 0.1      # status `collapsed` when final z_std < collapse_frac / sqrt(d)
+    near_collapse_frac: float = 0.5  # status `near-collapse` when final z_std < this / sqrt(d): half the spread of
+    #                                 an output spread evenly on the sphere (healthy runs of every preset sit at 0.86-1.0)
     collapse_patience: int = 0      # stop a run once z_std stayed below that for this many logging points (0 = never)
 
 
@@ -178,7 +181,8 @@ def check_consistency(cfg: Config, source: str) -> None:
             raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
     non_negative = ["optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
                     "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset", "data.workers",
-                    "run.threads", "eval.collapse_frac", "eval.collapse_patience", "optim.lars_trust"]
+                    "run.threads", "eval.collapse_frac", "eval.near_collapse_frac", "eval.collapse_patience",
+                    "optim.lars_trust"]
     for key in non_negative:
         if get(cfg, key) < 0:
             raise ConfigError(f"{source}: '{key}' must be >= 0, got {get(cfg, key)}")
@@ -197,8 +201,12 @@ def check_consistency(cfg: Config, source: str) -> None:
     if cfg.target.eta == "moving_average" and cfg.target.k_steps != 1:
         raise ConfigError(f"{source}: 'target.eta: moving_average' and 'target.k_steps' != 1 are different "
                           "Sec. 5.2 experiments; set one of them")
-    if cfg.optim.warmup_epochs > cfg.optim.epochs:
-        raise ConfigError(f"{source}: 'optim.warmup_epochs' ({cfg.optim.warmup_epochs}) exceeds 'optim.epochs'")
+    if cfg.optim.warmup_epochs >= cfg.optim.epochs:
+        raise ConfigError(f"{source}: 'optim.warmup_epochs' ({cfg.optim.warmup_epochs:g}) must be shorter than "
+                          f"'optim.epochs' ({cfg.optim.epochs}): a warm-up as long as training never decays the lr")
+    if cfg.eval.collapse_frac > cfg.eval.near_collapse_frac:
+        raise ConfigError(f"{source}: 'eval.collapse_frac' ({cfg.eval.collapse_frac:g}) must not exceed "
+                          f"'eval.near_collapse_frac' ({cfg.eval.near_collapse_frac:g})")
 
 
 def get(cfg: Config, key: str):

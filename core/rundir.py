@@ -1,11 +1,4 @@
-"""The run directory: the complete record of one run.
-
-    config.yaml    resolved config, written before step 0
-    meta.json      sweep, case, seed, preset, git commit, versions, host, start time
-    metrics.jsonl  one JSON object per logging point (append-only; a torn last line is tolerated)
-    result.json    final metrics and status, written atomically at the end
-    last.pt        rolling checkpoint (core.checkpoint)
-"""
+"""The run directory: the complete record of one run (its files and statuses: core.record), written here."""
 from __future__ import annotations
 
 import datetime
@@ -19,8 +12,8 @@ import sys
 from pathlib import Path
 
 from core import config as C
-
-STATUSES = ("ok", "collapsed", "diverged", "failed")
+from core.numerics import NUMERICS_VERSION
+from core.record import NUMERICS_KEY, STATUSES, read_jsonl
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -44,23 +37,6 @@ def to_json(obj: dict) -> str:
     return json.dumps({k: finite_or_none(v) for k, v in obj.items()}, allow_nan=False)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """The JSON objects of a JSON-lines file, skipping lines torn by a kill; [] if the file is missing."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
 def git_commit() -> str:
     """HEAD of the repository holding this code, with '-dirty' if tracked files changed; 'unknown' outside git."""
     repo = Path(__file__).resolve().parent.parent
@@ -76,7 +52,7 @@ def git_commit() -> str:
 
 def base_meta() -> dict:
     import torch
-    return {"commit": git_commit(), "host": socket.gethostname(), "python": platform.python_version(),
+    return {"commit": git_commit(), NUMERICS_KEY: NUMERICS_VERSION, "host": socket.gethostname(), "python": platform.python_version(),
             "torch": torch.__version__, "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "argv": sys.argv}
 

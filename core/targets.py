@@ -9,7 +9,9 @@ statistics; blocks restart at each epoch boundary.
 
 Moving-average eta (no predictor): a per-image table, eta_x <- m eta_x + (1 - m) F(T'(x)), l2-normalized
 (footnote 5), m = 0.8. Choices (recorded in ablations/moving_average.yaml): F(T'(x)) is the mean of the
-two views' normalized outputs of the current step (detached); eta_x starts at the first output seen.
+two views' normalized outputs of the current step (detached); eta_x starts from the randomly initialised
+network's output F(x) on the un-augmented image, one pass before training (target.eta_init: network), or,
+with target.eta_init: first_seen, at x's first output.
 """
 from __future__ import annotations
 
@@ -58,6 +60,17 @@ class MovingAverageTargets:
         self.eta[idx] = new
         self.seen[idx] = True
         return new
+
+    @torch.no_grad()
+    def start_from(self, model: nn.Module, batches) -> None:
+        """eta_x <- F(x)/||F(x)|| (F = model.f) for every image, in the order `batches` yields them ((x, y) from
+        index 0 on). BN normalizes with the batch's statistics, as in training; its running statistics stay."""
+        start = 0
+        with frozen_bn_stats(model):
+            for x, _ in batches:
+                self.eta[start:start + len(x)] = F.normalize(model.f(x).float(), dim=1)
+                start += len(x)
+        self.seen[:start] = True
 
     def state_dict(self) -> dict:
         return {"eta": self.eta, "seen": self.seen}

@@ -26,11 +26,13 @@ from core import config as C
 from core import distributed, precision
 from core.batches import make_source
 from core.checkpoint import load_checkpoint, save_checkpoint
-from core.evaluate import final_evaluation, knn_accuracy, protocol
+from core.evaluate import features, linear_accuracy, monitor, protocol
 from core.lars import LARS
 from core.losses import simsiam_loss
 from core.model import SimSiam
 from core.monitors import effective_rank, z_std
+from core.numerics import NUMERICS_VERSION
+from core.record import COLLAPSED, NUMERICS_KEY, collapse_status
 from core.rundir import FollowerRunDir, RunDir, base_meta
 from core.schedule import cosine_lr, scaled_lr
 from core.targets import MovingAverageTargets, frozen_bn_stats, kstep_targets
@@ -178,6 +180,10 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
         log(f"[{name}] resumed at step {state['step']} (epoch {state['step'] / spe:.2f})")
     else:
         rd.discard_metrics()  # a run killed before its first checkpoint starts over
+        rd.write_meta({**rd.read_meta(), NUMERICS_KEY: NUMERICS_VERSION})   # the numerics that train it
+        if ema is not None and cfg.target.eta_init == "network":       # Sec. 5.3: eta from the initial network
+            with precision.autocast(device, cfg.run.precision):
+                ema.start_from(model, source.eval_batches("train"))
 
     def checkpoint():
         if not dp.main:
@@ -187,10 +193,13 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
                                   "eta": ema.state_dict() if ema is not None else None})
 
     if state["knn_acc_init"] is None:                            # what a random network already scores
-        state["knn_acc_init"] = knn_accuracy(model.backbone, source, cfg.eval)
-        rd.append_metrics({"epoch": 0.0, "step": 0, "loss": None, "z_std": None, "knn_acc": state["knn_acc_init"]})
-        log(f"[{name}] random-init kNN acc {state['knn_acc_init']:.2f}%")
+        init = monitor(features(model.backbone, source), source.num_classes, cfg.eval)
+        state["knn_acc_init"], state["init"] = init["knn_acc"], init
+        rd.append_metrics({"epoch": 0.0, "step": 0, "loss": None, "z_std": None, **init})
+        log(f"[{name}] random-init kNN acc {state['knn_acc_init']:.2f}%, backbone std {init['backbone_std']:.4f} "
+            f"erank {init['backbone_erank']:.1f}")
         checkpoint()
+    evaluated = None                                             # (step, Features) of the latest kNN point
 
     def flush(acc: dict) -> dict:
         n = max(acc["n"], 1)
@@ -309,13 +318,15 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
                    "z_erank": effective_rank(z_first).item()}
             every = cfg.eval.knn_every
             if (every and (epoch + 1) % every == 0) or epoch + 1 == o.epochs:
-                row["knn_acc"] = knn_accuracy(model.backbone, source, cfg.eval)
+                evaluated = (state["step"], features(model.backbone, source))
+                row.update(monitor(evaluated[1], source.num_classes, cfg.eval))
             if log_row(row):
                 checkpoint()
                 break
             if epoch + 1 < o.epochs:
                 state["epoch_acc"] = {"loss": 0.0, "z_std": 0.0, "n": 0}
-            knn = f" knn {row['knn_acc']:.2f}%" if "knn_acc" in row else ""
+            knn = (f" knn {row['knn_acc']:.2f}% backbone std {row['backbone_std']:.4f} erank "
+                   f"{row['backbone_erank']:.1f}") if "knn_acc" in row else ""
             log(f"[{name}] epoch {epoch + 1}/{o.epochs} loss {row['loss']:.4f} z_std {row['z_std']:.4f} "
                 f"(1/sqrt(d) {1 / sqrt_d:.4f}){knn} {time.time() - t_epoch:.1f}s")
             checkpoint()
@@ -324,15 +335,27 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
 
     # ---- final evaluation and status -------------------------------------------------------------
     final = flush(dict(state["epoch_acc"]))                      # means over the last epoch
-    evals = final_evaluation(model.backbone, source, cfg.eval, cfg.run.seed)
-    collapsed = state["stopped_early"] or final["z_std"] < z_floor
-    result = {"status": "collapsed" if collapsed else "ok", "epoch": round(state["step"] / spe, 4), "step": state["step"],
+    feats = evaluated[1] if evaluated is not None and evaluated[0] == state["step"] else features(model.backbone, source)
+    evals = monitor(feats, source.num_classes, cfg.eval)         # the last kNN point's, when it was at this step
+    status = COLLAPSED if state["stopped_early"] else collapse_status(
+        final["z_std"], cfg.model.dim, cfg.eval.collapse_frac, cfg.eval.near_collapse_frac)
+    init = state.get("init") or {}
+    result = {"status": status, "epoch": round(state["step"] / spe, 4), "step": state["step"],
               "loss": final["loss"], "z_std": final["z_std"], "z_std_ref": 1 / sqrt_d,
               "z_erank": state["z_erank"], "stopped_early": state["stopped_early"],
-              "collapsed_at_epoch": state["below"]["since"] if collapsed else None,
-              "knn_acc": evals["knn_acc"], "knn_acc_init": state["knn_acc_init"], "linear_acc": evals["linear_acc"],
+              "collapsed_at_epoch": state["below"]["since"] if status == COLLAPSED else None,
+              "knn_acc": evals["knn_acc"], "knn_acc_init": state["knn_acc_init"],
+              "linear_acc": linear_accuracy(feats, source.num_classes, cfg.eval, cfg.run.seed),
+              "backbone_std": evals["backbone_std"], "backbone_erank": evals["backbone_erank"],
+              "backbone_std_ref": 1 / math.sqrt(feats.query.shape[1]),
+              "backbone_std_init": init.get("backbone_std"), "backbone_erank_init": init.get("backbone_erank"),
               "train_s": round(state["train_s"], 1), "device": describe_device(device), "world_size": dp.world,
               "eval": protocol(cfg.eval, source.n_train, source.n_test)}
     log(f"[{name}] done: {result['status']} loss {result['loss']:.4f} z_std {result['z_std']:.4f} "
-        f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear {result['linear_acc']}")
+        f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear {_pct(result['linear_acc'])} "
+        f"backbone std {result['backbone_std']:.4f} erank {result['backbone_erank']:.1f}")
     return result
+
+
+def _pct(value: float | None) -> str:
+    return "none" if value is None else f"{value:.2f}%"

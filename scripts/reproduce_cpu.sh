@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
-# The committed CPU-scale reproduction: every sweep in ablations/ at the cpu preset, on this machine's CPU,
-# into records/cpu/ (seeds 0-2 for stopgrad and predictor, seed 0 elsewhere), then reports/ from them.
+# The committed CPU-scale reproduction: every sweep in ablations/ at the cpu preset, seeds 0-2, on this
+# machine's CPU, into RECORDS/cpu/; the rows whose verdicts might hang on the preset's base lr (1.5) again at
+# base lr 0.5 (RECORDS/cpu-lr0.5/) and Fig. 2 at the paper's 0.05 (RECORDS/cpu-lr0.05/); then reports/ from them.
 # Resumable: finished runs are skipped and a killed one resumes from its checkpoint, so it can be run again
-# across sittings (commit records/cpu as runs finish; checkpoints are git-ignored).
-#   bash scripts/reproduce_cpu.sh [RUNS_DIR] [JOBS]
+# across sittings (commit the records as runs finish; checkpoints are git-ignored).
+#   bash scripts/reproduce_cpu.sh [RECORDS] [JOBS]        (REPORT=0 skips the reports at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-records/cpu}
+records=${1:-records}
 jobs=${2:-2}
 py=${PYTHON:-.venv/bin/python}
-# one seed of every sweep first, so a sitting that ends early leaves every table with a row
-sweeps=(stopgrad predictor batchnorm similarity symmetrization output_dim moving_average kstep batch_size
-        "stopgrad --seeds 0 1 2" "predictor --seeds 0 1 2")
-for s in "${sweeps[@]}"; do
-  # shellcheck disable=SC2086
+main="$records/cpu"
+lr05=(--runs-dir "$records/cpu-lr0.5" --set optim.base_lr=0.5)
+lr005=(--runs-dir "$records/cpu-lr0.05" --set optim.base_lr=0.05)
+runs=(
+  # the sweeps whose claims are about collapse first, then the lr check of their rows, then the rest
+  "stopgrad --runs-dir $main" "predictor --runs-dir $main" "batchnorm --runs-dir $main"
+  "moving_average --runs-dir $main"
+  "stopgrad ${lr05[*]}"
+  "predictor ${lr05[*]} --cases baseline+(lr+with+cosine+decay) (a)+no+pred.+MLP (b)+fixed+random+init."
+  "batchnorm ${lr05[*]} --cases (a)+none (c)+default"
+  "moving_average ${lr05[*]}"
+  "similarity --runs-dir $main" "symmetrization --runs-dir $main" "kstep --runs-dir $main"
+  "output_dim --runs-dir $main" "batch_size --runs-dir $main"
+  "stopgrad ${lr005[*]}"
+)
+for r in "${runs[@]}"; do
+  # words are split on spaces; '+' inside a case name stands for a space
+  read -r -a args <<< "$r"
+  args=("${args[@]//+/ }")
   # a sweep with runs left unfinished exits 1: say so and go on with the next (re-running resumes them)
-  /usr/bin/time -f "$s: %e s wall, %U s user, %S s sys" $py -m sweeps.run $s --jobs "$jobs" --runs-dir "$runs" \
-    --no-report || echo "$s: some runs did not finish (see above); run the script again to resume them"
+  /usr/bin/time -f "$r: %e s wall, %U s user, %S s sys" $py -m sweeps.run "${args[@]}" --jobs "$jobs" --no-report \
+    || echo "$r: some runs did not finish (see above); run the script again to resume them"
 done
-$py -m analysis.report --all --runs-dir "$runs" --out reports
+if [ "${REPORT:-1}" != 0 ]; then
+  $py -m analysis.report --all --runs-dir "$main" --out reports --lr-check "$records/cpu-lr0.5" "$records/cpu-lr0.05"
+fi

@@ -1,6 +1,11 @@
 """Expand a sweep (cases x grid x seeds) at a preset into run specs. Needs no torch.
 
 Override order, later wins: config defaults < preset < case < grid point < --set < seed.
+
+Schedule lengths in a sweep file (SCHEDULE_KEYS in a case or grid point) are the paper's, in epochs of its
+100-epoch ablation schedule (Sec. 3). They are scaled with the run: multiplied by `epoch_scale` = the run's
+optim.epochs from the preset and --set / 100, so Table 3(a)'s and Table 2's 10-epoch warm-up stays 10% of
+training at any preset (1 epoch of the cpu preset's 10). A value given with --set is taken as it is.
 """
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import Config, apply_overrides, config_hash
+from core.config import Config, ConfigError, apply_overrides, config_hash
 from core.presets import preset_overrides
 from sweeps.sweepfile import Sweep
 
@@ -25,9 +30,38 @@ class RunSpec:
     run_id: str
     run_dir: Path
 
+    epoch_scale: float = 1.0            # applied to the sweep file's schedule lengths (module docstring)
+
     def meta(self) -> dict:
         return {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
-                "preset": self.preset, "run_id": self.run_id, "config_hash": config_hash(self.config)}
+                "preset": self.preset, "run_id": self.run_id, "config_hash": config_hash(self.config),
+                "epoch_scale": self.epoch_scale}
+
+
+SCHEDULE_KEYS = ("optim.warmup_epochs", "optim.epochs")
+PAPER_EPOCHS = Config().optim.epochs            # Sec. 3: the ablations' 100-epoch schedule
+
+
+def scale_schedule(overrides: dict, scale: float) -> dict:
+    """A sweep file's overrides with its schedule lengths (paper epochs) multiplied by `scale`."""
+    out = dict(overrides)
+    for key in SCHEDULE_KEYS:
+        if key in out and isinstance(out[key], (int, float)) and not isinstance(out[key], bool):
+            value = out[key] * scale
+            out[key] = max(1, round(value)) if key == "optim.epochs" else float(value)
+    return out
+
+
+def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
+    """The sweep's cases, or only `names` (in the file's order); an unknown name is an error with a suggestion."""
+    if not names:
+        return dict(sweep.cases)
+    from core.config_checks import suggest
+    for name in names:
+        if name not in sweep.cases:
+            raise ConfigError(f"--cases: '{name}' is not a case of {sweep.name}{suggest(name, list(sweep.cases))}; "
+                              f"its cases: {', '.join(repr(c) for c in sweep.cases)}")
+    return {c: o for c, o in sweep.cases.items() if c in names}
 
 
 def slug(text: str) -> str:
@@ -52,20 +86,24 @@ def parse_set(items: list[str]) -> dict:
 
 
 def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = None,
-           cli_overrides: dict | None = None) -> list[RunSpec]:
+           cli_overrides: dict | None = None, cases: list[str] | None = None) -> list[RunSpec]:
     base = apply_overrides(Config(), preset_overrides(preset), f"preset {preset}")
+    epochs = apply_overrides(base, cli_overrides, "--set", check=False).optim.epochs if cli_overrides else base.optim.epochs
+    scale = epochs / PAPER_EPOCHS
     grid_keys = list(sweep.grid)
     specs = []
-    for case, overrides in sweep.cases.items():
-        case_cfg = apply_overrides(base, overrides, f"{sweep.path}: case '{case}'")
+    for case, overrides in select_cases(sweep, cases).items():
+        case_cfg = apply_overrides(base, scale_schedule(overrides, scale), f"{sweep.path}: case '{case}'",
+                                   check=not cli_overrides)
         for values in itertools.product(*(sweep.grid[k] for k in grid_keys)):
             point = dict(zip(grid_keys, values))
-            cfg = apply_overrides(case_cfg, point, f"{sweep.path}: grid")
+            cfg = apply_overrides(case_cfg, scale_schedule(point, scale), f"{sweep.path}: grid", check=not cli_overrides)
             if cli_overrides:
                 cfg = apply_overrides(cfg, cli_overrides, "--set")
             for seed in (seeds if seeds is not None else sweep.seeds):
                 run_cfg = apply_overrides(cfg, {"run.seed": seed}, "--seeds")
                 label = slug(case) + "".join(f"_{k.split('.')[-1]}={v}" for k, v in point.items())
                 run_id = f"{label}-s{seed}-{config_hash(run_cfg)}"
-                specs.append(RunSpec(sweep.name, case, seed, point, preset, run_cfg, run_id, Path(runs_dir) / sweep.name / run_id))
+                specs.append(RunSpec(sweep.name, case, seed, point, preset, run_cfg, run_id,
+                                     Path(runs_dir) / sweep.name / run_id, scale))
     return specs

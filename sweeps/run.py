@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.config import ConfigError
 from core.presets import list_presets, preset_description
-from sweeps import slurm
+from sweeps import slurm, stale
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand, parse_set
 from sweeps.state import is_done
@@ -29,6 +29,7 @@ def parse_args(argv):
     ap.add_argument("--executor", default="local", choices=sorted(EXECUTORS), help="where runs execute (default: local)")
     ap.add_argument("--jobs", type=int, default=1, help="local executor: runs at a time (default 1)")
     ap.add_argument("--seeds", type=int, nargs="+", help="override the sweep file's seeds")
+    ap.add_argument("--cases", nargs="+", metavar="CASE", help="run only these cases (rows) of the sweep file")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for every run, e.g. --set optim.epochs=2 (repeatable)")
     ap.add_argument("--data-root", help="data directory (sets data.root)")
@@ -40,6 +41,10 @@ def parse_args(argv):
     ap.add_argument("--no-reuse", action="store_true", help="train every run, even one whose config equals a "
                     "finished run's in another sweep under --runs-dir (by default that record is copied: "
                     "sweeps/twins.py)")
+    ap.add_argument("--stale", choices=stale.CHOICES, default="refuse",
+                    help="runs made under other training numerics (core/numerics.py): refuse (default: stop and "
+                         "list them), reuse (keep finished ones and copy such twins), rerun (move them to "
+                         "<sweep>/.stale/ and train again)")
     ap.add_argument("--dry-run", action="store_true", help="list the runs and their state (and with --executor "
                     "slurm the sbatch file); start nothing")
     ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
@@ -70,7 +75,7 @@ def main(argv=None) -> int:
     sets = parse_set(args.sets)
     if args.data_root:
         sets["data.root"] = args.data_root
-    specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets)
+    specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
 
     options = slurm.options_from(args) if args.executor == "slurm" else None
     print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in {Path(args.runs_dir) / sweep.name}")
@@ -79,6 +84,10 @@ def main(argv=None) -> int:
         print(format_table(rows))
         print(summary(rows))
         return 0
+    held = {r["run_id"] for r in rows if r["state"].startswith(("pending", "running"))}
+    for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_done, args.dry_run):
+        print(line)
+    rows = sweep_status([s.run_dir for s in specs])
     for spec, row in zip(specs, rows):
         job = f"  (job {row['job_id']})" if row["state"] in ("pending", "running") and row["job_id"] != "-" else ""
         print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row['state']}{job}")
@@ -86,7 +95,7 @@ def main(argv=None) -> int:
     pending = [s for s in specs if not is_done(s.run_dir) and s.run_id not in busy]
     if pending and not args.no_reuse:
         from sweeps.twins import reuse_twins
-        pending = reuse_twins(pending, Path(args.runs_dir), dry_run=args.dry_run)
+        pending = reuse_twins(pending, Path(args.runs_dir), dry_run=args.dry_run, any_numerics=args.stale == "reuse")
     if args.dry_run:
         print(f"{len(pending)} of {len(specs)} runs would start or resume (dry run: nothing started)")
         if pending and options is not None:

@@ -14,14 +14,18 @@ import shutil
 from pathlib import Path
 
 from core.config import ConfigError, config_hash
+from core.numerics import NUMERICS_VERSION
+from core.record import TRAINED
 from core.rundir import RunDir
 from sweeps.expand import RunSpec
+from sweeps.stale import version_of
 
-REUSABLE = ("ok", "collapsed")       # a failed or diverged twin is not a result worth copying
+REUSABLE = TRAINED                    # a failed or diverged twin is not a result worth copying
 
 
-def find_twin(spec: RunSpec, runs_dir: Path) -> Path | None:
-    """A finished run directory under `runs_dir` with spec's config hash, other than spec's own; or None."""
+def find_twin(spec: RunSpec, runs_dir: Path, any_numerics: bool = False) -> Path | None:
+    """A finished run directory under `runs_dir` with spec's config hash, other than spec's own, made under
+    this code's training numerics (or any, with `any_numerics`); or None."""
     h = config_hash(spec.config)
     candidates = sorted(Path(runs_dir).glob(f"*/*-{h}"), key=lambda p: ("copied_from" in RunDir(p).read_meta(), p))
     for cand in candidates:                            # runs that trained before copies of them
@@ -29,6 +33,8 @@ def find_twin(spec: RunSpec, runs_dir: Path) -> Path | None:
             continue
         result = RunDir(cand).read_result()
         if not result or result.get("status") not in REUSABLE:
+            continue
+        if not any_numerics and version_of(cand) != NUMERICS_VERSION:
             continue
         try:
             if config_hash(RunDir(cand).read_config()) == h:
@@ -50,13 +56,14 @@ def adopt(spec: RunSpec, twin: Path) -> None:
     rd.write_result(src.read_result())
 
 
-def reuse_twins(specs: list[RunSpec], runs_dir: Path, dry_run: bool = False) -> list[RunSpec]:
+def reuse_twins(specs: list[RunSpec], runs_dir: Path, dry_run: bool = False,
+                any_numerics: bool = False) -> list[RunSpec]:
     """Copy the record of every not-yet-started run that has a twin; return the runs still to train."""
     left = []
     for spec in specs:
         rd = RunDir(spec.run_dir)               # prepared (config and meta written) is not started
         started = any(rd.file(f).exists() for f in ("metrics.jsonl", "last.pt", "prev.pt", "result.json"))
-        twin = None if started else find_twin(spec, runs_dir)
+        twin = None if started else find_twin(spec, runs_dir, any_numerics)
         if twin is None:
             left.append(spec)
             continue

@@ -1,0 +1,89 @@
+"""The run record's schema, in one place for core, sweeps and analysis (imports no torch, nothing of ours).
+
+A run directory holds:
+
+    config.yaml    resolved config, written before step 0
+    meta.json      sweep, case, seed, preset, git commit, numerics version, versions, host, start time
+    metrics.jsonl  one JSON object per logging point (append-only; a torn last line is tolerated)
+    result.json    final metrics and status, written atomically at the end
+    last.pt        rolling checkpoint (core.checkpoint)
+
+A run is finished when result.json exists and parses with a known status; anything else is partial.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CONFIG, META, METRICS, RESULT = "config.yaml", "meta.json", "metrics.jsonl", "result.json"
+
+# Result statuses, in the order tables list them. `near-collapse` sits between ok and collapsed: the output
+# kept some spread, but less than half that of outputs spread evenly over the sphere (`collapse_status`).
+OK, NEAR_COLLAPSE, COLLAPSED, DIVERGED, FAILED = "ok", "near-collapse", "collapsed", "diverged", "failed"
+STATUSES = (OK, NEAR_COLLAPSE, COLLAPSED, DIVERGED, FAILED)
+TRAINED = (OK, NEAR_COLLAPSE, COLLAPSED)          # statuses of a run that trained to its end (a result)
+
+# Scalars of result.json that claims and tables may read. The monitors of the projector output z and of the
+# backbone features (pool5) are measured the same way: per-channel std of the l2-normalized rows (1/sqrt(width)
+# when spread evenly over the sphere, 0 for a constant output) and the entropy effective rank.
+RESULT_METRICS = ("knn_acc", "linear_acc", "knn_acc_init", "z_std", "z_erank", "backbone_std", "backbone_erank",
+                  "loss", "epoch", "wall_s", "train_s")
+
+NUMERICS_KEY = "numerics"          # meta.json: core.numerics.NUMERICS_VERSION of the code that trained the run
+NUMERICS_BEFORE_KEY = 1            # records written before the key existed were made by version 1
+
+
+def collapse_status(z_std: float, dim: int, collapse_frac: float, near_frac: float) -> str:
+    """ok, near-collapse or collapsed from the final z std of a run of output dim d.
+
+    collapsed: z_std < collapse_frac / sqrt(d); near-collapse: z_std < near_frac / sqrt(d); else ok.
+    """
+    ref = dim ** -0.5
+    if z_std < collapse_frac * ref:
+        return COLLAPSED
+    if z_std < near_frac * ref:
+        return NEAR_COLLAPSE
+    return OK
+
+
+def numerics_version(meta: dict) -> int:
+    """The numerics version a run's meta.json records (version 1 before the key existed)."""
+    value = meta.get(NUMERICS_KEY, NUMERICS_BEFORE_KEY)
+    return value if isinstance(value, int) and not isinstance(value, bool) else NUMERICS_BEFORE_KEY
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON object from `path`, or None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file, skipping torn or garbled lines; [] if the file is missing."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def read_result(run_dir: Path) -> dict | None:
+    """result.json of a finished run (a known status), else None (missing, torn, or no status)."""
+    result = read_json(Path(run_dir) / RESULT)
+    if result is None or result.get("status") not in STATUSES:
+        return None
+    return result
