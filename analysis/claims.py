@@ -18,7 +18,7 @@ asks of the data (analysis.verdicts judges it, with "inconclusive" when the data
                     value by 1/sqrt(d) of the row or by the chance accuracy (%) of the data set
     between         low < metric < high (same `relative_to`)
     status          every finished run of the case(s) has a status in `equals` (one or a list)
-    exceeds         margin < case's metric - factor x other's other_metric [<= at_most]: one-sided, or
+    exceeds         margin < case's metric - factor x other's other_metric [< at_most]: one-sided, or
                     two-sided with `at_most` ("only 2 points below" is below, by about that much)
                     (`other` defaults to `case`, `other_metric` to `metric`, factor 1, margin 0)
     trend           every step between consecutive `cases` (default: all, in file order) goes in

@@ -1,4 +1,6 @@
-"""Figure-2-style training curves: loss, output std and kNN accuracy against epochs, one line per case.
+"""Figure-2-style training curves against epochs, one line per case: loss, the std of the projector output z
+and, beside it, of the backbone features (where a collapse sits shows there), kNN accuracy, and the
+effective rank of z. A row the paper reports at chance (a collapse) gets a cross at chance on the kNN panel.
 
 Drawn on a bare matplotlib Figure with the Agg canvas: no pyplot, no global backend or style change.
 """
@@ -15,7 +17,7 @@ from matplotlib.figure import Figure
 
 from analysis.datasets import num_classes
 from analysis.runs import UNFINISHED
-from analysis.tables import STATUS_ORDER
+from analysis.tables import STATUS_ORDER, paper_number
 
 PALETTE = "colorblind"
 STYLE = "whitegrid"
@@ -79,20 +81,29 @@ def _draw(ax, band: pd.DataFrame, color, label=None, markers=False, ls="-"):
                         color=color, alpha=0.2, lw=0)
 
 
-def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[str, str]],
-                  title: str = "") -> Figure:
-    """Three panels side by side (four when the runs log the effective rank of z); one line per
-    (case, grid label) in `groups` order.
+PANELS = ("loss", "z_std", "backbone_std", "knn_acc", "z_erank")   # metrics.jsonl column per panel, in order
+OPTIONAL = ("backbone_std", "z_erank")                              # drawn only when the runs log them
 
-    `runs` holds one row per plotted run (status, dim, dataset, knn_acc_init); `curves` their
-    metrics.jsonl rows. Colours follow `groups` order, so a case keeps its colour across reports.
+
+def _has(curves: pd.DataFrame, col: str) -> bool:
+    return col in curves and curves[col].notna().any()
+
+
+def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[str, str]],
+                  title: str = "", paper: dict | None = None) -> Figure:
+    """The PANELS side by side (those in OPTIONAL only when logged); one line per (case, grid label) in
+    `groups` order.
+
+    `runs` holds one row per plotted run (status, dim, dataset, knn_acc_init); `curves` their metrics.jsonl
+    rows; `paper` the paper's number per case (a row below 1% is at chance there: marked on the kNN panel).
+    Colours follow `groups` order, so a case keeps its colour across reports.
     """
     colors = sns.color_palette(PALETTE, max(len(groups), 1))
     with style_context():
-        erank = "z_erank" in curves and curves["z_erank"].notna().any()
-        fig = Figure(figsize=(11.3 if erank else 8.5, 3.1), layout="constrained")
+        panels = [p for p in PANELS if p not in OPTIONAL or _has(curves, p)]
+        fig = Figure(figsize=(2.85 * len(panels), 3.1), layout="constrained")
         FigureCanvasAgg(fig)
-        axes = fig.subplots(1, 4 if erank else 3)
+        axes = dict(zip(panels, fig.subplots(1, len(panels))))
         curves = _with_init_knn(curves, runs) if len(curves) else curves
         for color, (case, glabel) in zip(colors, groups):
             mine = runs[(runs["case"] == case) & (runs["grid_label"] == glabel)]
@@ -101,14 +112,18 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[s
                 continue
             label = line_label(case, glabel, list(mine["status"]))
             ls = BAD_STYLE if any(s not in ("ok", UNFINISHED) for s in mine["status"]) else "-"
-            _draw(axes[0], _mean_band(c, "loss"), color, label, ls=ls)
-            _draw(axes[1], _mean_band(c, "z_std"), color, ls=ls)
-            knn = _mean_band(c, "knn_acc")
-            _draw(axes[2], knn, color, markers=len(knn) <= MAX_MARKERS, ls=ls)
-            if erank:
-                _draw(axes[3], _mean_band(c, "z_erank"), color, ls=ls)
+            for col, ax in axes.items():
+                band = _mean_band(c, col)
+                sparse = col.startswith(("knn", "backbone")) and len(band) <= MAX_MARKERS
+                _draw(ax, band, color, label if col == "loss" else None, markers=sparse, ls=ls)
+            at_chance = paper_number((paper or {}).get(case))
+            if at_chance is not None and at_chance < 1.0 and len(c["epoch"].dropna()):
+                axes["knn_acc"].plot([c["epoch"].max()], [chance_of(runs)], marker="X", ms=11, color=color,
+                                     mec="black", ls="none", zorder=5, label="paper: at chance (collapsed)")
         _decorate(axes, runs)
-        handles, labels = axes[0].get_legend_handles_labels()
+        handles, labels = axes["loss"].get_legend_handles_labels()
+        marks, mark_labels = axes["knn_acc"].get_legend_handles_labels()
+        handles, labels = handles + marks[:1], labels + mark_labels[:1]     # one entry for the paper's crosses
         if handles:
             fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 3), frameon=False)
         if title:
@@ -132,10 +147,15 @@ def draw_inv_sqrt_d(ax, dims: list[int]) -> None:
     ax.set_ylim(0.0, max(top, 1.15 / math.sqrt(min(dims))) if dims else top)
 
 
+def chance_of(runs: pd.DataFrame) -> float:
+    """Chance accuracy (%) of the runs' data set."""
+    datasets = {str(d) for d in runs["dataset"].dropna()} if "dataset" in runs else set()
+    return 100.0 / num_classes(next(iter(datasets)) if len(datasets) == 1 else "")
+
+
 def draw_chance(ax, runs: pd.DataFrame) -> None:
     """The chance level of a kNN/linear accuracy panel (dotted), for the runs' data set."""
-    datasets = {str(d) for d in runs["dataset"].dropna()} if "dataset" in runs else set()
-    chance = 100.0 / num_classes(next(iter(datasets)) if len(datasets) == 1 else "")
+    chance = chance_of(runs)
     ax.axhline(chance, color="0.35", ls=":", lw=1.2, zorder=1)
     ax.annotate(f"chance ({chance:g}%)", xy=(1.0, chance), xycoords=("axes fraction", "data"),
                 xytext=(-3, -3), textcoords="offset points", ha="right", va="top",
@@ -144,21 +164,25 @@ def draw_chance(ax, runs: pd.DataFrame) -> None:
     ax.set_ylim(0.0, max(hi, chance * 1.5))
 
 
-def _decorate(axes, runs: pd.DataFrame) -> None:
-    loss_ax, std_ax, knn_ax = axes[:3]
-    if len(axes) == 4:                     # partial collapse shows here before the mean std moves
-        axes[3].set_title("effective rank of z")
-        axes[3].set_yscale("log")
+def _decorate(axes: dict, runs: pd.DataFrame) -> None:
+    if "z_erank" in axes:                  # partial collapse shows here before the mean std moves
+        axes["z_erank"].set_title("effective rank of z")
+        axes["z_erank"].set_yscale("log")
         for d in _dims(runs):
-            axes[3].axhline(d, color="0.35", ls="--", lw=1.0, zorder=1)
+            axes["z_erank"].axhline(d, color="0.35", ls="--", lw=1.0, zorder=1)
+    loss_ax = axes["loss"]
     loss_ax.set_title("training loss")
     lo, hi = loss_ax.get_ylim()
     loss_ax.set_ylim(-1.0, max(hi, -0.5))
-    std_ax.set_title("output std")
-    draw_inv_sqrt_d(std_ax, _dims(runs))
-    knn_ax.set_title("kNN acc. (%)")
-    draw_chance(knn_ax, runs)
-    for ax in axes:
+    axes["z_std"].set_title("output std (z)")
+    draw_inv_sqrt_d(axes["z_std"], _dims(runs))
+    if "backbone_std" in axes:             # the same statistic one level down: is the backbone collapsed too?
+        axes["backbone_std"].set_title("backbone feature std")
+        lo, hi = axes["backbone_std"].get_ylim()
+        axes["backbone_std"].set_ylim(0.0, max(hi, axes["z_std"].get_ylim()[1]))
+    axes["knn_acc"].set_title("kNN acc. (%)")
+    draw_chance(axes["knn_acc"], runs)
+    for ax in axes.values():
         ax.set_xlabel("epochs")
         ax.set_xlim(left=0.0)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from analysis.report_page import PAGE, SweepReport, recipe_summary
+from analysis import lr_check
+from analysis.report_page import PAGE, TEST_RULE, SweepReport, recipe_summary
 from analysis.sweepfile import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
 from analysis.tables import metric_label
@@ -42,10 +43,16 @@ def _table(rep: SweepReport) -> list[str]:
     return out + ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in cells]
 
 
-def _verdict_lines(verdicts: list[Verdict]) -> list[str]:
+def _verdict_lines(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str]:
     if not verdicts:
         return ["- (no claims in the sweep file)"]
-    return [f"- **{v.verdict}**: {md_escape(v.claim.paper)} *Evidence:* {md_escape(v.evidence)}" for v in verdicts]
+    lr = bool(lr_cells)
+    out = ["| verdict | the paper says | evidence (ours) |" + (" across base lr |" if lr else ""),
+           "|:---|:---|:---|" + (":---|" if lr else "")]
+    for i, v in enumerate(verdicts):
+        cells = [f"**{v.verdict}**", md_escape(v.claim.paper), md_escape(v.evidence)]
+        out.append("| " + " | ".join(cells + ([md_escape(lr_cells[i])] if lr else [])) + " |")
+    return out
 
 
 def _section(e: Entry) -> list[str]:
@@ -64,7 +71,9 @@ def _section(e: Entry) -> list[str]:
     out += _table(rep) + [""]
     for name in rep.figures:
         out += [f"![{md_escape(title_line(s))} ({name})]({s.name}/{name})", ""]
-    out += ["Claims:", ""] + _verdict_lines(e.verdicts) + [""]
+    out += ["Claims:", ""] + _verdict_lines(e.verdicts, rep.lr_cells) + [""]
+    if rep.collapse_site:
+        out += ["Where the collapse sits (measured):", ""] + [f"- {md_escape(x)}" for x in rep.collapse_site] + [""]
     return out
 
 
@@ -117,7 +126,19 @@ def compute_line(entries: list[Entry]) -> str:
             "and evaluation; runs side by side overlap in clock time).")
 
 
-def index_markdown(entries: list[Entry], command: str, speed: list[str] = ()) -> str:
+def lr_line(entries: list[Entry]) -> str:
+    """How many verdicts hold, fail or change across the base lrs tried; '' without an lr check."""
+    cells = [c for e in entries if e.report is not None for c in e.report.lr_cells]
+    if not cells:
+        return ""
+    kinds = [lr_check.summary_kind(c) for c in cells]
+    counts = ", ".join(f"{kinds.count(k)} {k}" for k in lr_check.SUMMARIES if kinds.count(k))
+    return ("**Across base lr:** the claims most likely to hang on the cpu preset's base lr (1.5, chosen so that "
+            "the run without stop-gradient collapses in ~400 steps) were judged again on the same rows at other "
+            f"base lrs (column 'across base lr'): {counts}; the rest are not testable here or have no data.")
+
+
+def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr_checked: bool = False) -> str:
     """The page; `speed` is the '## Speed' section's lines (analysis.speed), placed after the sweeps."""
     entries = sorted(entries, key=lambda e: paper_order(e.sweep))
     everything = [v for e in entries for v in e.verdicts]
@@ -131,6 +152,8 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = ()) ->
            "so levels are not comparable: the verdicts test the paper's qualitative claims, each stated in "
            "the sweep file with a machine-checkable test.", "",
            f"**{len(everything)} claims:** " + ", ".join(f"{totals[v]} {v}" for v in VERDICTS), "",
+           TEST_RULE, "",
+           *([lr_line(entries), ""] if lr_checked and lr_line(entries) else []),
            *([seed_noise(entries), ""] if seed_noise(entries) else []),
            *([compute_line(entries), ""] if compute_line(entries) else []),
            "| paper | sweep | preset | seeds | runs | " + " | ".join(VERDICTS) + " |",

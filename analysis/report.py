@@ -2,6 +2,7 @@
 
     python -m analysis.report NAME [--runs-dir records/cpu] [--out reports] [--preset P]
     python -m analysis.report --all [--runs-dir records/cpu] [--out reports] [--preset P] [--bench-dir DIR]
+                                    [--lr-check DIR ...]
 
 The defaults regenerate the committed reproduction: reports/ from the run records in records/cpu/.
 For your own runs: --runs-dir runs --out runs/reports (where sweeps.run writes its report).
@@ -13,17 +14,21 @@ with verdicts, recipe differences), table.md, table.csv, table.tex, curves.png a
 axis (batch size, d), axis.png. --all also writes <out>/README.md, the index of every sweep in
 ablations/; a sweep without runs is listed there with "nothing to report", and, from the throughput
 records in --bench-dir (default: records/benchmarks with the default --runs-dir, none otherwise), a speed
-table (analysis.speed). The sweep runner calls `write_report` in-process.
+table (analysis.speed). --lr-check names run trees that differ from --runs-dir only in optim.base_lr
+(default with the default --runs-dir: records/cpu-lr*); each claim is judged on them too, and its page and
+the index say whether the verdict holds at every lr tried (analysis.lr_check). The sweep runner calls
+`write_report` in-process.
 """
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
-from dataclasses import replace
 from pathlib import Path
 
+from analysis import lr_check
 from analysis.axis_figures import axis_figure, numeric_axis
+from analysis.collapse_site import diagnose
 from analysis.curve_metrics import add_curve_metrics
 from analysis.datasets import chance_acc
 from analysis.figures import curves_figure, save_curves
@@ -36,24 +41,23 @@ from analysis.speed import load_benchmarks, speed_section
 from analysis.sweepfile import ABLATIONS_DIR, ReportError, Sweep, known_sweeps, load_sweep
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
-from analysis.verdicts import Facts, judge_all
+from analysis.verdicts import Facts, Verdict, judge_all
 
 DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
 DEFAULT_BENCH = "records/benchmarks"   # the committed throughput records (python -m benchmarks.throughput --json)
+DEFAULT_LR_CHECK = "records/cpu-lr*"   # the committed lr check of the reproduction (scripts/reproduce_cpu.sh)
 
 OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
 
 
-def _facts(chosen, sweep: Sweep, preset) -> Facts:
-    """The table the claims are judged on: the sweep's metrics plus any metric a claim reads."""
-    metrics = list(dict.fromkeys(sweep.metrics + sorted({m for c in sweep.claims for m in c.metrics()})))
+def _facts(chosen, preset) -> Facts:
     datasets = {str(d) for d in chosen["dataset"].dropna()}
-    chance = chance_acc(next(iter(datasets)) if len(datasets) == 1 else "")
-    return Facts(aggregate(chosen, replace(sweep, metrics=metrics)), chosen, preset, chance)
+    return Facts(chosen, preset, chance_acc(next(iter(datasets)) if len(datasets) == 1 else ""))
 
 
-def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset: str | None = None) -> SweepReport:
-    """Write one sweep's report directory; raise ReportError when there is nothing to report."""
+def _runs(sweep: Sweep, runs_dir: str | Path, preset: str | None):
+    """The runs a report of `sweep` reads from `runs_dir` (one preset, duplicates resolved, with the curve
+    metrics), their curves, the preset and the notes on what was left out; ReportError if there are none."""
     runs_root = Path(runs_dir) / sweep.name
     runs = load_runs(runs_dir, sweep.name)
     if runs.empty:
@@ -61,14 +65,38 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
                           f"create them with: python -m sweeps.run {sweep.name}")
     chosen, preset, notes = select_runs(runs, sweep, runs_root, preset)
     curves = load_curves(runs_dir, sweep.name, run_ids=list(chosen["run_id"]))
-    chosen = add_curve_metrics(chosen, curves)
+    return add_curve_metrics(chosen, curves), curves, preset, notes
+
+
+def _lr_cells(sweep: Sweep, chosen, preset, verdicts: list[Verdict], lr_dirs) -> list[str]:
+    """Per claim, the lr check's summary over the trees in `lr_dirs` (analysis.lr_check); [] without any."""
+    if not lr_dirs:
+        return []
+    others: list[list[lr_check.Tried]] = [[] for _ in verdicts]
+    for d in lr_dirs:
+        try:
+            alt, _, _, _ = _runs(sweep, d, preset)
+        except ReportError:
+            continue                                   # this tree has no runs of the sweep at the preset
+        for i, v in enumerate(judge_all(sweep.claims, _facts(alt, preset))):
+            others[i].append(lr_check.Tried(lr_check.lr_label(alt[alt["status"] != UNFINISHED]), v))
+    main = lr_check.lr_label(chosen[chosen["status"] != UNFINISHED])
+    return [lr_check.summarize(lr_check.Tried(main, v), o) for v, o in zip(verdicts, others)]
+
+
+def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset: str | None = None,
+                lr_dirs: tuple = ()) -> SweepReport:
+    """Write one sweep's report directory; raise ReportError when there is nothing to report."""
+    chosen, curves, preset, notes = _runs(sweep, runs_dir, preset)
     table = aggregate(chosen, sweep)
     header = header_lines(sweep, chosen, preset, notes)
-    verdicts = judge_all(sweep.claims, _facts(chosen, sweep, preset))
+    verdicts = judge_all(sweep.claims, _facts(chosen, preset))
     recipe = load_recipe()
     done = chosen[chosen["status"] != UNFINISHED]
     rep = SweepReport(sweep, preset, table, chosen, header, verdicts, differences(sweep, done, recipe),
-                      our_evaluation(done), recipe, figures=["curves.png"])
+                      our_evaluation(done), recipe, figures=["curves.png"],
+                      lr_cells=_lr_cells(sweep, chosen, preset, verdicts, lr_dirs),
+                      collapse_site=diagnose(done, sweep.cases))
 
     out = Path(out_dir) / sweep.name
     out.mkdir(parents=True, exist_ok=True)
@@ -81,7 +109,7 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
     groups = list(dict.fromkeys(zip(table["case"], table["grid_label"])))
     title = f"{title_line(sweep)} (preset {preset})" if preset else title_line(sweep)
     mine = curves[curves["run_id"].isin(plotted["run_id"])]
-    save_curves(curves_figure(mine, plotted, groups, title=title), rep.paths[3])
+    save_curves(curves_figure(mine, plotted, groups, title=title, paper=sweep.paper), rep.paths[3])
     key = numeric_axis(sweep)
     if key is not None:
         rep.paths.append(save_curves(axis_figure(table, done, sweep, key, title=title), out / "axis.png"))
@@ -93,16 +121,16 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
 
 
 def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_dir: str | Path = "reports",
-                 preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR) -> list[Path]:
+                 preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR, lr_dirs: tuple = ()) -> list[Path]:
     """Write <out_dir>/<sweep>/ (table.md, table.csv, table.tex, curves.png, [axis.png], README.md);
     return their paths. Raises ReportError (one-line message) for an unknown sweep or no runs."""
     sweep = load_sweep(name_or_path, Path(ablations_dir))
-    return write_sweep(sweep, runs_dir, out_dir, preset).paths
+    return write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs).paths
 
 
 def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", preset: str | None = None,
               ablations_dir: str | Path = ABLATIONS_DIR, command: str = "",
-              bench_dir: str | Path | None = None) -> tuple[list[Path], list[str]]:
+              bench_dir: str | Path | None = None, lr_dirs: tuple = ()) -> tuple[list[Path], list[str]]:
     """Every sweep's report and <out_dir>/README.md; returns (paths written, one-line problems).
 
     A sweep without runs (or without runs of `preset`) is listed in the index, not an error; so is a file
@@ -115,7 +143,7 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
     for name in names:
         sweep = load_sweep(name, Path(ablations_dir))     # a malformed sweep file is an error: fix it
         try:
-            rep = write_sweep(sweep, runs_dir, out_dir, preset)
+            rep = write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs)
         except ReportError as err:
             problems.append(f"{name}: {err}")
             entries.append(Entry(sweep, None, no_data_verdicts(sweep, "no runs to report"), str(err)))
@@ -128,10 +156,11 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
         problems += bench_problems
         speed = speed_section(records, bench_dir)
     command = command or (f"python -m analysis.report --all --runs-dir {runs_dir} --out {out_dir}"
-                          + (f" --bench-dir {bench_dir}" if bench_dir is not None else ""))
+                          + (f" --bench-dir {bench_dir}" if bench_dir is not None else "")
+                          + (" --lr-check " + " ".join(map(str, lr_dirs)) if lr_dirs else ""))
     index = Path(out_dir) / INDEX
     index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text(index_markdown(entries, command, speed))
+    index.write_text(index_markdown(entries, command, speed, lr_checked=bool(lr_dirs)))
     return paths + [index], problems
 
 
@@ -142,12 +171,23 @@ def _bench_dir(args) -> str | None:
     return DEFAULT_BENCH if args.runs_dir == DEFAULT_RUNS else None
 
 
+def _lr_dirs(args) -> tuple:
+    """--lr-check, or the committed lr check's trees when the runs are the committed ones."""
+    if args.lr_check is not None:
+        return tuple(args.lr_check)
+    if args.runs_dir == DEFAULT_RUNS:
+        return tuple(sorted(str(p) for p in Path(".").glob(DEFAULT_LR_CHECK) if p.is_dir()))
+    return ()
+
+
 def _command(args) -> str:
     parts = ["python -m analysis.report", "--all", "--runs-dir", args.runs_dir, "--out", args.out]
     if args.preset:
         parts += ["--preset", args.preset]
     if args.bench_dir is not None:
         parts += ["--bench-dir", args.bench_dir]
+    if args.lr_check is not None:
+        parts += ["--lr-check", *args.lr_check]
     return " ".join(shlex.quote(p) if i else p for i, p in enumerate(parts))
 
 
@@ -162,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench-dir", default=None,
                         help=f"throughput records for the index's speed table (default: {DEFAULT_BENCH} with the "
                              "default --runs-dir, none otherwise; '' for none)")
+    parser.add_argument("--lr-check", nargs="*", default=None, metavar="DIR",
+                        help="run trees that differ from --runs-dir only in optim.base_lr; every claim is judged "
+                             f"on each too (default: {DEFAULT_LR_CHECK} with the default --runs-dir)")
     parser.add_argument("--ablations-dir", default=str(ABLATIONS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if bool(args.name) == bool(args.all):
@@ -169,9 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.all:
             paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args),
-                                        _bench_dir(args))
+                                        _bench_dir(args), _lr_dirs(args))
         else:
-            paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir), []
+            paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir,
+                                           _lr_dirs(args)), []
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

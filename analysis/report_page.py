@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import stats
 from analysis.recipe import Setting, differing_labels, recipe_markdown
 from analysis.runs import UNFINISHED
 from analysis.sweepfile import Sweep
@@ -30,6 +31,8 @@ class SweepReport:
     recipe: dict
     figures: list[str] = field(default_factory=list)   # file names next to the page
     paths: list[Path] = field(default_factory=list)
+    lr_cells: list[str] = field(default_factory=list)  # per verdict: the lr check's summary (analysis.lr_check)
+    collapse_site: list[str] = field(default_factory=list)  # analysis.collapse_site.diagnose
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -57,12 +60,24 @@ class SweepReport:
         return out
 
 
-def verdict_table(verdicts: list[Verdict]) -> list[str]:
+TEST_RULE = (f"Each claim is data in the sweep file (`claims:`): the paper's sentence, a test, a margin fixed from "
+             f"the sentence before the runs, and why that is a fair reading. Every number is a mean over seeds with "
+             f"the interval ±{stats.Z:g} standard errors (a difference paired by seed where both rows have the same "
+             f"seeds): **reproduced** when every interval lies inside what the claim needs, **not reproduced** when "
+             f"one lies outside it, **inconclusive** when one straddles a bound or a row has fewer than "
+             f"{stats.MIN_SEEDS} seeds. A tie is never inside a strict bound.")
+
+
+def verdict_table(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str]:
     if not verdicts:
         return ["(this sweep file has no `claims:`)"]
-    out = ["| verdict | the paper says | test | evidence (ours) |", "|:---|:---|:---|:---|"]
-    for v in verdicts:
-        out.append(f"| **{v.verdict}** | {md_escape(v.claim.paper)} | {v.claim.test} | {md_escape(v.evidence)} |")
+    lr = bool(lr_cells)
+    out = ["| verdict | the paper says | test, and why it reads the paper fairly | evidence (ours) |"
+           + (" across base lr |" if lr else ""), "|:---|:---|:---|:---|" + (":---|" if lr else "")]
+    for i, v in enumerate(verdicts):
+        cells = [f"**{v.verdict}**", md_escape(v.claim.paper), f"`{v.claim.test}`: {md_escape(v.claim.reading)}",
+                 md_escape(v.evidence)] + ([md_escape(lr_cells[i])] if lr else [])
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 
@@ -73,10 +88,13 @@ def page_markdown(rep: SweepReport) -> str:
         out += ["**Missing (partial sweep):** " + "; ".join(missing), ""]
     for name in rep.figures:
         out += [f"![{md_escape(title_line(rep.sweep))}: {name}]({name})", ""]
-    out += ["## The paper's claims", "",
-            "Each claim is data in the sweep file (`claims:`), tested on the table above "
-            "(means over seeds; with several seeds a difference must exceed twice its standard error).", ""]
-    out += verdict_table(rep.verdicts) + [""]
+    out += ["## The paper's claims", "", TEST_RULE, ""]
+    out += verdict_table(rep.verdicts, rep.lr_cells) + [""]
+    if rep.collapse_site:
+        out += ["## Where the collapse sits", "",
+                "Measured at the end of each run: the per-channel std and effective rank of the l2-normalized "
+                "projector output z (training batches) and backbone features (the test images, eval-mode BN).", ""]
+        out += [f"- {md_escape(line)}" for line in rep.collapse_site] + [""]
     out += ["## Recipe differences", ""]
     out += recipe_markdown(rep.settings, rep.recipe, rep.evaluation, rep.preset) + [""]
     out += ["## Files", "",

@@ -1,7 +1,7 @@
 """Read run directories (`<runs_dir>/<sweep>/<run_id>/`) into pandas frames.
 
-Every file is optional: a run without result.json is `unfinished`, a torn or
-unreadable line or file is skipped, never fatal.
+Every file is optional: a run without a readable result.json with a known status (core.record.read_result)
+is `unfinished`, a torn or unreadable line or file is skipped, never fatal.
 """
 from __future__ import annotations
 
@@ -12,18 +12,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from core.record import CONFIG, META, METRICS, RESULT, RESULT_METRICS, numerics_version, read_json, read_jsonl, read_result
+
 UNFINISHED = "unfinished"
-META_COLUMNS = ["run_id", "case", "seed", "preset", "commit", "start_time", "status"]
-RESULT_METRICS = ["loss", "z_std", "knn_acc", "knn_acc_init", "linear_acc", "wall_s", "epochs"]
+META_COLUMNS = ["run_id", "case", "seed", "preset", "commit", "numerics", "start_time", "status"]
 CURVE_ID_COLUMNS = ["run_id", "case", "seed", "grid_label"]
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+CURVE_COLUMNS = ["epoch", "step", "loss", "z_std", "lr", "knn_acc", "z_erank", "backbone_std", "backbone_erank"]
 
 
 def _read_yaml(path: Path) -> dict:
@@ -32,26 +26,6 @@ def _read_yaml(path: Path) -> dict:
     except (OSError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Parsed objects of a JSON-lines file; torn or garbled lines are skipped."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            rows.append(obj)
-    return rows
 
 
 def grid_label(grid: dict) -> str:
@@ -78,7 +52,7 @@ def run_dirs(runs_dir: str | Path, sweep: str) -> list[Path]:
     root = Path(runs_dir) / sweep
     if not root.is_dir():
         return []
-    marks = ("meta.json", "config.yaml", "metrics.jsonl", "result.json")
+    marks = (META, CONFIG, METRICS, RESULT)
     return sorted(p for p in root.iterdir()
                   if p.is_dir() and not p.name.startswith(".") and any((p / m).exists() for m in marks))
 
@@ -90,10 +64,10 @@ def _scalar(v):
 
 
 def read_run(run_dir: Path) -> dict:
-    """One row: meta fields, result fields (or status 'unfinished'), dim/dataset from config, grid."""
-    meta = _read_json(run_dir / "meta.json") or {}
-    config = _read_yaml(run_dir / "config.yaml")
-    result = _read_json(run_dir / "result.json")
+    """One row: meta fields, result fields (or status 'unfinished'), dim/dataset/base lr from config, grid."""
+    meta = read_json(run_dir / META) or {}
+    config = _read_yaml(run_dir / CONFIG)
+    result = read_result(run_dir)
     grid = meta.get("grid") if isinstance(meta.get("grid"), dict) else {}
     row = {
         "run_id": str(meta.get("run_id") or run_dir.name),
@@ -101,6 +75,7 @@ def read_run(run_dir: Path) -> dict:
         "seed": meta.get("seed", (config.get("run") or {}).get("seed")),
         "preset": meta.get("preset"),
         "commit": meta.get("commit"),
+        "numerics": numerics_version(meta),           # core.numerics: the training numerics that made it
         "start_time": meta.get("start_time"),
         "copied_from": meta.get("copied_from"),      # sweeps.twins: a copy of another sweep's run
         "status": UNFINISHED,
@@ -110,10 +85,11 @@ def read_run(run_dir: Path) -> dict:
         for k, v in result.items():
             if k not in ("run_id", "case", "seed", "preset", "commit", "start_time"):
                 row[k] = _scalar(v)
-        row["status"] = str(result.get("status") or "ok")
-    model, data = config.get("model") or {}, config.get("data") or {}
+        row["status"] = str(result["status"])
+    model, data, optim = config.get("model") or {}, config.get("data") or {}, config.get("optim") or {}
     row["dim"] = model.get("dim")
     row["dataset"] = data.get("dataset")
+    row["base_lr"] = optim.get("base_lr")
     row["grid_label"] = grid_label(grid)
     row["grid_key"] = grid_key(grid)
     row["path"] = str(run_dir)
@@ -125,7 +101,8 @@ def read_run(run_dir: Path) -> dict:
 def load_runs(runs_dir: str | Path, sweep: str) -> pd.DataFrame:
     """One row per run directory of `sweep` under `runs_dir` (empty frame when there are none)."""
     rows = [read_run(d) for d in run_dirs(runs_dir, sweep)]
-    base = META_COLUMNS + RESULT_METRICS + ["dim", "dataset", "grid_label", "grid_key", "path", "copied_from"]
+    base = META_COLUMNS + list(RESULT_METRICS) + ["dim", "dataset", "base_lr", "grid_label", "grid_key", "path",
+                                                  "copied_from"]
     df = pd.DataFrame(rows, columns=list(dict.fromkeys(base + [k for r in rows for k in r])))
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True, errors="coerce", format="ISO8601")
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
@@ -138,11 +115,11 @@ def load_curves(runs_dir: str | Path, sweep: str, run_ids: list[str] | None = No
     """Long-form metrics.jsonl rows of every run (or only `run_ids`), with run_id/case/seed added."""
     frames, wanted = [], (None if run_ids is None else set(run_ids))
     for d in run_dirs(runs_dir, sweep):
-        meta = _read_json(d / "meta.json") or {}
+        meta = read_json(d / META) or {}
         run_id = str(meta.get("run_id") or d.name)
         if wanted is not None and run_id not in wanted:
             continue
-        rows = read_jsonl(d / "metrics.jsonl")
+        rows = read_jsonl(d / METRICS)
         if not rows:
             continue
         f = pd.DataFrame(rows)
@@ -153,9 +130,9 @@ def load_curves(runs_dir: str | Path, sweep: str, run_ids: list[str] | None = No
         f.insert(0, "run_id", run_id)
         frames.append(f)
     if not frames:
-        return pd.DataFrame(columns=CURVE_ID_COLUMNS + ["epoch", "step", "loss", "z_std", "lr", "knn_acc"])
+        return pd.DataFrame(columns=CURVE_ID_COLUMNS + CURVE_COLUMNS)
     df = pd.concat(frames, ignore_index=True)
-    for col in ("epoch", "step", "loss", "z_std", "lr", "knn_acc"):
+    for col in CURVE_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else float("nan")
     return df
 

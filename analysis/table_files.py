@@ -48,6 +48,13 @@ def header_lines(sweep: Sweep, runs: pd.DataFrame, preset: str | None,
              ("Seeds", ", ".join(map(str, seeds)) or "(no finished runs)"),
              ("Commit" + ("s" if len(commits) > 1 else ""), ", ".join(commits) or "(unknown)"),
              ("Runs", f"{len(done)} finished, {len(runs) - len(done)} unfinished")]
+    versions = sorted({int(v) for v in done["numerics"].dropna()}) if "numerics" in done else []
+    if len(versions) > 1:
+        lines.append(("Numerics (mixed!)", "rows were trained under training-numerics versions "
+                      + ", ".join(f"v{v}" for v in versions) + " (core/numerics.py): the numerics column says "
+                      "which; numbers from different versions are not the same computation"))
+    elif versions:
+        lines.append(("Numerics", f"v{versions[0]} (core/numerics.py)"))
     if sweep.paper_metric:
         lines.append(("Paper column", sweep.paper_metric))
     if "eval" in done and done["eval"].notna().any():

@@ -9,12 +9,15 @@ import pandas as pd
 
 from analysis.runs import UNFINISHED, grid_key, grid_label
 from analysis.sweepfile import Sweep
+from core.record import STATUSES
 
-STATUS_ORDER = ["ok", "collapsed", "diverged", "failed"]
+STATUS_ORDER = list(STATUSES)
 MISSING = "missing"
 METRIC_LABELS = {
     "knn_acc": "kNN acc (%)", "linear_acc": "linear acc (%)", "knn_acc_init": "kNN acc at init (%)",
-    "z_std": "z std", "loss": "loss", "wall_s": "wall (s)", "epochs": "epochs",
+    "z_std": "z std", "z_erank": "z eff. rank", "backbone_std": "backbone std",
+    "backbone_erank": "backbone eff. rank", "loss": "loss", "wall_s": "wall (s)", "train_s": "train (s)",
+    "epoch": "epochs",
 }
 
 
@@ -39,8 +42,10 @@ def _decimals(metric: str, value: float) -> int | None:
     """Decimals to show: 1 for percents, ~3 significant digits otherwise (None = scientific)."""
     if metric.endswith("_acc") or metric.endswith("_acc_init"):
         return 1
-    if metric in ("wall_s", "epochs"):
+    if metric in ("wall_s", "train_s", "epoch"):
         return 0
+    if metric.endswith("_erank"):
+        return 1
     if metric == "loss" or value == 0:   # negative cosine similarity lies in [-1, 1]
         return 3
     if abs(value) < 1e-3:
@@ -104,9 +109,11 @@ def aggregate(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
         sel = runs[(runs["case"] == case) & (runs["grid_key"] == grid_key(grid))]
         done = sel[sel["status"] != UNFINISHED]
         running = int((sel["status"] == UNFINISHED).sum())
+        versions = sorted({int(v) for v in done["numerics"].dropna()}) if "numerics" in done else []
         row = {"case": case, **grid, "grid_label": grid_label(grid),
                "status": status_summary(list(done["status"]), running),
-               "n": len(done), "running": running, "run_ids": ";".join(done["run_id"])}
+               "n": len(done), "running": running, "run_ids": ";".join(done["run_id"]),
+               "numerics": ", ".join(f"v{v}" for v in versions)}
         for m in sweep.metrics:
             vals = pd.to_numeric(done[m], errors="coerce").dropna() if m in done else pd.Series(dtype=float)
             row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
@@ -118,12 +125,22 @@ def aggregate(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def mixed_numerics(table: pd.DataFrame) -> bool:
+    """Whether the table's rows were made under more than one training-numerics version (core.numerics)."""
+    versions = {v.strip() for text in table.get("numerics", []) for v in str(text).split(",") if v.strip()}
+    return len(versions) > 1
+
+
 def display_rows(table: pd.DataFrame, sweep: Sweep) -> tuple[list[str], list[list[str]]]:
-    """Header and text cells shared by the markdown and LaTeX renderers."""
-    header = ["case", *sweep.grid, "status", "n", *(metric_label(m) for m in sweep.metrics), "paper"]
+    """Header and text cells shared by the markdown and LaTeX renderers. A table whose rows come from more
+    than one numerics version gets a 'numerics' column, so a reader sees which row is which."""
+    mixed = mixed_numerics(table)
+    header = ["case", *sweep.grid, "status", "n", *(["numerics"] if mixed else []),
+              *(metric_label(m) for m in sweep.metrics), "paper"]
     cells = []
     for _, r in table.iterrows():
-        row = [r["case"], *(format_grid_cell(r.get(k)) for k in sweep.grid), r["status"], str(r["n"])]
+        row = [r["case"], *(format_grid_cell(r.get(k)) for k in sweep.grid), r["status"], str(r["n"]),
+               *([r["numerics"]] if mixed else [])]
         for m in sweep.metrics:
             text = format_mean_std(r[f"{m}_mean"], r[f"{m}_std"], m)
             if text and r[f"{m}_n"] != r["n"]:

@@ -13,6 +13,7 @@ A run is finished when result.json exists and parses with a known status; anythi
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 CONFIG, META, METRICS, RESULT = "config.yaml", "meta.json", "metrics.jsonl", "result.json"
@@ -38,10 +39,10 @@ def collapse_status(z_std: float, dim: int, collapse_frac: float, near_frac: flo
 
     collapsed: z_std < collapse_frac / sqrt(d); near-collapse: z_std < near_frac / sqrt(d); else ok.
     """
-    ref = dim ** -0.5
-    if z_std < collapse_frac * ref:
+    sqrt_d = math.sqrt(dim)
+    if z_std < collapse_frac / sqrt_d:
         return COLLAPSED
-    if z_std < near_frac * ref:
+    if z_std < near_frac / sqrt_d:
         return NEAR_COLLAPSE
     return OK
 

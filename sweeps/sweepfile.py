@@ -22,9 +22,9 @@ from pathlib import Path
 from analysis import sweepfile as report_sweepfile
 from core.config import Config, ConfigError, apply_overrides
 from core.config_checks import suggest
+from core.record import RESULT_METRICS
 
 TOP_KEYS = ("figure", "title", "metrics", "seeds", "cases", "grid", "paper_metric", "paper", "notes", "claims")
-METRICS = ("knn_acc", "linear_acc", "z_std", "loss", "knn_acc_init", "wall_s")
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,10 @@ def load_sweep(name_or_path: str) -> Sweep:
             apply_overrides(Config(), {key: v}, f"{src}: grid", check=False)
     seeds = data.get("seeds", [0])
     check_seeds(seeds, f"{src}: 'seeds'")
-    metrics = data.get("metrics", ["knn_acc", "linear_acc", "z_std"])
+    metrics = data.get("metrics", report_sweepfile.DEFAULT_METRICS)
     for m in metrics:
-        if m not in METRICS:
-            raise ConfigError(f"{src}: unknown metric '{m}'{suggest(str(m), list(METRICS))}")
+        if m not in RESULT_METRICS:
+            raise ConfigError(f"{src}: unknown metric '{m}'{suggest(str(m), list(RESULT_METRICS))}")
     paper = data.get("paper") or {}
     for case in paper:
         if case not in cases:
