@@ -28,7 +28,7 @@ from pathlib import Path
 
 from analysis import lr_check
 from analysis.axis_figures import axis_figure, numeric_axis
-from analysis.collapse_site import diagnose
+from analysis.collapse_site import diagnose, with_site
 from analysis.curve_metrics import add_curve_metrics
 from analysis.datasets import chance_acc
 from analysis.figures import curves_figure, save_curves
@@ -93,10 +93,12 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
     verdicts = judge_all(sweep.claims, _facts(chosen, preset))
     recipe = load_recipe()
     done = chosen[chosen["status"] != UNFINISHED]
+    sites = diagnose(done, sweep.cases)
     rep = SweepReport(sweep, preset, table, chosen, header, verdicts, differences(sweep, done, recipe),
                       our_evaluation(done), recipe, figures=["curves.png"],
                       lr_cells=_lr_cells(sweep, chosen, preset, verdicts, lr_dirs),
-                      collapse_site=diagnose(done, sweep.cases))
+                      collapse_site=list(sites.values()))
+    rep.verdicts = [with_site(v, sites) for v in verdicts]
 
     out = Path(out_dir) / sweep.name
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import pytest
 
 from analysis import stats
 from analysis.claims import parse_claim
-from analysis.collapse_site import diagnose
+from analysis.collapse_site import diagnose, with_site
 from analysis.lr_check import DEPENDS, FAILS, HOLDS, NOT_TRIED, UNSURE, Tried, summarize, summary_kind
 from analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, Verdict
 
@@ -80,18 +80,27 @@ def _collapse_runs(w_backbone: float, wo_backbone: float) -> pd.DataFrame:
 
 
 def test_a_collapse_of_z_alone_is_placed_in_the_head():
-    lines = diagnose(_collapse_runs(0.04, 0.039), ["w/", "w/o"])
+    lines = list(diagnose(_collapse_runs(0.04, 0.039), ["w/", "w/o"]).values())
     assert len(lines) == 1 and lines[0].startswith("'w/o' (3 of 3 collapsed): z std 0.00250 = 0.02 × 1/√d")
     assert "backbone std 0.0390 against 0.0400 for 'w/' (0.97×)" in lines[0]
     assert lines[0].endswith("the collapse sits in the projection head: the backbone keeps its spread.")
 
 
 def test_a_collapse_that_reaches_the_backbone_says_so():
-    (line,) = diagnose(_collapse_runs(0.04, 0.004), ["w/", "w/o"])
+    (line,) = diagnose(_collapse_runs(0.04, 0.004), ["w/", "w/o"]).values()
     assert "(0.10×)" in line and line.endswith("the backbone's features collapsed too.")
 
 
 def test_no_diagnosis_without_the_backbone_monitors_or_a_collapse():
-    assert diagnose(_collapse_runs(0.04, 0.039).drop(columns=["backbone_std"]), ["w/", "w/o"]) == []
+    assert diagnose(_collapse_runs(0.04, 0.039).drop(columns=["backbone_std"]), ["w/", "w/o"]) == {}
     healthy = _collapse_runs(0.04, 0.039).assign(status="ok")
-    assert diagnose(healthy, ["w/", "w/o"]) == []
+    assert diagnose(healthy, ["w/", "w/o"]) == {}
+
+
+def test_a_not_reproduced_claim_on_a_collapsed_row_carries_the_collapse_site():
+    claim = parse_claim({"paper": "p (Sec. 1)", "reading": "r", "test": "exceeds", "case": "w/", "other": "w/o",
+                         "metric": "knn_acc", "margin": 30}, 1, ["w/", "w/o"])
+    sites = diagnose(_collapse_runs(0.04, 0.039), ["w/", "w/o"])
+    failed = with_site(Verdict(claim, NOT_REPRODUCED, "gap 2"), sites)
+    assert failed.evidence.startswith("gap 2; where the collapse sits: 'w/o' (3 of 3 collapsed)")
+    assert with_site(Verdict(claim, REPRODUCED, "gap 40"), sites).evidence == "gap 40"
