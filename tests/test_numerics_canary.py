@@ -19,15 +19,16 @@ ADVICE = ("the training numerics changed. If that was meant: bump NUMERICS_VERSI
 def test_the_committed_values_belong_to_this_numerics_version():
     assert COMMITTED["numerics"] == NUMERICS_VERSION, ("core/numerics.py was bumped: run "
                                                       "`python -m benchmarks.canary --write` and commit the values")
-    assert set(COMMITTED["canaries"]) == set(canary.CANARIES)
+    assert set(COMMITTED["canaries"]) == set(canary.CANARIES) == set(canary.RTOLS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(canary.CANARIES))
 def test_a_short_run_computes_the_committed_numbers(name):
     got = canary.values(name)
-    off = [(what, d) for what, d in canary.differences(got, COMMITTED["canaries"][name]) if d > canary.RTOL]
-    assert not off, f"canary '{name}': {off} exceed rtol {canary.RTOL}: {ADVICE}"
+    rtol = canary.RTOLS[name]
+    off = [(what, d) for what, d in canary.differences(got, COMMITTED["canaries"][name]) if d > rtol]
+    assert not off, f"canary '{name}': {off} exceed rtol {rtol}: {ADVICE}"
 
 
 def test_the_canary_sees_a_real_change_and_not_float_order():
@@ -36,5 +37,5 @@ def test_the_canary_sees_a_real_change_and_not_float_order():
     def nudged(f):
         steps = [dict(r, loss=r["loss"] * f) if r["step"] == 1 else r for r in ref["steps"]]
         return {**ref, "steps": steps}
-    assert max(d for _, d in canary.differences(nudged(1.02), ref)) > canary.RTOL
-    assert max(d for _, d in canary.differences(nudged(1.001), ref)) <= canary.RTOL
+    assert max(d for _, d in canary.differences(nudged(1.02), ref)) > canary.RTOLS["cpu"]
+    assert max(d for _, d in canary.differences(nudged(1.001), ref)) <= canary.RTOLS["cpu"]
