@@ -49,10 +49,10 @@ from core import precision
 from core.batches import ArraySource
 from core.config_checks import ConfigError
 from core.datasets import DataError, ImageArrays, load_arrays
+from core.overrides import parse_set
 from core.presets import preset_config
 from core.rundir import git_commit
 from core.train import describe_device, resolve_device
-from sweeps.expand import parse_set
 
 # (N, C, H, W) of the full training sets, for random stand-in data of the right shape
 SHAPES = {"fashion_mnist": (60000, 1, 28, 28), "cifar10": (50000, 3, 32, 32), "cifar100": (50000, 3, 32, 32),

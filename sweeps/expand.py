@@ -69,22 +69,6 @@ def slug(text: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9.=_-]+", "-", text.replace("/", ""))).strip("-").lower() or "case"
 
 
-def parse_set(items: list[str]) -> dict:
-    """['optim.epochs=2', 'model.stop_grad=false'] -> {'optim.epochs': 2, 'model.stop_grad': False} (YAML values)."""
-    import yaml
-    from core.config import ConfigError
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set: expected key=value, got '{item}'")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
-
-
 def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = None,
            cli_overrides: dict | None = None, cases: list[str] | None = None) -> list[RunSpec]:
     base = apply_overrides(Config(), preset_overrides(preset), f"preset {preset}")

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 from core.config import ConfigError
+from core.overrides import parse_set
 from core.presets import list_presets, preset_description
 from sweeps import slurm, stale
 from sweeps.executors import EXECUTORS
-from sweeps.expand import expand, parse_set
+from sweeps.expand import expand
 from sweeps.state import is_done
 from sweeps.status import format_table, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep

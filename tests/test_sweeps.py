@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from core.config import ConfigError
-from sweeps.expand import expand, parse_set
+from core.overrides import parse_set
+from sweeps.expand import expand
 from sweeps.run import cli
 from sweeps.sweepfile import known_sweeps, load_sweep
 from tests.conftest import REPO, TINY
@@ -118,6 +119,9 @@ def test_bad_input_is_one_line_without_traceback(args, message, tmp_path):
 
 def test_parse_set_reads_yaml_values():
     assert parse_set(["a.b=2", "a.c=false", "a.d=0.5", "a.e=cosine"]) == {"a.b": 2, "a.c": False, "a.d": 0.5, "a.e": "cosine"}
+    assert parse_set(["a.f=x=y", "a.g="]) == {"a.f": "x=y", "a.g": ""}
+    with pytest.raises(ConfigError, match="expected key=value, got 'optim.epochs'"):
+        parse_set(["optim.epochs"])
 
 
 @pytest.mark.parametrize("text,message", [
