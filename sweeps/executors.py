@@ -1,5 +1,6 @@
-"""Executors: `inline` (this process; tests and debugging), `local` (one subprocess per run, `--jobs` at a
-time) and `slurm` (a submitit job array; sweeps.slurm).
+"""Executors on this machine: `inline` (this process; tests and debugging) and `local` (one subprocess per run,
+`--jobs` at a time). The third, `slurm` (a submitit job array), is sweeps.slurm.submit, which sweeps.run
+calls itself; it imports `take` from here, and nothing here imports sweeps.slurm.
 
 All take prepared run directories (config.yaml and meta.json written). Each run is claimed first
 (sweeps.claim), so two sweeps started at once on the same runs directory never train the same run twice:
@@ -90,9 +91,4 @@ def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def run_slurm(specs: list[RunSpec], jobs: int = 1, **options) -> None:
-    from sweeps.slurm import submit
-    submit(specs, **options)
-
-
-EXECUTORS = {"inline": run_inline, "local": run_local, "slurm": run_slurm}
+EXECUTORS = {"inline": run_inline, "local": run_local}     # the third, slurm, submits and returns: sweeps.slurm

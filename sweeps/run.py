@@ -27,7 +27,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(prog="python -m sweeps.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", nargs="?", help="sweep name from ablations/ or path to a sweep file")
     ap.add_argument("--preset", default="cpu", help="scale preset (default: cpu); see --list-presets")
-    ap.add_argument("--executor", default="local", choices=sorted(EXECUTORS), help="where runs execute (default: local)")
+    ap.add_argument("--executor", default="local", choices=[*sorted(EXECUTORS), "slurm"],
+                    help="where runs execute (default: local)")
     ap.add_argument("--jobs", type=int, default=1, help="local executor: runs at a time (default 1)")
     ap.add_argument("--seeds", type=int, nargs="+", help="override the sweep file's seeds")
     ap.add_argument("--cases", nargs="+", metavar="CASE", help="run only these cases (rows) of the sweep file")

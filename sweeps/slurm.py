@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.config import ConfigError
 from sweeps import claim as claims
+from sweeps.executors import take
 from sweeps.expand import RunSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -215,7 +216,6 @@ def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -
               f"logs in {folder}/; the sbatch file:")
         print("    " + sbatch_script(specs, options).replace("\n", "\n    "))
         return []
-    from sweeps.executors import take
     mine = [(s, c) for s in specs for c in [claims.new_claim("slurm")] if take(s, c, queue)]
     if not mine:
         print("nothing to submit: every run is finished, queued or running")
