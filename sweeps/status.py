@@ -8,7 +8,7 @@ Per run: case, seed, state, SLURM job id, last logged epoch. The state is one of
     running                          its SLURM job, or a local process, is training it
     done: STATUS | failed: REASON    result.json exists
 It needs no torch and no submitit, and works after the submitting shell is gone: the claim file
-(sweeps.claim) names the job, attempts.jsonl the jobs that ran it, metrics.jsonl the progress.
+(sweeps.runlock) names the job, attempts.jsonl the jobs that ran it, metrics.jsonl the progress.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from sweeps import claim as claims
+from sweeps import runlock
 from core.rundir import read_jsonl
 from sweeps.state import last_epoch, run_state
 
@@ -39,14 +39,14 @@ def last_job(run_dir: Path) -> str | None:
     return job
 
 
-def run_status(run_dir: Path, queue: claims.Queue) -> dict:
+def run_status(run_dir: Path, queue: runlock.Queue) -> dict:
     run_dir = Path(run_dir)
     meta = _json(run_dir / "meta.json")
     state, job = run_state(run_dir), None
     if state == "done: failed":
         state = f"failed: {_json(run_dir / 'result.json').get('reason') or 'no reason recorded'}"
-    claim = claims.read(run_dir)
-    if claim is not None and not state.startswith(("done", "failed")) and claims.stale_reason(claim, queue) is None:
+    claim = runlock.read(run_dir)
+    if claim is not None and not state.startswith(("done", "failed")) and runlock.stale_reason(claim, queue) is None:
         job = claim.get("job_id")
         if job is None:
             state = "running" if claim.get("kind") == "local" else "pending"
@@ -58,8 +58,8 @@ def run_status(run_dir: Path, queue: claims.Queue) -> dict:
 
 
 def sweep_status(run_dirs: list[Path]) -> list[dict]:
-    queue = claims.Queue()
-    queue.prefetch((claims.read(d) or {}).get("job_id") for d in run_dirs)
+    queue = runlock.Queue()
+    queue.prefetch((runlock.read(d) or {}).get("job_id") for d in run_dirs)
     return [run_status(d, queue) for d in run_dirs]
 
 

@@ -130,18 +130,18 @@ def test_outside_training_the_signal_requeues_at_once(monkeypatch):
 
 def test_a_run_that_keeps_dying_gives_up_with_the_reason(tmp_path):
     from core.rundir import RunDir
-    from sweeps import claim as claims
+    from sweeps import runlock
     from sweeps.slurm_job import SlurmRun
     rd = RunDir(tmp_path / "run")
     rd.write_config(tiny_config())
     job = SimpleNamespace(job_id="77_0")
-    token = claims.new_claim("slurm")["token"]
+    token = runlock.new_claim("slurm")["token"]
     attempt = SlurmRun(str(rd.path), token, max_stalls=2)
     assert attempt._begin(job) is None and attempt._begin(job) is None   # two attempts died at step 0
     assert attempt._begin(job)["status"] == "failed"                     # the third gives up
     result = rd.read_result()
     assert result["status"] == "failed" and "2 attempts in a row made no progress past step 0" in result["reason"]
-    assert claims.read(rd.path) is None
+    assert runlock.read(rd.path) is None
     assert len((rd.path / "attempts.jsonl").read_text().splitlines()) == 3
 
 

@@ -1,9 +1,9 @@
 """sweeps.status: the state of every run from its run directory (and squeue), without the submitting shell."""
 import json
 
-from sweeps import claim as claims
+from sweeps import runlock
 from sweeps.status import main
-from tests.test_claim import dead_pid, fake_squeue
+from tests.test_runlock import dead_pid, fake_squeue
 
 
 def _run(root, name, case, seed, *, result=None, epochs=(), claim=None, attempts=()):
@@ -26,11 +26,11 @@ def test_status_of_every_kind_of_run(tmp_path, monkeypatch, capsys):
     fake_squeue(tmp_path, monkeypatch, {"70_0": "PENDING", "70_1": "RUNNING"})
     _run(tmp_path, "a-s0-1", "a", 0, result={"status": "ok"}, epochs=(0, 1, 2), attempts=("60_0", "69_0"))
     _run(tmp_path, "b-s0-2", "b", 0, result={"status": "failed", "reason": "RuntimeError: boom"}, epochs=(0,))
-    _run(tmp_path, "c-s0-3", "c", 0, claim={**claims.new_claim("slurm"), "job_id": "70_0"})
-    _run(tmp_path, "d-s0-4", "d", 0, epochs=(0, 1, 1.5), claim={**claims.new_claim("slurm"), "job_id": "70_1"})
-    _run(tmp_path, "e-s1-5", "e", 1, epochs=(0, 1), claim={**claims.new_claim("slurm"), "job_id": "68_3"})
-    _run(tmp_path, "f-s0-6", "f", 0, epochs=(0,), claim=claims.new_claim("local"))
-    _run(tmp_path, "g-s0-7", "g", 0, epochs=(0, 1), claim={**claims.new_claim("local"), "pids": [[dead_pid(), None]]})
+    _run(tmp_path, "c-s0-3", "c", 0, claim={**runlock.new_claim("slurm"), "job_id": "70_0"})
+    _run(tmp_path, "d-s0-4", "d", 0, epochs=(0, 1, 1.5), claim={**runlock.new_claim("slurm"), "job_id": "70_1"})
+    _run(tmp_path, "e-s1-5", "e", 1, epochs=(0, 1), claim={**runlock.new_claim("slurm"), "job_id": "68_3"})
+    _run(tmp_path, "f-s0-6", "f", 0, epochs=(0,), claim=runlock.new_claim("local"))
+    _run(tmp_path, "g-s0-7", "g", 0, epochs=(0, 1), claim={**runlock.new_claim("local"), "pids": [[dead_pid(), None]]})
     _run(tmp_path, "h-s0-8", "h", 0)
     (tmp_path / "sw" / "slurm").mkdir()                        # submitit's folder is not a run
     assert main(["sw", "--runs-dir", str(tmp_path)]) == 0

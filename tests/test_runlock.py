@@ -1,4 +1,4 @@
-"""The per-run claim (sweeps.claim): one owner at a time, stale claims detected, two sweeps never train a run twice."""
+"""The per-run claim (sweeps.runlock): one owner at a time, stale claims detected, two sweeps never train a run twice."""
 import json
 import multiprocessing
 import os
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sweeps import claim as claims
+from sweeps import runlock
 from tests.conftest import REPO
 from tests.test_sweeps import _tiny_args
 
@@ -37,65 +37,65 @@ def fake_squeue(tmp_path, monkeypatch, listing: dict | None):
 
 
 def test_one_owner_at_a_time_and_release_only_by_the_owner(tmp_path):
-    a, b = claims.new_claim(), claims.new_claim()
-    assert claims.acquire(tmp_path, a) is None
-    assert claims.acquire(tmp_path, a) is None                 # the owner asking again
-    held = claims.acquire(tmp_path, b)
+    a, b = runlock.new_claim(), runlock.new_claim()
+    assert runlock.acquire(tmp_path, a) is None
+    assert runlock.acquire(tmp_path, a) is None                 # the owner asking again
+    held = runlock.acquire(tmp_path, b)
     assert held["token"] == a["token"] and held["pids"][0][0] == os.getpid()
-    claims.release(tmp_path, b)                                # not b's: stays
-    assert claims.read(tmp_path)["token"] == a["token"]
-    assert claims.update(tmp_path, {**a, "job_id": "12_3"}) and claims.read(tmp_path)["job_id"] == "12_3"
-    assert not claims.update(tmp_path, {**b, "job_id": "99"})
-    claims.release(tmp_path, a)
-    assert claims.read(tmp_path) is None
-    assert claims.acquire(tmp_path, b) is None
+    runlock.release(tmp_path, b)                                # not b's: stays
+    assert runlock.read(tmp_path)["token"] == a["token"]
+    assert runlock.update(tmp_path, {**a, "job_id": "12_3"}) and runlock.read(tmp_path)["job_id"] == "12_3"
+    assert not runlock.update(tmp_path, {**b, "job_id": "99"})
+    runlock.release(tmp_path, a)
+    assert runlock.read(tmp_path) is None
+    assert runlock.acquire(tmp_path, b) is None
 
 
 def test_dead_process_reused_pid_and_other_host(tmp_path):
-    stale = {**claims.new_claim(), "pids": [[dead_pid(), None]]}
+    stale = {**runlock.new_claim(), "pids": [[dead_pid(), None]]}
     (tmp_path / "claim.json").write_text(json.dumps(stale))
-    mine = claims.new_claim()
-    assert claims.acquire(tmp_path, mine) is None              # dead owner: broken, and logged
+    mine = runlock.new_claim()
+    assert runlock.acquire(tmp_path, mine) is None              # dead owner: broken, and logged
     assert "is not running" in (tmp_path / "claim.log").read_text()
     # a live pid whose start time differs is a reused pid: the claim's process is gone
-    reused = {**claims.new_claim(), "pids": [[os.getpid(), claims.process_start(os.getpid()) + 1]]}
-    assert claims.stale_reason(reused) is not None
-    assert claims.stale_reason(claims.new_claim()) is None
+    reused = {**runlock.new_claim(), "pids": [[os.getpid(), runlock.process_start(os.getpid()) + 1]]}
+    assert runlock.stale_reason(reused) is not None
+    assert runlock.stale_reason(runlock.new_claim()) is None
     # another host's processes cannot be checked from here: treated as live
-    assert claims.stale_reason({**stale, "host": socket.gethostname() + "-elsewhere"}) is None
+    assert runlock.stale_reason({**stale, "host": socket.gethostname() + "-elsewhere"}) is None
 
 
 def test_slurm_claims_follow_the_queue(tmp_path, monkeypatch):
-    queued = {**claims.new_claim("slurm"), "job_id": "500_1"}
+    queued = {**runlock.new_claim("slurm"), "job_id": "500_1"}
     fake_squeue(tmp_path, monkeypatch, {"500_1": "PENDING", "501": "RUNNING"})
-    assert claims.stale_reason(queued) is None
-    assert claims.stale_reason({**queued, "job_id": "501"}) is None
-    assert "no longer queued" in claims.stale_reason({**queued, "job_id": "500_2"})
-    q = claims.Queue()
+    assert runlock.stale_reason(queued) is None
+    assert runlock.stale_reason({**queued, "job_id": "501"}) is None
+    assert "no longer queued" in runlock.stale_reason({**queued, "job_id": "500_2"})
+    q = runlock.Queue()
     q.prefetch(["500_1", "500_2", "501"])
     assert (q.state("500_1"), q.state("500_2"), q.state("501")) == ("PENDING", "", "RUNNING")
     fake_squeue(tmp_path, monkeypatch, None)                   # no squeue here: cannot tell, so it holds
-    assert claims.squeue_states(["500_2"]) is None
-    assert claims.stale_reason({**queued, "job_id": "500_2"}) is None
+    assert runlock.squeue_states(["500_2"]) is None
+    assert runlock.stale_reason({**queued, "job_id": "500_2"}) is None
 
 
 def test_a_zombie_is_gone_and_a_damaged_claim_is_broken(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "pass"])     # exits, not yet reaped: a zombie
-    start = claims.process_start(proc.pid)
+    start = runlock.process_start(proc.pid)
     deadline = time.time() + 30
-    while claims._proc_stat(proc.pid)[0] != "Z" and time.time() < deadline:
+    while runlock._proc_stat(proc.pid)[0] != "Z" and time.time() < deadline:
         time.sleep(0.05)
-    assert not claims.process_alive(proc.pid, start)
+    assert not runlock.process_alive(proc.pid, start)
     proc.wait()
     (tmp_path / "claim.json").write_text('{"token": "ab')       # claims appear whole: only damage does this
-    assert claims.acquire(tmp_path, claims.new_claim()) is None
+    assert runlock.acquire(tmp_path, runlock.new_claim()) is None
     assert "damaged" in (tmp_path / "claim.log").read_text()
     assert not list(tmp_path.glob(".claim.json.*"))            # no temporary file left behind
 
 
 def _race(run_dir, barrier, wins):
     barrier.wait()
-    if claims.acquire(run_dir, claims.new_claim()) is None:
+    if runlock.acquire(run_dir, runlock.new_claim()) is None:
         wins.put(os.getpid())
     time.sleep(1)                                              # hold it (alive) while the others look
 
@@ -103,7 +103,7 @@ def _race(run_dir, barrier, wins):
 @pytest.mark.parametrize("preexisting", ["none", "stale"])
 def test_exactly_one_of_many_racing_processes_wins(tmp_path, preexisting):
     if preexisting == "stale":
-        (tmp_path / "claim.json").write_text(json.dumps({**claims.new_claim(), "pids": [[dead_pid(), None]]}))
+        (tmp_path / "claim.json").write_text(json.dumps({**runlock.new_claim(), "pids": [[dead_pid(), None]]}))
     ctx = multiprocessing.get_context("fork")
     barrier, wins = ctx.Barrier(6), ctx.Queue()
     procs = [ctx.Process(target=_race, args=(tmp_path, barrier, wins)) for _ in range(6)]
@@ -119,14 +119,14 @@ def test_inline_sweep_skips_a_run_another_live_process_holds(tmp_path, capsys):
     from sweeps.run import cli
     assert cli(_tiny_args(tmp_path, "--dry-run")) == 0
     run_dirs = [tmp_path / "runs" / "tinysweep" / m for m in re.findall(r"(w\S*-s0-\w+)", capsys.readouterr().out)]
-    held = claims.new_claim()                                  # this (live) process, another token
-    assert claims.acquire(run_dirs[0], held) is None
+    held = runlock.new_claim()                                  # this (live) process, another token
+    assert runlock.acquire(run_dirs[0], held) is None
     assert cli(_tiny_args(tmp_path, "--no-report")) == 0
     out = capsys.readouterr().out
     assert "skip" in out and "1 runs are held by another process or job" in out
     assert not (run_dirs[0] / "result.json").exists() and (run_dirs[1] / "result.json").exists()
-    assert claims.read(run_dirs[1]) is None                    # released after its run
-    claims.release(run_dirs[0], held)
+    assert runlock.read(run_dirs[1]) is None                    # released after its run
+    runlock.release(run_dirs[0], held)
 
 
 def test_two_local_sweeps_started_at_once_train_each_run_once(tmp_path):
@@ -140,7 +140,7 @@ def test_two_local_sweeps_started_at_once_train_each_run_once(tmp_path):
     assert len(runs) == 2
     log = "".join(outs)
     for r in runs:
-        assert (r / "result.json").exists() and claims.read(r) is None
+        assert (r / "result.json").exists() and runlock.read(r) is None
         # a run trained twice would log its start twice (or 'resumed' the second time)
         assert len(re.findall(rf"\[{re.escape(r.name)}\] (random-init|resumed)", log)) == 1, log
         assert len(re.findall(rf"\[{re.escape(r.name)}\] done:", log)) == 1, log
