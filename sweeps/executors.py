@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sweeps import runlock
 from sweeps.expand import RunSpec
-from sweeps.state import is_done
+from sweeps.status import is_finished
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None) -> bool
     if held is not None:
         print(f"  skip {spec.run_id}: {runlock.describe(held)} has it", flush=True)
         return False
-    if is_done(spec.run_dir):                   # finished by another process since the sweep looked
+    if is_finished(spec.run_dir):               # finished by another process since the sweep looked
         runlock.release(spec.run_dir, claim)
         print(f"  skip {spec.run_id}: finished meanwhile", flush=True)
         return False

@@ -18,8 +18,7 @@ from core.presets import list_presets, preset_description
 from sweeps import slurm, stale
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand
-from sweeps.state import is_done
-from sweeps.status import format_table, summary, sweep_status
+from sweeps.status import RunState, format_table, is_finished, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
 
 
@@ -86,15 +85,16 @@ def main(argv=None) -> int:
         print(format_table(rows))
         print(summary(rows))
         return 0
-    held = {r["run_id"] for r in rows if r["state"].startswith(("pending", "running"))}
-    for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_done, args.dry_run):
+    held = {r.run_id for r in rows if r.state.held}
+    for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_finished,
+                             args.dry_run):
         print(line)
     rows = sweep_status([s.run_dir for s in specs])
     for spec, row in zip(specs, rows):
-        job = f"  (job {row['job_id']})" if row["state"] in ("pending", "running") and row["job_id"] != "-" else ""
-        print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row['state']}{job}")
-    busy = {r["run_id"] for r in rows if r["state"].startswith(("pending", "running"))}
-    pending = [s for s in specs if not is_done(s.run_dir) and s.run_id not in busy]
+        job = f"  (job {row.job_id})" if row.state.held and row.job_id != "-" else ""
+        print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row.text}{job}")
+    busy = {r.run_id for r in rows if r.state.held}
+    pending = [s for s in specs if not is_finished(s.run_dir) and s.run_id not in busy]
     if pending and not args.no_reuse:
         from sweeps.twins import reuse_twins
         pending = reuse_twins(pending, Path(args.runs_dir), dry_run=args.dry_run, any_numerics=args.stale == "reuse")
@@ -123,18 +123,18 @@ def main(argv=None) -> int:
         print("all runs are finished; nothing to start")
 
     rows = sweep_status([s.run_dir for s in specs])
-    states = {r["run_id"]: r["state"] for r in rows}
-    elsewhere = [rid for rid, st in states.items() if st.startswith(("pending", "running"))]
+    elsewhere = [r.run_id for r in rows if r.state.held]
     if elsewhere:
         print(f"{len(elsewhere)} runs are held by another process or job: " + ", ".join(elsewhere))
-    failed = [rid for rid, st in states.items() if not st.startswith("done") and rid not in elsewhere]
+    failed = [r for r in rows if r.state is not RunState.DONE and not r.state.held]    # failed, or unfinished
     if not args.no_report:
         from analysis.report import write_report
         report_dir = Path(args.report_dir) if args.report_dir else Path(args.runs_dir) / "reports"
         for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset):
             print(f"wrote {path}")
     if failed:
-        print(f"{len(failed)} runs did not finish cleanly: " + ", ".join(f"{r} ({states[r]})" for r in failed), file=sys.stderr)
+        print(f"{len(failed)} runs did not finish cleanly: " + ", ".join(f"{r.run_id} ({r.text})" for r in failed),
+              file=sys.stderr)
         return 1
     return 0
 

@@ -33,7 +33,7 @@ import submitit
 
 from core.rundir import read_jsonl
 from sweeps import runlock
-from sweeps.state import is_done
+from sweeps.status import is_finished
 
 
 def last_step(run_dir: Path) -> int:
@@ -87,7 +87,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
                 # submitit's time-out budget is spent: the run ends here, last.pt kept
                 result = {"status": "failed", "reason": f"{err} (SLURM time limit reached more often than "
                                                         "--max-timeouts allows; raise it or --time)"}
-                if env.global_rank == 0 and not is_done(Path(self.run_dir)):
+                if env.global_rank == 0 and not is_finished(Path(self.run_dir)):
                     from core.rundir import RunDir
                     RunDir(Path(self.run_dir)).write_result(result)
                     runlock.release(Path(self.run_dir), {"token": self.token})
@@ -126,7 +126,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
         held = runlock.acquire(rd.path, mine)
         if held is not None:
             return {"status": "skipped", "reason": f"{runlock.describe(held)} holds the run"}
-        if is_done(rd.path):
+        if is_finished(rd.path):
             runlock.release(rd.path, mine)
             return {"status": "skipped", "reason": "finished already"}
         step = last_step(rd.path)
