@@ -8,9 +8,10 @@ augmentation (core.augment); no DataLoader.
 Data-parallel runs (core.distributed): rank r of W takes the contiguous share [r*B/W, (r+1)*B/W) of each
 step's batch of B from the same permutation, augmented from (seed, step, r); with W = 1, as above.
 
-`FolderSource` (ImageNet-style folders): `data.workers` DataLoader workers decode and random-resized-crop
-each view to uint8, every image's crops drawn from (seed, step, position in the batch), so a resumed epoch
-and any number of workers see the same crops; flips, colour and blur run batched on the device.
+`FolderSource` (`data.dataset: folder`, any ImageNet-style image folder): `data.workers` DataLoader workers
+decode and random-resized-crop each view to uint8, every image's crops drawn from (seed, step, position in
+the batch), so a resumed epoch and any number of workers see the same crops; flips, colour and blur run
+batched on the device.
 """
 from __future__ import annotations
 
@@ -127,7 +128,8 @@ class FolderSource:
         from torchvision.transforms import v2
         root = Path(cfg.data.root)
         if not cfg.data.root or not (root / "train").is_dir() or not (root / "val").is_dir():
-            raise DataError(f"ImageNet-style data needs --data-root DIR with train/ and val/ class folders (got '{cfg.data.root}')")
+            raise DataError(f"data.dataset folder needs --data-root DIR with train/ and val/ class folders "
+                            f"(got '{cfg.data.root}')")
         self.cfg, self.device, self.workers, self.rank, self.world = cfg, device, cfg.data.workers, rank, world
         size, a = cfg.data.image_size, cfg.augment
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
@@ -180,7 +182,7 @@ class FolderSource:
 
 
 def make_source(cfg: Config, device: torch.device, n_pairs: int = 1, rank: int = 0, world: int = 1):
-    if cfg.data.dataset == "imagenet":
+    if cfg.data.dataset == "folder":
         return FolderSource(cfg, device, n_pairs, rank=rank, world=world)
     from core.datasets import load_arrays
     return ArraySource(load_arrays(cfg.data), cfg, device, rank, world)

@@ -102,3 +102,18 @@ def test_run_id_changes_with_every_identity_field():
             else:  # paths, worker and thread counts do not change what a run computes
                 assert config_hash(cfg) == h0, f.name
     assert checked == len(C.all_keys()) - 5       # root, download, workers, device, threads
+
+
+def test_dataset_folder_and_its_old_name_imagenet_are_one_value_and_one_run_id():
+    import hashlib
+    old = apply_overrides(Config(), {"data.dataset": "imagenet", "model.dim": 256})
+    new = apply_overrides(Config(), {"data.dataset": "folder", "model.dim": 256})
+    assert old == new and old.data.dataset == "folder"
+    # the data set is at its default under either name, so it is not hashed: the id the old code gave
+    assert config_hash(old) == hashlib.sha1(b'{"model.dim": 256}').hexdigest()[:8]
+    written_before = C.dump_yaml(old).replace("dataset: folder", "dataset: imagenet")    # a config.yaml of then
+    assert "dataset: imagenet" in written_before
+    assert config_hash(C.load_yaml(written_before)) == config_hash(old)
+    assert "dataset: folder" in C.dump_yaml(C.load_yaml(written_before))              # stored under the new name
+    with pytest.raises(ConfigError, match=r"'data.dataset' must be one of \['folder'"):
+        apply_overrides(Config(), {"data.dataset": "imagenet1k"})
