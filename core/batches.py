@@ -85,7 +85,8 @@ class ArraySource:
         for i in range(0, len(xs), batch_size):
             x = augment.to_float(xs[i:i + batch_size])
             if x.shape[-1] != size or x.shape[-2] != size:
-                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                                    align_corners=False)
             yield self.normalize(x), ys[i:i + batch_size]
 
 
@@ -133,7 +134,8 @@ class FolderSource:
         self.cfg, self.device, self.workers, self.rank, self.world = cfg, device, cfg.data.workers, rank, world
         size, a = cfg.data.image_size, cfg.augment
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
-                                                                  ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
+                                                                  ratio=(a.crop_ratio_min, a.crop_ratio_max),
+                                                                  antialias=True)])
         resize = v2.Compose([v2.PILToTensor(), v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)])
         folder = image_folder(root / "train", None, cfg.data.train_subset)      # scanned once, used twice:
         self.train = SeededCrops(folder, crop, 2 * n_pairs)

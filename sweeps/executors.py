@@ -54,7 +54,8 @@ def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
     """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
     each with cores/jobs torch threads. The claim names this process and the run's process."""
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     queue, running, n = list(specs), [], 0     # running: (process, spec, claim)
     old_term = None
     if threading.current_thread() is threading.main_thread():   # `kill` of the sweep stops its runs too

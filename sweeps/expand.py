@@ -72,7 +72,8 @@ def slug(text: str) -> str:
 def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = None,
            cli_overrides: dict | None = None, cases: list[str] | None = None) -> list[RunSpec]:
     base = apply_overrides(Config(), preset_overrides(preset), f"preset {preset}")
-    epochs = apply_overrides(base, cli_overrides, "--set", check=False).optim.epochs if cli_overrides else base.optim.epochs
+    epochs = (apply_overrides(base, cli_overrides, "--set", check=False).optim.epochs if cli_overrides
+              else base.optim.epochs)
     scale = epochs / PAPER_EPOCHS
     grid_keys = list(sweep.grid)
     specs = []
@@ -81,7 +82,8 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
                                    check=not cli_overrides)
         for values in itertools.product(*(sweep.grid[k] for k in grid_keys)):
             point = dict(zip(grid_keys, values))
-            cfg = apply_overrides(case_cfg, scale_schedule(point, scale), f"{sweep.path}: grid", check=not cli_overrides)
+            cfg = apply_overrides(case_cfg, scale_schedule(point, scale), f"{sweep.path}: grid",
+                                  check=not cli_overrides)
             if cli_overrides:
                 cfg = apply_overrides(cfg, cli_overrides, "--set")
             for seed in (seeds if seeds is not None else sweep.seeds):

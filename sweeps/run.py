@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
 
     options = slurm.options_from(args) if args.executor == "slurm" else None
-    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in {Path(args.runs_dir) / sweep.name}")
+    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
+          f"{Path(args.runs_dir) / sweep.name}")
     rows = sweep_status([s.run_dir for s in specs])
     if args.status:
         print(format_table(rows))

@@ -96,7 +96,8 @@ def test_lars_optimizer_is_used_when_configured():
 # ---- Table 3: BN in the heads -------------------------------------------------------------------
 
 @pytest.mark.parametrize("case,proj,pred", [
-    ("none", dict(proj_bn_hidden=False, proj_bn_out=False, pred_bn_hidden=False), ([False, False, False], [False, False])),
+    ("none", dict(proj_bn_hidden=False, proj_bn_out=False, pred_bn_hidden=False),
+     ([False, False, False], [False, False])),
     ("hidden-only", dict(proj_bn_out=False), ([True, True, False], [True, False])),
     ("default", dict(), ([True, True, True], [True, False])),
     ("all", dict(pred_bn_out=True), ([True, True, True], [True, True])),
@@ -110,10 +111,10 @@ def test_bn_options_place_batchnorm_exactly_where_table3_says(case, proj, pred):
     assert n_bn == sum(pred[0]) + sum(pred[1])          # and nowhere else in the heads
     for seq in (m.projector, m.h):                      # an fc without BN after it has a bias
         mods = list(seq)
-        for i, l in enumerate(mods):
-            if isinstance(l, nn.Linear):
+        for i, layer in enumerate(mods):
+            if isinstance(layer, nn.Linear):
                 followed = i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm1d)
-                assert (l.bias is None) == followed
+                assert (layer.bias is None) == followed
 
 
 # ---- Sec. 4.5 / 4.6: similarity and symmetrization ----------------------------------------------

@@ -117,7 +117,8 @@ def test_partial_and_absent_sweeps_report_what_is_missing(tree):
     section = section[:section.find("\n## ", 3)] if "\n## " in section[3:] else section
     assert section.startswith(f"## {load_sweep(ABSENT).figure}: {load_sweep(ABSENT).title}\n\n**Nothing to report:** "
                               f"no runs found for sweep '{ABSENT}'")
-    assert section.count("- **no data yet**: ") == section.count("*Evidence:* no runs to report") == len(load_sweep(ABSENT).claims)
+    n_claims = len(load_sweep(ABSENT).claims)
+    assert section.count("- **no data yet**: ") == section.count("*Evidence:* no runs to report") == n_claims
     assert not (out / ABSENT).exists()
 
 

@@ -23,7 +23,8 @@ def _facts(preset="cpu") -> Facts:
             r.update({f"{k}_mean": mean, f"{k}_std": std, f"{k}_n": n})
         return r
     table = pd.DataFrame([
-        row("w/ sg", 3, "ok", knn_acc=(69.8, 1.7), loss=(-0.912, 0.005), z_std=(0.121, 0.002), knn_acc_init=(50.4, 1.8)),
+        row("w/ sg", 3, "ok", knn_acc=(69.8, 1.7), loss=(-0.912, 0.005), z_std=(0.121, 0.002),
+            knn_acc_init=(50.4, 1.8)),
         row("w/o sg", 3, "collapsed", knn_acc=(56.2, 10.1), loss=(-0.999, 0.001), z_std=(0.002, 0.001),
             knn_acc_init=(50.4, 1.8)),
         row("x", 1, "ok", knn_acc=(70.0, math.nan), loss=(-0.9, math.nan), z_std=(0.12, math.nan),
@@ -41,7 +42,8 @@ def _judge(raw, preset="cpu"):
 
 
 @pytest.mark.parametrize("raw,verdict,evidence", [
-    ({"test": "below", "case": "w/o sg", "metric": "loss", "value": -0.99}, REPRODUCED, "-0.999 ± 0.001 (n=3); needs < -0.990"),
+    ({"test": "below", "case": "w/o sg", "metric": "loss", "value": -0.99}, REPRODUCED,
+     "-0.999 ± 0.001 (n=3); needs < -0.990"),
     ({"test": "below", "case": "w/ sg", "metric": "loss", "value": -0.99}, NOT_REPRODUCED, "needs < -0.990"),
     ({"test": "below", "case": "w/o sg", "metric": "z_std", "value": 0.1, "relative_to": "inv_sqrt_d"},
      REPRODUCED, "needs < 0.1 × 1/√64 = 0.0125"),
@@ -54,10 +56,13 @@ def _judge(raw, preset="cpu"):
      "needs every run ok or diverged"),
     # Fig. 2's accuracy gap at CPU scale: 13.6 points, 2 SE = 2*sqrt(1.7²/3 + 10.1²/3) = 11.8
     ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 30}, NOT_REPRODUCED,
-     "69.8 ± 1.7 (n=3) vs 'w/o sg' kNN acc (%) 56.2 ± 10.1 (n=3): difference 13.6, 2 SE 11.8; needs difference − 2 SE ≥ 30.0"),
+     "69.8 ± 1.7 (n=3) vs 'w/o sg' kNN acc (%) 56.2 ± 10.1 (n=3): difference 13.6, 2 SE 11.8; "
+     "needs difference − 2 SE ≥ 30.0"),
     # 13.6 > 0 but not beyond its 2 SE (11.8) plus a margin of 2: not reproduced
-    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2}, NOT_REPRODUCED, "2 SE 11.8"),
-    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 1}, REPRODUCED, "2 SE 11.8"),
+    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2}, NOT_REPRODUCED,
+     "2 SE 11.8"),
+    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 1}, REPRODUCED,
+     "2 SE 11.8"),
     ({"test": "exceeds", "case": "w/ sg", "metric": "knn_acc", "other_metric": "knn_acc_init", "margin": 5},
      REPRODUCED, "vs kNN acc at init (%) 50.4 ± 1.8 (n=3): difference 19.4"),
     ({"test": "exceeds", "case": "x", "other": "w/ sg", "metric": "knn_acc", "factor": 2}, NOT_REPRODUCED,
@@ -67,9 +72,11 @@ def _judge(raw, preset="cpu"):
     ({"test": "trend", "cases": ["x", "w/ sg", "w/o sg"], "metric": "knn_acc", "direction": "increasing",
       "tolerance": 20}, NOT_REPRODUCED, "last − first -13.8"),
     ({"test": "flat", "cases": ["w/ sg", "x"], "metric": "knn_acc", "tolerance": 0.5}, REPRODUCED, "range 0.2"),
-    ({"test": "flat", "cases": ["w/ sg", "w/o sg"], "metric": "knn_acc", "tolerance": 0.5}, NOT_REPRODUCED, "range 13.6"),
+    ({"test": "flat", "cases": ["w/ sg", "w/o sg"], "metric": "knn_acc", "tolerance": 0.5}, NOT_REPRODUCED,
+     "range 13.6"),
     ({"test": "status", "case": "empty", "equals": "ok"}, NO_DATA, "no finished runs of 'empty'"),
-    ({"test": "exceeds", "case": "w/ sg", "other": "empty", "metric": "knn_acc"}, NO_DATA, "no finished runs of 'empty'"),
+    ({"test": "exceeds", "case": "w/ sg", "other": "empty", "metric": "knn_acc"}, NO_DATA,
+     "no finished runs of 'empty'"),
     ({"test": "below", "case": "x", "metric": "linear_acc", "value": 1}, NO_DATA, "no linear acc (%) for 'x'"),
 ])
 def test_verdict_on_fixture_numbers(raw, verdict, evidence):

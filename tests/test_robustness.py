@@ -31,7 +31,8 @@ def _args(tmp_path, sweep: Path, *extra):
 
 
 def _results(runs: Path) -> dict:
-    return {p.parent.name: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("wall_s", "train_s", "device")}
+    timing = ("wall_s", "train_s", "device")
+    return {p.parent.name: {k: v for k, v in json.loads(p.read_text()).items() if k not in timing}
             for p in sorted(runs.glob("*/*/result.json"))}
 
 
@@ -41,7 +42,8 @@ def test_failing_run_does_not_stop_the_sweep_and_exit_is_nonzero(tmp_path, capsy
     assert cli(_args(tmp_path, sweep, "--executor", "inline")) == 1
     err = capsys.readouterr().err
     assert "1 runs did not finish cleanly" in err and "too-big" in err and "failed" in err
-    states = {p.parent.name.split("-s0")[0]: json.loads(p.read_text())["status"] for p in (tmp_path / "runs").glob("*/*/result.json")}
+    states = {p.parent.name.split("-s0")[0]: json.loads(p.read_text())["status"]
+              for p in (tmp_path / "runs").glob("*/*/result.json")}
     assert states["fine"] in ("ok", "collapsed") and states["too-big"] == "failed"
 
 
@@ -110,7 +112,8 @@ def test_sweep_killed_at_random_moments_completes_each_run_once_with_identical_r
     rng = random.Random(1234)
     cmd = [sys.executable, "-m", "sweeps.run", *_args(tmp_path, sweep), *epochs]
     for _ in range(4):
-        proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(1.0, 6.0))
         os.killpg(proc.pid, signal.SIGKILL)                         # the sweep and its workers, mid-anything
         proc.wait()

@@ -1,4 +1,4 @@
-"""The per-run claim (sweeps.runlock): one owner at a time, stale claims detected, two sweeps never train a run twice."""
+"""The run lock (sweeps.runlock): one owner at a time, stale claims detected, two sweeps never train a run twice."""
 import json
 import multiprocessing
 import os
@@ -31,7 +31,8 @@ def fake_squeue(tmp_path, monkeypatch, listing: dict | None):
         (bindir / "squeue").write_text(
             "#!/bin/bash\n"
             f"out=$(printf '{rows}' | grep -E \"^($(echo \"${{@: -1}}\" | tr , '|'))\\|\")\n"
-            '[ -n "$out" ] && { echo "$out"; exit 0; }; echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1\n')
+            '[ -n "$out" ] && { echo "$out"; exit 0; }; '
+            'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1\n')
         (bindir / "squeue").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}/usr/bin{os.pathsep}/bin" if listing is not None else f"{bindir}")
 

@@ -96,7 +96,8 @@ def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues
     quiet = lambda *a: None  # noqa: E731
     reference = train(cfg, tmp_path / "ref", {}, log=quiet)
     calls = []
-    previous = signal.signal(signal.SIGUSR2, lambda s, f: calls.append(load_checkpoint(tmp_path / "run")["state"]["step"]))
+    previous = signal.signal(signal.SIGUSR2,
+                             lambda s, f: calls.append(load_checkpoint(tmp_path / "run")["state"]["step"]))
     metrics = tmp_path / "run" / "metrics.jsonl"
 
     def signal_when_running():
@@ -172,7 +173,8 @@ def wait_for(predicate, seconds: float, what: str, logs: Path | None = None):
             return
         time.sleep(0.2)
     queue = subprocess.run(["squeue", "-r", "-o", "%i %T %M %r"], capture_output=True, text=True).stdout
-    tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}" for p in sorted((logs or Path("/nonexistent")).glob("*_log.*")))
+    tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}"
+                    for p in sorted((logs or Path("/nonexistent")).glob("*_log.*")))
     pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}\n{queue}{tails}")
 
 
