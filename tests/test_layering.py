@@ -116,6 +116,12 @@ def test_no_import_cycles_among_our_modules():
     assert _cycles(graph) == []
 
 
+def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_record_schema():
+    code = ("import sys, analysis.report; ours = {m for m in sys.modules if m.split('.')[0] in ('core', 'sweeps')}; "
+            "assert 'torch' not in sys.modules and ours <= {'core', 'core.record'}, sorted(ours)")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
 def test_the_record_schema_imports_nothing_of_ours_and_no_torch():
     code = ("import sys; import core.record; "
             "assert not {'torch', 'core.config', 'yaml'} & set(sys.modules), sorted(sys.modules)")
