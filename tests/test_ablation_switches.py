@@ -32,6 +32,7 @@ def test_no_predictor_has_no_parameters_and_p_equals_z():
     assert torch.equal(p1, z1) and torch.equal(p2, z2)
 
 
+@pytest.mark.slow
 def test_frozen_predictor_gets_no_gradient_and_stays_bit_identical(tmp_path):
     cfg = tiny_config(model__predictor="frozen")
     torch.manual_seed(cfg.run.seed)
@@ -166,6 +167,7 @@ def test_kstep_targets_leave_bn_running_stats_untouched():
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
 
 
+@pytest.mark.slow
 def test_kstep_holds_targets_fixed_for_exactly_k_steps(tmp_path, monkeypatch):
     calls = []
     import core.train as T
@@ -181,6 +183,7 @@ def test_kstep_holds_targets_fixed_for_exactly_k_steps(tmp_path, monkeypatch):
     assert calls == [] and plain["loss"] == k1["loss"]
 
 
+@pytest.mark.slow
 def test_kstep_changes_training_and_epoch_k_counts_blocks(tmp_path, monkeypatch):
     import core.train as T
     blocks = []

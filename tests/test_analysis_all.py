@@ -73,6 +73,7 @@ def _snapshot(out: Path) -> dict:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_deleting_the_reports_and_rerunning_gives_identical_files(tree):
     runs, out = tree
     before = _snapshot(out)

@@ -116,6 +116,7 @@ def test_exactly_one_of_many_racing_processes_wins(tmp_path, preexisting):
     assert len(winners) == 1
 
 
+@pytest.mark.slow
 def test_inline_sweep_skips_a_run_another_live_process_holds(tmp_path, capsys):
     from sweeps.run import cli
     assert cli(_tiny_args(tmp_path, "--dry-run")) == 0
@@ -130,6 +131,7 @@ def test_inline_sweep_skips_a_run_another_live_process_holds(tmp_path, capsys):
     runlock.release(run_dirs[0], held)
 
 
+@pytest.mark.slow
 def test_two_local_sweeps_started_at_once_train_each_run_once(tmp_path):
     args = [a if a != "inline" else "local" for a in _tiny_args(tmp_path, "--no-report")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}

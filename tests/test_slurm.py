@@ -87,6 +87,7 @@ def test_a_run_that_processes_cannot_split_is_refused_before_anything_is_created
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues(tmp_path):
     """DeferredRequeue: the signal stops train() at a step with last.pt saved; only then runs submitit's handler."""
     from core.checkpoint import load_checkpoint
@@ -163,7 +164,11 @@ def cluster_problem() -> str | None:
     return None if "UP" in out else f"SLURM test cluster at {CLUSTER} is down: {out.strip()}"
 
 
-needs_cluster = pytest.mark.skipif(cluster_problem() is not None, reason=str(cluster_problem()))
+def needs_cluster(test):
+    """A test against the real SLURM test cluster: marked `cluster` (make test-fast leaves it out), and skipped
+    with the reason when no cluster runs."""
+    problem = cluster_problem()
+    return pytest.mark.cluster(pytest.mark.skipif(problem is not None, reason=str(problem))(test))
 
 
 def wait_for(predicate, seconds: float, what: str, logs: Path | None = None):

@@ -79,6 +79,7 @@ def _tiny_args(tmp_path, *extra):
             "--report-dir", str(tmp_path / "reports"), *sets, *extra]
 
 
+@pytest.mark.slow
 def test_inline_sweep_end_to_end_then_rerun_starts_nothing(tmp_path, capsys):
     assert cli(_tiny_args(tmp_path)) == 0
     runs = sorted((tmp_path / "runs" / "tinysweep").iterdir())
