@@ -83,7 +83,8 @@ def seed_noise(entries: list[Entry]) -> str:
     for metric in ("linear_acc", "knn_acc"):
         stds = [float(r[f"{metric}_std"]) for e in entries if e.report is not None
                 for _, r in e.report.table.iterrows()
-                if r["n"] >= 2 and r["status"] == "ok" and f"{metric}_std" in r and r[f"{metric}_std"] == r[f"{metric}_std"]]
+                if r["n"] >= 2 and r["status"] == "ok" and f"{metric}_std" in r
+                and r[f"{metric}_std"] == r[f"{metric}_std"]]
         if stds:
             stds.sort()
             mid = stds[len(stds) // 2] if len(stds) % 2 else (stds[len(stds) // 2 - 1] + stds[len(stds) // 2]) / 2

@@ -123,7 +123,8 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
 
 
 def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_dir: str | Path = "reports",
-                 preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR, lr_dirs: tuple = ()) -> list[Path]:
+                 preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR,
+                 lr_dirs: tuple = ()) -> list[Path]:
     """Write <out_dir>/<sweep>/ (table.md, table.csv, table.tex, curves.png, [axis.png], README.md);
     return their paths. Raises ReportError (one-line message) for an unknown sweep or no runs."""
     sweep = load_sweep(name_or_path, Path(ablations_dir))
@@ -197,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", help="sweep name (ablations/NAME.yaml) or path to a sweep file")
     parser.add_argument("--all", action="store_true", help="every sweep in ablations/, plus the index page")
-    parser.add_argument("--runs-dir", default=DEFAULT_RUNS, help=f"runs root (default: {DEFAULT_RUNS}, the committed records)")
+    parser.add_argument("--runs-dir", default=DEFAULT_RUNS,
+                        help=f"runs root (default: {DEFAULT_RUNS}, the committed records)")
     parser.add_argument("--out", default="reports", help="reports root (default: reports)")
     parser.add_argument("--preset", default=None,
                         help="report runs of this preset (default: that of the most recent run)")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from core.record import CONFIG, META, METRICS, RESULT, RESULT_METRICS, numerics_version, read_json, read_jsonl, read_result
+from core.record import (CONFIG, META, METRICS, RESULT, RESULT_METRICS, numerics_version, read_json, read_jsonl,
+                         read_result)
 
 UNFINISHED = "unfinished"
 META_COLUMNS = ["run_id", "case", "seed", "preset", "commit", "numerics", "start_time", "status"]

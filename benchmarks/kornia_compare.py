@@ -99,7 +99,8 @@ def colour_fidelity(device) -> dict:
           "contrast": TF.adjust_contrast(x, FACTORS["contrast"]),
           "saturation": TF.adjust_saturation(x, FACTORS["saturation"]),
           "hue": TF.adjust_hue(x, FACTORS["hue"])}
-    full = lambda v: torch.full((b,), v, device=device)
+    def full(v):
+        return torch.full((b,), v, device=device)
     ours = {name: augment.blend_jitter(x, torch.full((b,), op, device=device, dtype=torch.long), full(FACTORS[name]))
             for op, name in enumerate(["brightness", "contrast", "saturation"])}
     ours["hue"] = augment.adjust_hue(x, full(FACTORS["hue"]))
@@ -130,7 +131,8 @@ def run(device: torch.device, reps: int) -> dict:
             "kornia_over_ours_time": kornia_s / ours_s,
             "ks_crop_area_vs_torchvision": {"ours": ks_distance(o_a, tv_a), "kornia": ks_distance(k_a, tv_a)},
             "ks_crop_log_ratio_vs_torchvision": {"ours": ks_distance(o_r, tv_r), "kornia": ks_distance(k_r, tv_r)},
-            "mean_crop_area": {"torchvision": tv_a.mean().item(), "ours": o_a.mean().item(), "kornia": k_a.mean().item()},
+            "mean_crop_area": {"torchvision": tv_a.mean().item(), "ours": o_a.mean().item(),
+                               "kornia": k_a.mean().item()},
         }
     res["colour_max_abs_diff_vs_torchvision"] = colour_fidelity(device)
     return res

@@ -49,10 +49,10 @@ from core import precision
 from core.batches import ArraySource
 from core.config_checks import ConfigError
 from core.datasets import DataError, ImageArrays, load_arrays
+from core.overrides import parse_set
 from core.presets import preset_config
 from core.rundir import git_commit
 from core.train import describe_device, resolve_device
-from sweeps.expand import parse_set
 
 # (N, C, H, W) of the full training sets, for random stand-in data of the right shape
 SHAPES = {"fashion_mnist": (60000, 1, 28, 28), "cifar10": (50000, 3, 32, 32), "cifar100": (50000, 3, 32, 32),
@@ -68,7 +68,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="real images, random uint8 of the data set's shape, or real if present (default)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--precision", choices=["fp32", "bf16"], help="default: bf16 on CUDA, fp32 on CPU")
-    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="default: on for CUDA, the preset's run.channels_last on CPU")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                    help="default: on for CUDA, the preset's run.channels_last on CPU")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model for (1) and (2)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--steps", type=int, help="timed steps per round (default: 5 on CPU, 50 on CUDA)")

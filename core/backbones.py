@@ -32,7 +32,8 @@ class BasicBlock(nn.Module):
 
 
 def small_resnet(in_channels: int, width: int, blocks: int, zero_init_residual: bool) -> tuple[nn.Module, int]:
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
+                               nn.ReLU(inplace=True)]
     c_in = width
     for stage in range(4):  # widths w, 2w, 4w, 8w; strides 1, 2, 2, 2
         c_out = width * 2 ** stage

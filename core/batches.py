@@ -8,9 +8,10 @@ augmentation (core.augment); no DataLoader.
 Data-parallel runs (core.distributed): rank r of W takes the contiguous share [r*B/W, (r+1)*B/W) of each
 step's batch of B from the same permutation, augmented from (seed, step, r); with W = 1, as above.
 
-`FolderSource` (ImageNet-style folders): `data.workers` DataLoader workers decode and random-resized-crop
-each view to uint8, every image's crops drawn from (seed, step, position in the batch), so a resumed epoch
-and any number of workers see the same crops; flips, colour and blur run batched on the device.
+`FolderSource` (`data.dataset: folder`, any ImageNet-style image folder): `data.workers` DataLoader workers
+decode and random-resized-crop each view to uint8, every image's crops drawn from (seed, step, position in
+the batch), so a resumed epoch and any number of workers see the same crops; flips, colour and blur run
+batched on the device.
 """
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ class ArraySource:
         for i in range(0, len(xs), batch_size):
             x = augment.to_float(xs[i:i + batch_size])
             if x.shape[-1] != size or x.shape[-2] != size:
-                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                                    align_corners=False)
             yield self.normalize(x), ys[i:i + batch_size]
 
 
@@ -127,11 +129,13 @@ class FolderSource:
         from torchvision.transforms import v2
         root = Path(cfg.data.root)
         if not cfg.data.root or not (root / "train").is_dir() or not (root / "val").is_dir():
-            raise DataError(f"ImageNet-style data needs --data-root DIR with train/ and val/ class folders (got '{cfg.data.root}')")
+            raise DataError(f"data.dataset folder needs --data-root DIR with train/ and val/ class folders "
+                            f"(got '{cfg.data.root}')")
         self.cfg, self.device, self.workers, self.rank, self.world = cfg, device, cfg.data.workers, rank, world
         size, a = cfg.data.image_size, cfg.augment
         crop = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(a.crop_scale_min, a.crop_scale_max),
-                                                                  ratio=(a.crop_ratio_min, a.crop_ratio_max), antialias=True)])
+                                                                  ratio=(a.crop_ratio_min, a.crop_ratio_max),
+                                                                  antialias=True)])
         resize = v2.Compose([v2.PILToTensor(), v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)])
         folder = image_folder(root / "train", None, cfg.data.train_subset)      # scanned once, used twice:
         self.train = SeededCrops(folder, crop, 2 * n_pairs)
@@ -180,7 +184,7 @@ class FolderSource:
 
 
 def make_source(cfg: Config, device: torch.device, n_pairs: int = 1, rank: int = 0, world: int = 1):
-    if cfg.data.dataset == "imagenet":
+    if cfg.data.dataset == "folder":
         return FolderSource(cfg, device, n_pairs, rank=rank, world=world)
     from core.datasets import load_arrays
     return ArraySource(load_arrays(cfg.data), cfg, device, rank, world)

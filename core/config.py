@@ -91,13 +91,16 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: Literal["imagenet", "cifar10", "cifar100", "fashion_mnist", "synthetic"] = "imagenet"
+    # folder: any image folder, class subfolders under root/train and root/val (ImageNet's layout). `imagenet`, its
+    # old name, is read as `folder`: both are the default, so the run ids made under either name stay the same
+    dataset: Literal["folder", "cifar10", "cifar100", "fashion_mnist", "synthetic"] = field(
+        default="folder", metadata={"aliases": {"imagenet": "folder"}})
     root: str = field(default="", metadata=_NOT_IDENTITY)   # data directory ("" = the data set's default place)
     download: bool = field(default=False, metadata=_NOT_IDENTITY)  # allow torchvision to download (needs network)
     image_size: int = 224           # Sec. 3: 224x224 crops (CIFAR: 32)
     train_subset: int = 0           # first-N stratified subset of the training set (0 = all)
     test_subset: int = 0            # subset of the test/val set used by kNN and linear eval (0 = all)
-    workers: int = field(default=8, metadata=_NOT_IDENTITY)  # DataLoader workers decoding image folders (imagenet only)
+    workers: int = field(default=8, metadata=_NOT_IDENTITY)  # DataLoader workers decoding image folders (folder only)
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,10 @@ def apply_overrides(cfg: Config, overrides: dict, source: str = "overrides", che
         if key not in keys:
             raise ConfigError(f"{source}: unknown key '{key}'{suggest(key, keys)}")
         sec, name = key.split(".", 1)
-        ftype = {f.name: f.type for f in dataclasses.fields(sections[sec])}[name]
-        changes.setdefault(sec, {})[name] = coerce_value(value, ftype, key, source, type(sections[sec]))
+        spec = {f.name: f for f in dataclasses.fields(sections[sec])}[name]
+        if isinstance(value, str):                      # an old name of a choice: stored under the new one
+            value = spec.metadata.get("aliases", {}).get(value, value)
+        changes.setdefault(sec, {})[name] = coerce_value(value, spec.type, key, source, type(sections[sec]))
     new = {s: dataclasses.replace(sub, **changes.get(s, {})) for s, sub in sections.items()}
     result = Config(**new)
     if check:

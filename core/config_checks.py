@@ -42,7 +42,8 @@ def coerce_value(value, ftype, key: str, source: str, owner: type):
     if origin is typing.Literal:
         choices = typing.get_args(ftype)
         if value not in choices:
-            raise ConfigError(f"{source}: '{key}' must be one of {list(choices)}, got {value!r}{suggest(str(value), [str(c) for c in choices])}")
+            raise ConfigError(f"{source}: '{key}' must be one of {list(choices)}, got {value!r}"
+                              f"{suggest(str(value), [str(c) for c in choices])}")
         return value
     if ftype is bool:
         if not isinstance(value, bool):

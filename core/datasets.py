@@ -152,10 +152,10 @@ def check_available(cfg: DataConfig) -> None:
         if not cfg.download and not root.is_dir():
             raise DataError(f"{cfg.dataset} not found under {root}. Pass --data-root DIR or allow a download "
                             "with --set data.download=true.")
-    elif cfg.dataset == "imagenet":
+    elif cfg.dataset == "folder":
         root = Path(cfg.root)
         if not cfg.root or not (root / "train").is_dir() or not (root / "val").is_dir():
-            raise DataError(f"ImageNet-style data needs --data-root DIR with train/ and val/ class folders "
+            raise DataError(f"data.dataset folder needs --data-root DIR with train/ and val/ class folders "
                             f"(got '{cfg.root}')")
 
 

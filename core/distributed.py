@@ -13,8 +13,8 @@ total batch B, up to floating-point order:
 - parameters start equal (same seed) and stay bit-identical: every rank applies the same averaged gradient.
 The logged loss is the mean over ranks (the loss of the whole batch); the logged z_std and effective rank
 are monitors of each rank's share (z_std averaged over ranks, the effective rank rank 0's), close to but not
-the same numbers as over the whole batch. Only rank 0 writes the run directory; every rank evaluates (identical weights give identical numbers), so
-no rank waits on another outside the training step.
+the same numbers as over the whole batch. Only rank 0 writes the run directory; every rank evaluates
+(identical weights give identical numbers), so no rank waits on another outside the training step.
 
 Not supported with W > 1 (ConfigError before anything starts): the Sec. 5.2 hypothesis runs (k-step targets
 and the moving-average eta keep per-image state on one process) and a batch that W does not divide.
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn import functional as F
 
 from core.config import Config, ConfigError
 

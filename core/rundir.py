@@ -52,8 +52,9 @@ def git_commit() -> str:
 
 def base_meta() -> dict:
     import torch
-    return {"commit": git_commit(), NUMERICS_KEY: NUMERICS_VERSION, "host": socket.gethostname(), "python": platform.python_version(),
-            "torch": torch.__version__, "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    return {"commit": git_commit(), NUMERICS_KEY: NUMERICS_VERSION, "host": socket.gethostname(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "argv": sys.argv}
 
 

@@ -1,8 +1,9 @@
-"""Executors: `inline` (this process; tests and debugging), `local` (one subprocess per run, `--jobs` at a
-time) and `slurm` (a submitit job array; sweeps.slurm).
+"""Executors on this machine: `inline` (this process; tests and debugging) and `local` (one subprocess per run,
+`--jobs` at a time). The third, `slurm` (a submitit job array), is sweeps.slurm.submit, which sweeps.run
+calls itself; it imports `take` from here, and nothing here imports sweeps.slurm.
 
 All take prepared run directories (config.yaml and meta.json written). Each run is claimed first
-(sweeps.claim), so two sweeps started at once on the same runs directory never train the same run twice:
+(sweeps.runlock), so two sweeps started at once on the same runs directory never train the same run twice:
 a run another live process or job holds is skipped, and one that finished meanwhile is not run again.
 inline and local leave each run they ran with a result.json; slurm submits and returns.
 """
@@ -16,21 +17,21 @@ import threading
 import time
 from pathlib import Path
 
-from sweeps import claim as claims
+from sweeps import runlock
 from sweeps.expand import RunSpec
-from sweeps.state import is_done
+from sweeps.status import is_finished
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def take(spec: RunSpec, claim: dict, queue: claims.Queue | None = None) -> bool:
+def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None) -> bool:
     """Claim `spec` for `claim`; False (with a line saying why) if someone else has it or it is done."""
-    held = claims.acquire(spec.run_dir, claim, queue)
+    held = runlock.acquire(spec.run_dir, claim, queue)
     if held is not None:
-        print(f"  skip {spec.run_id}: {claims.describe(held)} has it", flush=True)
+        print(f"  skip {spec.run_id}: {runlock.describe(held)} has it", flush=True)
         return False
-    if is_done(spec.run_dir):                   # finished by another process since the sweep looked
-        claims.release(spec.run_dir, claim)
+    if is_finished(spec.run_dir):               # finished by another process since the sweep looked
+        runlock.release(spec.run_dir, claim)
         print(f"  skip {spec.run_id}: finished meanwhile", flush=True)
         return False
     return True
@@ -39,21 +40,22 @@ def take(spec: RunSpec, claim: dict, queue: claims.Queue | None = None) -> bool:
 def run_inline(specs: list[RunSpec], jobs: int = 1, **_) -> None:
     from sweeps.worker import run_one
     for n, spec in enumerate(specs, 1):
-        claim = claims.new_claim("local")
+        claim = runlock.new_claim("local")
         if not take(spec, claim):
             continue
         print(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
         try:
             run_one(str(spec.run_dir))
         finally:
-            claims.release(spec.run_dir, claim)
+            runlock.release(spec.run_dir, claim)
 
 
 def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
     """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
     each with cores/jobs torch threads. The claim names this process and the run's process."""
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     queue, running, n = list(specs), [], 0     # running: (process, spec, claim)
     old_term = None
     if threading.current_thread() is threading.main_thread():   # `kill` of the sweep stops its runs too
@@ -63,24 +65,24 @@ def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
             while queue and len(running) < jobs:
                 spec = queue.pop(0)
                 n += 1
-                claim = claims.new_claim("local")
+                claim = runlock.new_claim("local")
                 if not take(spec, claim):
                     continue
                 print(f"[{n}/{len(specs)}] start {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
                 proc = subprocess.Popen([sys.executable, "-m", "sweeps.worker", str(spec.run_dir)], env=env, cwd=REPO)
-                claim = {**claim, "pids": claim["pids"] + [[proc.pid, claims.process_start(proc.pid)]]}
-                claims.update(spec.run_dir, claim)
+                claim = {**claim, "pids": claim["pids"] + [[proc.pid, runlock.process_start(proc.pid)]]}
+                runlock.update(spec.run_dir, claim)
                 running.append((proc, spec, claim))
             time.sleep(0.2)
             for proc, spec, claim in [r for r in running if r[0].poll() is not None]:
-                claims.release(spec.run_dir, claim)
+                runlock.release(spec.run_dir, claim)
                 running.remove((proc, spec, claim))
     finally:  # interrupted: ask the runs to checkpoint and stop (SIGTERM), so a re-run resumes them
         for proc, _, _ in running:
             proc.terminate()
         for proc, spec, claim in running:
             proc.wait()
-            claims.release(spec.run_dir, claim)
+            runlock.release(spec.run_dir, claim)
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
 
@@ -90,9 +92,4 @@ def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def run_slurm(specs: list[RunSpec], jobs: int = 1, **options) -> None:
-    from sweeps.slurm import submit
-    submit(specs, **options)
-
-
-EXECUTORS = {"inline": run_inline, "local": run_local, "slurm": run_slurm}
+EXECUTORS = {"inline": run_inline, "local": run_local}     # the third, slurm, submits and returns: sweeps.slurm

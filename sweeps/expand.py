@@ -69,26 +69,11 @@ def slug(text: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9.=_-]+", "-", text.replace("/", ""))).strip("-").lower() or "case"
 
 
-def parse_set(items: list[str]) -> dict:
-    """['optim.epochs=2', 'model.stop_grad=false'] -> {'optim.epochs': 2, 'model.stop_grad': False} (YAML values)."""
-    import yaml
-    from core.config import ConfigError
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set: expected key=value, got '{item}'")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
-
-
 def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = None,
            cli_overrides: dict | None = None, cases: list[str] | None = None) -> list[RunSpec]:
     base = apply_overrides(Config(), preset_overrides(preset), f"preset {preset}")
-    epochs = apply_overrides(base, cli_overrides, "--set", check=False).optim.epochs if cli_overrides else base.optim.epochs
+    epochs = (apply_overrides(base, cli_overrides, "--set", check=False).optim.epochs if cli_overrides
+              else base.optim.epochs)
     scale = epochs / PAPER_EPOCHS
     grid_keys = list(sweep.grid)
     specs = []
@@ -97,7 +82,8 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
                                    check=not cli_overrides)
         for values in itertools.product(*(sweep.grid[k] for k in grid_keys)):
             point = dict(zip(grid_keys, values))
-            cfg = apply_overrides(case_cfg, scale_schedule(point, scale), f"{sweep.path}: grid", check=not cli_overrides)
+            cfg = apply_overrides(case_cfg, scale_schedule(point, scale), f"{sweep.path}: grid",
+                                  check=not cli_overrides)
             if cli_overrides:
                 cfg = apply_overrides(cfg, cli_overrides, "--set")
             for seed in (seeds if seeds is not None else sweep.seeds):

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 from core.config import ConfigError
+from core.overrides import parse_set
 from core.presets import list_presets, preset_description
 from sweeps import slurm, stale
 from sweeps.executors import EXECUTORS
-from sweeps.expand import expand, parse_set
-from sweeps.state import is_done
-from sweeps.status import format_table, summary, sweep_status
+from sweeps.expand import expand
+from sweeps.status import RunState, format_table, is_finished, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
 
 
@@ -26,7 +26,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(prog="python -m sweeps.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", nargs="?", help="sweep name from ablations/ or path to a sweep file")
     ap.add_argument("--preset", default="cpu", help="scale preset (default: cpu); see --list-presets")
-    ap.add_argument("--executor", default="local", choices=sorted(EXECUTORS), help="where runs execute (default: local)")
+    ap.add_argument("--executor", default="local", choices=[*sorted(EXECUTORS), "slurm"],
+                    help="where runs execute (default: local)")
     ap.add_argument("--jobs", type=int, default=1, help="local executor: runs at a time (default 1)")
     ap.add_argument("--seeds", type=int, nargs="+", help="override the sweep file's seeds")
     ap.add_argument("--cases", nargs="+", metavar="CASE", help="run only these cases (rows) of the sweep file")
@@ -78,21 +79,23 @@ def main(argv=None) -> int:
     specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
 
     options = slurm.options_from(args) if args.executor == "slurm" else None
-    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in {Path(args.runs_dir) / sweep.name}")
+    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
+          f"{Path(args.runs_dir) / sweep.name}")
     rows = sweep_status([s.run_dir for s in specs])
     if args.status:
         print(format_table(rows))
         print(summary(rows))
         return 0
-    held = {r["run_id"] for r in rows if r["state"].startswith(("pending", "running"))}
-    for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_done, args.dry_run):
+    held = {r.run_id for r in rows if r.state.held}
+    for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_finished,
+                             args.dry_run):
         print(line)
     rows = sweep_status([s.run_dir for s in specs])
     for spec, row in zip(specs, rows):
-        job = f"  (job {row['job_id']})" if row["state"] in ("pending", "running") and row["job_id"] != "-" else ""
-        print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row['state']}{job}")
-    busy = {r["run_id"] for r in rows if r["state"].startswith(("pending", "running"))}
-    pending = [s for s in specs if not is_done(s.run_dir) and s.run_id not in busy]
+        job = f"  (job {row.job_id})" if row.state.held and row.job_id != "-" else ""
+        print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row.text}{job}")
+    busy = {r.run_id for r in rows if r.state.held}
+    pending = [s for s in specs if not is_finished(s.run_dir) and s.run_id not in busy]
     if pending and not args.no_reuse:
         from sweeps.twins import reuse_twins
         pending = reuse_twins(pending, Path(args.runs_dir), dry_run=args.dry_run, any_numerics=args.stale == "reuse")
@@ -121,18 +124,18 @@ def main(argv=None) -> int:
         print("all runs are finished; nothing to start")
 
     rows = sweep_status([s.run_dir for s in specs])
-    states = {r["run_id"]: r["state"] for r in rows}
-    elsewhere = [rid for rid, st in states.items() if st.startswith(("pending", "running"))]
+    elsewhere = [r.run_id for r in rows if r.state.held]
     if elsewhere:
         print(f"{len(elsewhere)} runs are held by another process or job: " + ", ".join(elsewhere))
-    failed = [rid for rid, st in states.items() if not st.startswith("done") and rid not in elsewhere]
+    failed = [r for r in rows if r.state is not RunState.DONE and not r.state.held]    # failed, or unfinished
     if not args.no_report:
         from analysis.report import write_report
         report_dir = Path(args.report_dir) if args.report_dir else Path(args.runs_dir) / "reports"
         for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset):
             print(f"wrote {path}")
     if failed:
-        print(f"{len(failed)} runs did not finish cleanly: " + ", ".join(f"{r} ({states[r]})" for r in failed), file=sys.stderr)
+        print(f"{len(failed)} runs did not finish cleanly: " + ", ".join(f"{r.run_id} ({r.text})" for r in failed),
+              file=sys.stderr)
         return 1
     return 0
 

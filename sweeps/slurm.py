@@ -3,7 +3,7 @@
 Cluster options come from flags and from an optional YAML profile (`--profile FILE`; flags win), never from
 constants here; keys are the fields of `SlurmOptions`. The job side (the checkpointable callable that
 requeues itself on preemption or time-out) is in sweeps.slurm_job. submitit's files and the jobs' logs go to
-`runs/<sweep>/slurm/`. Each submitted run is claimed first (sweeps.claim) and its claim names its job id,
+`runs/<sweep>/slurm/`. Each submitted run is claimed first (sweeps.runlock) and its claim names its job id,
 so a second submission skips runs that are queued or running.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import ConfigError
-from sweeps import claim as claims
+from sweeps import runlock
+from sweeps.executors import take
 from sweeps.expand import RunSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,7 +64,8 @@ class SlurmOptions:
         if self.gpus_per_node:
             params["gpus_per_node"] = self.gpus_per_node
         if self.mem_gb is not None:
-            params["mem"] = f"{int(self.mem_gb)}GB" if self.mem_gb == int(self.mem_gb) else f"{int(self.mem_gb * 1024)}MB"
+            whole = self.mem_gb == int(self.mem_gb)
+            params["mem"] = f"{int(self.mem_gb)}GB" if whole else f"{int(self.mem_gb * 1024)}MB"
         return params
 
 
@@ -207,16 +209,15 @@ def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -
     """Claim the runs nobody holds, submit them as one job array, record the job ids in the claims."""
     check_options(options)
     check_runs(specs, options)
-    queue = claims.Queue()
-    queue.prefetch((claims.read(s.run_dir) or {}).get("job_id") for s in specs)
+    queue = runlock.Queue()
+    queue.prefetch((runlock.read(s.run_dir) or {}).get("job_id") for s in specs)
     folder = log_folder(specs)
     if dry_run:
         print(f"would submit {len(specs)} runs as {'a job array' if len(specs) > 1 else 'one job'}; "
               f"logs in {folder}/; the sbatch file:")
         print("    " + sbatch_script(specs, options).replace("\n", "\n    "))
         return []
-    from sweeps.executors import take
-    mine = [(s, c) for s in specs for c in [claims.new_claim("slurm")] if take(s, c, queue)]
+    mine = [(s, c) for s in specs for c in [runlock.new_claim("slurm")] if take(s, c, queue)]
     if not mine:
         print("nothing to submit: every run is finished, queued or running")
         return []
@@ -230,10 +231,10 @@ def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -
             jobs = [executor.submit(SlurmRun(str(s.run_dir), c["token"], options.max_stalls)) for s, c in mine]
     except Exception as err:                    # nothing was queued: give the runs back
         for s, c in mine:
-            claims.release(s.run_dir, c)
+            runlock.release(s.run_dir, c)
         raise ConfigError(f"SLURM submission failed: {type(err).__name__}: {err}") from None
     for (s, c), job in zip(mine, jobs):
-        claims.update(s.run_dir, {**c, "job_id": job.job_id})
+        runlock.update(s.run_dir, {**c, "job_id": job.job_id})
     array = jobs[0].job_id.split("_")[0]
     what = f"job array {array} ({len(jobs)} tasks)" if len(jobs) > 1 else f"job {array}"
     print(f"submitted {what}; logs: {folder}/<job id>_0_log.out and .err")

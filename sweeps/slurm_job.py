@@ -32,8 +32,8 @@ from pathlib import Path
 import submitit
 
 from core.rundir import read_jsonl
-from sweeps import claim as claims
-from sweeps.state import is_done
+from sweeps import runlock
+from sweeps.status import is_finished
 
 
 def last_step(run_dir: Path) -> int:
@@ -87,10 +87,10 @@ class SlurmRun(submitit.helpers.Checkpointable):
                 # submitit's time-out budget is spent: the run ends here, last.pt kept
                 result = {"status": "failed", "reason": f"{err} (SLURM time limit reached more often than "
                                                         "--max-timeouts allows; raise it or --time)"}
-                if env.global_rank == 0 and not is_done(Path(self.run_dir)):
+                if env.global_rank == 0 and not is_finished(Path(self.run_dir)):
                     from core.rundir import RunDir
                     RunDir(Path(self.run_dir)).write_result(result)
-                    claims.release(Path(self.run_dir), {"token": self.token})
+                    runlock.release(Path(self.run_dir), {"token": self.token})
                 return result
 
     def _attempt(self, env, signals: DeferredRequeue) -> dict:
@@ -114,7 +114,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
                 raise SystemExit(f"{stopped}; rank {env.global_rank} leaves the requeue to rank 0") from None
             raise SystemExit(f"{stopped}; last.pt saved; SLURM requeues or ends this job") from None
         if rank0:
-            claims.release(rd.path, {"token": self.token})
+            runlock.release(rd.path, {"token": self.token})
         return result
 
     def _begin(self, env) -> dict | None:
@@ -122,12 +122,12 @@ class SlurmRun(submitit.helpers.Checkpointable):
         None to train; else the reason not to."""
         from core.rundir import RunDir
         rd = RunDir(Path(self.run_dir))
-        mine = {**claims.new_claim("slurm"), "token": self.token, "job_id": env.job_id}
-        held = claims.acquire(rd.path, mine)
+        mine = {**runlock.new_claim("slurm"), "token": self.token, "job_id": env.job_id}
+        held = runlock.acquire(rd.path, mine)
         if held is not None:
-            return {"status": "skipped", "reason": f"{claims.describe(held)} holds the run"}
-        if is_done(rd.path):
-            claims.release(rd.path, mine)
+            return {"status": "skipped", "reason": f"{runlock.describe(held)} holds the run"}
+        if is_finished(rd.path):
+            runlock.release(rd.path, mine)
             return {"status": "skipped", "reason": "finished already"}
         step = last_step(rd.path)
         attempts = read_attempts(rd.path)
@@ -146,7 +146,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
                       "delete result.json and attempts.jsonl")
             result = {"status": "failed", "reason": reason}
             rd.write_result(result)
-            claims.release(rd.path, mine)
+            runlock.release(rd.path, mine)
             return result
         meta = rd.read_meta()
         rd.write_meta({**meta, "slurm_job_id": env.job_id, "host": socket.gethostname()})

@@ -2,64 +2,130 @@
 
     python -m sweeps.status NAME [--runs-dir runs]       (also: python -m sweeps.run NAME --status)
 
-Per run: case, seed, state, SLURM job id, last logged epoch. The state is one of
+Per run: case, seed, state, SLURM job id, last logged epoch. The state (`RunState`) is one of
     new | partial (epoch E)          nobody is working on it (a re-run or re-submission resumes it)
     pending                          its SLURM job is queued (or requeued)
     running                          its SLURM job, or a local process, is training it
-    done: STATUS | failed: REASON    result.json exists
-It needs no torch and no submitit, and works after the submitting shell is gone: the claim file
-(sweeps.claim) names the job, attempts.jsonl the jobs that ran it, metrics.jsonl the progress.
+    pending or running (no squeue)   a SLURM job holds it, and there is no squeue here to say which
+    done: STATUS | failed: REASON    result.json exists: the run is finished and is not run again
+It needs no torch and no submitit, and works after the submitting shell is gone: the run's lock
+(sweeps.runlock) names the job, attempts.jsonl the jobs that ran it, metrics.jsonl the progress.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import enum
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from sweeps import claim as claims
-from core.rundir import read_jsonl
-from sweeps.state import last_epoch, run_state
+from core.record import FAILED, META, METRICS, RESULT, read_json, read_jsonl
+from sweeps import runlock
 
-RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING"}
+SLURM_RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING"}
 
 
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
+class RunState(enum.Enum):
+    NEW = "new"                      # nothing logged yet
+    PARTIAL = "partial"              # started, no result, nobody on it
+    PENDING = "pending"              # its SLURM job is queued
+    RUNNING = "running"              # a SLURM job or a local process is training it
+    HELD = "pending or running"      # a SLURM job holds it; no squeue to tell which
+    DONE = "done"                    # result.json with any status but failed
+    FAILED = "failed"                # result.json with status failed
+
+    @property
+    def finished(self) -> bool:
+        """Has its result.json: never trained again."""
+        return self in (RunState.DONE, RunState.FAILED)
+
+    @property
+    def held(self) -> bool:
+        """Queued or training under another process's or job's lock."""
+        return self in (RunState.PENDING, RunState.RUNNING, RunState.HELD)
+
+    def text(self, detail: str = "") -> str:
+        """'done: ok', 'failed: REASON', 'partial (epoch 3)', 'new', ..."""
+        if not detail:
+            return self.value
+        return f"{self.value}: {detail}" if self.finished else f"{self.value} ({detail})"
+
+
+def last_epoch(run_dir: Path) -> float | None:
+    """The latest logged epoch in metrics.jsonl (torn lines skipped), or None if nothing was logged."""
+    epochs = []
+    for row in read_jsonl(Path(run_dir) / METRICS):
+        try:
+            epochs.append(float(row["epoch"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return max(epochs, default=None)
+
+
+def local_state(run_dir: Path) -> tuple[RunState, str]:
+    """The state the run directory's files say, leaving its lock aside, and its detail: the result's status
+    (done), its reason (failed), how far it got (partial)."""
+    run_dir = Path(run_dir)
+    if (run_dir / RESULT).exists():
+        result = read_json(run_dir / RESULT)
+        if result is None or "status" not in result:
+            return RunState.PARTIAL, f"unreadable {RESULT}"
+        if result["status"] == FAILED:
+            return RunState.FAILED, result.get("reason") or "no reason recorded"
+        return RunState.DONE, str(result["status"])
+    if (run_dir / METRICS).exists():
+        return RunState.PARTIAL, f"epoch {last_epoch(run_dir) or 0.0:g}"
+    return RunState.NEW, ""
+
+
+def is_finished(run_dir: Path) -> bool:
+    """The run has its result.json (any status, failed included): it is not trained again."""
+    return local_state(run_dir)[0].finished
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run_id: str
+    case: str
+    seed: object
+    state: RunState
+    detail: str                      # see RunState.text
+    job_id: str                      # the SLURM job that holds the run or ran it last; '-' for none
+    epoch: float | None              # the last logged epoch
+
+    @property
+    def text(self) -> str:
+        return self.state.text(self.detail)
 
 
 def last_job(run_dir: Path) -> str | None:
     """The job id of the latest attempt (attempts.jsonl), else the one meta.json records."""
-    job = _json(run_dir / "meta.json").get("slurm_job_id")
-    for row in read_jsonl(run_dir / "attempts.jsonl"):
+    job = (read_json(Path(run_dir) / META) or {}).get("slurm_job_id")
+    for row in read_jsonl(Path(run_dir) / "attempts.jsonl"):
         job = row.get("job_id") or job
     return job
 
 
-def run_status(run_dir: Path, queue: claims.Queue) -> dict:
+def run_status(run_dir: Path, queue: runlock.Queue) -> RunStatus:
     run_dir = Path(run_dir)
-    meta = _json(run_dir / "meta.json")
-    state, job = run_state(run_dir), None
-    if state == "done: failed":
-        state = f"failed: {_json(run_dir / 'result.json').get('reason') or 'no reason recorded'}"
-    claim = claims.read(run_dir)
-    if claim is not None and not state.startswith(("done", "failed")) and claims.stale_reason(claim, queue) is None:
+    meta = read_json(run_dir / META) or {}
+    (state, detail), job = local_state(run_dir), None
+    claim = runlock.read(run_dir)
+    if claim is not None and not state.finished and runlock.stale_reason(claim, queue) is None:
         job = claim.get("job_id")
         if job is None:
-            state = "running" if claim.get("kind") == "local" else "pending"
+            state, detail = (RunState.RUNNING if claim.get("kind") == "local" else RunState.PENDING), ""
         else:
-            sstate = queue.state(job)
-            state = "running" if sstate in RUNNING else "pending" if sstate else "pending or running (no squeue)"
-    return {"run_id": run_dir.name, "case": meta.get("case", "?"), "seed": meta.get("seed", "?"), "state": state,
-            "job_id": job or last_job(run_dir) or "-", "epoch": last_epoch(run_dir)}
+            slurm_state = queue.state(job)           # a live job (stale_reason said so), or None: no squeue
+            state, detail = ((RunState.RUNNING, "") if slurm_state in SLURM_RUNNING
+                             else (RunState.PENDING, "") if slurm_state else (RunState.HELD, "no squeue"))
+    return RunStatus(run_dir.name, str(meta.get("case", "?")), meta.get("seed", "?"), state, detail,
+                     job or last_job(run_dir) or "-", last_epoch(run_dir))
 
 
-def sweep_status(run_dirs: list[Path]) -> list[dict]:
-    queue = claims.Queue()
-    queue.prefetch((claims.read(d) or {}).get("job_id") for d in run_dirs)
+def sweep_status(run_dirs: list[Path]) -> list[RunStatus]:
+    queue = runlock.Queue()
+    queue.prefetch((runlock.read(d) or {}).get("job_id") for d in run_dirs)
     return [run_status(d, queue) for d in run_dirs]
 
 
@@ -68,23 +134,23 @@ def run_dirs_of(sweep: str, runs_dir: Path) -> list[Path]:
     root = Path(runs_dir) / Path(sweep).stem if sweep.endswith((".yaml", ".yml")) else Path(runs_dir) / sweep
     if not root.is_dir():
         return []
-    return sorted(d for d in root.iterdir() if (d / "meta.json").exists() or (d / "config.yaml").exists())
+    return sorted(d for d in root.iterdir() if (d / META).exists() or (d / "config.yaml").exists())
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[RunStatus]) -> str:
     head = ("run", "case", "seed", "state", "job", "epoch")
-    body = [(r["run_id"], str(r["case"]), str(r["seed"]), r["state"], str(r["job_id"]),
-             "-" if r["epoch"] is None else f"{r['epoch']:g}") for r in rows]
+    body = [(r.run_id, r.case, str(r.seed), r.text, str(r.job_id), "-" if r.epoch is None else f"{r.epoch:g}")
+            for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     return "\n".join("  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *body])
 
 
-def summary(rows: list[dict]) -> str:
-    counts: dict[str, int] = {}
+def summary(rows: list[RunStatus]) -> str:
+    """'1 done, 2 running, 1 new': how many runs are in each state, in the order they first appear."""
+    counts: dict[RunState, int] = {}
     for r in rows:
-        key = r["state"].split(":")[0].split(" (")[0]
-        counts[key] = counts.get(key, 0) + 1
-    return ", ".join(f"{n} {k}" for k, n in counts.items()) or "no runs"
+        counts[r.state] = counts.get(r.state, 0) + 1
+    return ", ".join(f"{n} {state.value}" for state, n in counts.items()) or "no runs"
 
 
 def main(argv=None) -> int:

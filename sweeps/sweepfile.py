@@ -90,7 +90,8 @@ def load_sweep(name_or_path: str) -> Sweep:
     paper = data.get("paper") or {}
     for case in paper:
         if case not in cases:
-            raise ConfigError(f"{src}: 'paper' names case '{case}', which is not in 'cases'{suggest(str(case), list(cases))}")
+            raise ConfigError(f"{src}: 'paper' names case '{case}', which is not in 'cases'"
+                              f"{suggest(str(case), list(cases))}")
     try:
         report_sweepfile.load_sweep(path)                 # claims and the report's view of the file
     except report_sweepfile.ReportError as err:
@@ -101,5 +102,6 @@ def load_sweep(name_or_path: str) -> Sweep:
 
 
 def check_seeds(seeds, source: str) -> None:
-    if not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+    if (not isinstance(seeds, list) or not seeds
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)):
         raise ConfigError(f"{source} must be a non-empty list of non-negative integers, got {seeds!r}")

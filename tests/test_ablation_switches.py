@@ -32,6 +32,7 @@ def test_no_predictor_has_no_parameters_and_p_equals_z():
     assert torch.equal(p1, z1) and torch.equal(p2, z2)
 
 
+@pytest.mark.slow
 def test_frozen_predictor_gets_no_gradient_and_stays_bit_identical(tmp_path):
     cfg = tiny_config(model__predictor="frozen")
     torch.manual_seed(cfg.run.seed)
@@ -96,7 +97,8 @@ def test_lars_optimizer_is_used_when_configured():
 # ---- Table 3: BN in the heads -------------------------------------------------------------------
 
 @pytest.mark.parametrize("case,proj,pred", [
-    ("none", dict(proj_bn_hidden=False, proj_bn_out=False, pred_bn_hidden=False), ([False, False, False], [False, False])),
+    ("none", dict(proj_bn_hidden=False, proj_bn_out=False, pred_bn_hidden=False),
+     ([False, False, False], [False, False])),
     ("hidden-only", dict(proj_bn_out=False), ([True, True, False], [True, False])),
     ("default", dict(), ([True, True, True], [True, False])),
     ("all", dict(pred_bn_out=True), ([True, True, True], [True, True])),
@@ -110,10 +112,10 @@ def test_bn_options_place_batchnorm_exactly_where_table3_says(case, proj, pred):
     assert n_bn == sum(pred[0]) + sum(pred[1])          # and nowhere else in the heads
     for seq in (m.projector, m.h):                      # an fc without BN after it has a bias
         mods = list(seq)
-        for i, l in enumerate(mods):
-            if isinstance(l, nn.Linear):
+        for i, layer in enumerate(mods):
+            if isinstance(layer, nn.Linear):
                 followed = i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm1d)
-                assert (l.bias is None) == followed
+                assert (layer.bias is None) == followed
 
 
 # ---- Sec. 4.5 / 4.6: similarity and symmetrization ----------------------------------------------
@@ -165,6 +167,7 @@ def test_kstep_targets_leave_bn_running_stats_untouched():
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
 
 
+@pytest.mark.slow
 def test_kstep_holds_targets_fixed_for_exactly_k_steps(tmp_path, monkeypatch):
     calls = []
     import core.train as T
@@ -180,6 +183,7 @@ def test_kstep_holds_targets_fixed_for_exactly_k_steps(tmp_path, monkeypatch):
     assert calls == [] and plain["loss"] == k1["loss"]
 
 
+@pytest.mark.slow
 def test_kstep_changes_training_and_epoch_k_counts_blocks(tmp_path, monkeypatch):
     import core.train as T
     blocks = []

@@ -73,6 +73,7 @@ def _snapshot(out: Path) -> dict:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_deleting_the_reports_and_rerunning_gives_identical_files(tree):
     runs, out = tree
     before = _snapshot(out)
@@ -102,7 +103,8 @@ def test_index_covers_every_sweep_with_verdicts(tree):
     # the index shows the figures in the paper's order, with preset, seeds, dates and commit
     order = [index.index(f"## {load_sweep(n).figure}:") for n in ("stopgrad", "predictor", "batch_size", "output_dim")]
     assert order == sorted(order)
-    assert "preset **cpu** · seeds 0, 1, 2 · 6 finished runs · run on 2024-05-01 to 2024-05-03 · commit f1x7ure" in index
+    assert ("preset **cpu** · seeds 0, 1, 2 · 6 finished runs · run on 2024-05-01 to 2024-05-03 · commit f1x7ure"
+            in index)
     assert "Differs from the paper's recipe in: data set, crop size (px), backbone" in index
 
 
@@ -117,7 +119,8 @@ def test_partial_and_absent_sweeps_report_what_is_missing(tree):
     section = section[:section.find("\n## ", 3)] if "\n## " in section[3:] else section
     assert section.startswith(f"## {load_sweep(ABSENT).figure}: {load_sweep(ABSENT).title}\n\n**Nothing to report:** "
                               f"no runs found for sweep '{ABSENT}'")
-    assert section.count("| **no data yet** | ") == section.count("| no runs to report |") == len(load_sweep(ABSENT).claims)
+    n_claims = len(load_sweep(ABSENT).claims)
+    assert section.count("| **no data yet** | ") == section.count("| no runs to report |") == n_claims
     assert not (out / ABSENT).exists()
 
 

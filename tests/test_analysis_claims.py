@@ -33,11 +33,11 @@ def _facts(rows: dict | None = None, preset="cpu") -> Facts:
     """Default fixture: 'w/ sg' 3 seeds ok, 'w/o sg' 3 seeds collapsed, 'x' 1 seed; d = 64."""
     if rows is None:
         rows = {
-            "w/ sg": [(s, "ok", {"knn_acc": k, "loss": l, "z_std": z, "knn_acc_init": i})
-                      for s, k, l, z, i in [(0, 68.0, -0.91, 0.121, 52.0), (1, 70.0, -0.915, 0.119, 49.0),
+            "w/ sg": [(s, "ok", {"knn_acc": k, "loss": loss, "z_std": z, "knn_acc_init": i})
+                      for s, k, loss, z, i in [(0, 68.0, -0.91, 0.121, 52.0), (1, 70.0, -0.915, 0.119, 49.0),
                                             (2, 71.4, -0.911, 0.123, 50.2)]],
-            "w/o sg": [(s, "collapsed", {"knn_acc": k, "loss": l, "z_std": z, "knn_acc_init": i})
-                       for s, k, l, z, i in [(0, 45.0, -0.999, 0.002, 52.0), (1, 60.0, -0.9995, 0.001, 49.0),
+            "w/o sg": [(s, "collapsed", {"knn_acc": k, "loss": loss, "z_std": z, "knn_acc_init": i})
+                       for s, k, loss, z, i in [(0, 45.0, -0.999, 0.002, 52.0), (1, 60.0, -0.9995, 0.001, 49.0),
                                              (2, 63.6, -0.998, 0.003, 50.2)]],
             "x": [(0, "ok", {"knn_acc": 70.0, "loss": -0.9, "z_std": 0.12, "knn_acc_init": 50.0})],
         }
@@ -50,7 +50,8 @@ def _judge(raw, facts=None, preset="cpu"):
 
 
 @pytest.mark.parametrize("raw,verdict,evidence", [
-    ({"test": "below", "case": "w/o sg", "metric": "loss", "value": -0.99}, REPRODUCED, "(n=3); needs < -0.990: meets it"),
+    ({"test": "below", "case": "w/o sg", "metric": "loss", "value": -0.99}, REPRODUCED,
+     "(n=3); needs < -0.990: meets it"),
     ({"test": "below", "case": "w/ sg", "metric": "loss", "value": -0.99}, NOT_REPRODUCED, "needs < -0.990: fails it"),
     ({"test": "below", "case": "w/o sg", "metric": "z_std", "value": 0.1, "relative_to": "inv_sqrt_d"},
      REPRODUCED, "needs < 0.1 × 1/√64 = 0.0125"),
@@ -68,7 +69,8 @@ def _judge(raw, facts=None, preset="cpu"):
      "'w/ sg' − 'w/o sg' kNN acc (%) 13.6 [4.1, 23.1] (paired, n=3); needs > 30.0: fails it"),
     ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 5}, INCONCLUSIVE,
      "across the bound"),
-    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2}, REPRODUCED, "meets it"),
+    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2}, REPRODUCED,
+     "meets it"),
     ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2, "at_most": 20},
      INCONCLUSIVE, "2.0 < · < 20.0: across the bound"),
     ({"test": "exceeds", "case": "w/ sg", "metric": "knn_acc", "other_metric": "knn_acc_init", "margin": 5},
@@ -76,7 +78,8 @@ def _judge(raw, facts=None, preset="cpu"):
     ({"test": "exceeds", "case": "x", "other": "w/ sg", "metric": "knn_acc", "factor": 2}, INCONCLUSIVE,
      "'x' − 2 × 'w/ sg' kNN acc (%)"),
     ({"test": "status", "case": "empty", "equals": "ok"}, NO_DATA, "no finished runs of 'empty'"),
-    ({"test": "exceeds", "case": "w/ sg", "other": "empty", "metric": "knn_acc"}, NO_DATA, "no finished runs of 'empty'"),
+    ({"test": "exceeds", "case": "w/ sg", "other": "empty", "metric": "knn_acc"}, NO_DATA,
+     "no finished runs of 'empty'"),
     ({"test": "below", "case": "x", "metric": "linear_acc", "value": 1}, NO_DATA, "no linear acc (%) for 'x'"),
 ])
 def test_verdict_on_fixture_numbers(raw, verdict, evidence):

@@ -116,6 +116,7 @@ def test_rejects_bad_input():
         augment(images(2, 2, 8), AugmentConfig(), 8, gen())
 
 
+@pytest.mark.slow
 def test_each_image_gets_its_own_draw_and_seed_reproduces():
     x = images(1, 3, 32).expand(64, 3, 32, 32).contiguous()
     cfg = AugmentConfig()

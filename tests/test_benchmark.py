@@ -80,6 +80,7 @@ def test_missing_data_falls_back_to_random_images_of_the_right_shape_and_says_so
     assert "RANDOM" in note and "cifar10" in note
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_json_with_every_key_and_sane_values(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(TINY_ARGS + ["--json", str(out)]) == 0
@@ -106,6 +107,7 @@ def test_tiny_run_writes_json_with_every_key_and_sane_values(tmp_path, capsys):
     assert "input overhead" in printed and "speedup" in printed
 
 
+@pytest.mark.slow
 def test_cpu_precision_follows_the_preset_unless_a_flag_says_otherwise(tmp_path):
     out = tmp_path / "bench.json"
     args = TINY_ARGS + ["--no-reference", "--json", str(out)]
@@ -115,6 +117,7 @@ def test_cpu_precision_follows_the_preset_unless_a_flag_says_otherwise(tmp_path)
     assert json.loads(out.read_text())["channels_last"] is True
 
 
+@pytest.mark.slow
 def test_no_reference_leaves_the_speedup_out(tmp_path):
     out = tmp_path / "bench.json"
     assert main(TINY_ARGS + ["--no-reference", "--json", str(out)]) == 0

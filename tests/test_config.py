@@ -8,7 +8,8 @@ from core.config import Config, ConfigError, apply_overrides, config_hash
 
 
 def test_unknown_key_names_key_and_suggests_closest():
-    with pytest.raises(ConfigError, match=r"sweep.yaml: unknown key 'model.stopgrad' \(did you mean 'model.stop_grad'\?\)"):
+    with pytest.raises(ConfigError,
+                       match=r"sweep.yaml: unknown key 'model.stopgrad' \(did you mean 'model.stop_grad'\?\)"):
         apply_overrides(Config(), {"model.stopgrad": False}, "sweep.yaml")
     with pytest.raises(ConfigError, match=r"did you mean 'optim.batch_size'"):
         apply_overrides(Config(), {"optim": {"batchsize": 64}}, "f.yaml")
@@ -49,13 +50,15 @@ def test_nested_and_dotted_overrides_agree():
 
 
 def test_yaml_round_trip():
-    cfg = apply_overrides(Config(), {"model.stop_grad": False, "optim.weight_decay": 5e-4, "augment.crop_ratio_min": 0.7})
+    cfg = apply_overrides(Config(), {"model.stop_grad": False, "optim.weight_decay": 5e-4,
+                                     "augment.crop_ratio_min": 0.7})
     assert C.load_yaml(C.dump_yaml(cfg)) == cfg
 
 
 def test_paper_defaults():
     cfg = Config()
-    assert (cfg.optim.base_lr, cfg.optim.batch_size, cfg.optim.momentum, cfg.optim.weight_decay) == (0.05, 512, 0.9, 1e-4)
+    o = cfg.optim
+    assert (o.base_lr, o.batch_size, o.momentum, o.weight_decay) == (0.05, 512, 0.9, 1e-4)
     assert (cfg.model.dim, cfg.model.pred_hidden, cfg.model.proj_layers, cfg.model.stop_grad) == (2048, 512, 3, True)
     assert cfg.augment.crop_scale_min == 0.2 and cfg.augment.jitter_p == 0.8 and cfg.augment.grayscale_p == 0.2
 
@@ -102,3 +105,18 @@ def test_run_id_changes_with_every_identity_field():
             else:  # paths, worker and thread counts do not change what a run computes
                 assert config_hash(cfg) == h0, f.name
     assert checked == len(C.all_keys()) - 5       # root, download, workers, device, threads
+
+
+def test_dataset_folder_and_its_old_name_imagenet_are_one_value_and_one_run_id():
+    import hashlib
+    old = apply_overrides(Config(), {"data.dataset": "imagenet", "model.dim": 256})
+    new = apply_overrides(Config(), {"data.dataset": "folder", "model.dim": 256})
+    assert old == new and old.data.dataset == "folder"
+    # the data set is at its default under either name, so it is not hashed: the id the old code gave
+    assert config_hash(old) == hashlib.sha1(b'{"model.dim": 256}').hexdigest()[:8]
+    written_before = C.dump_yaml(old).replace("dataset: folder", "dataset: imagenet")    # a config.yaml of then
+    assert "dataset: imagenet" in written_before
+    assert config_hash(C.load_yaml(written_before)) == config_hash(old)
+    assert "dataset: folder" in C.dump_yaml(C.load_yaml(written_before))              # stored under the new name
+    with pytest.raises(ConfigError, match=r"'data.dataset' must be one of \['folder'"):
+        apply_overrides(Config(), {"data.dataset": "imagenet1k"})

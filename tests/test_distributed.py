@@ -75,6 +75,7 @@ def _bn_rank(rank: int, world: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_cross_rank_batch_norm_equals_batch_norm_over_the_whole_batch(tmp_path):
     out = str(tmp_path / "bn")
     torch.multiprocessing.spawn(_bn_rank, args=(2, free_port(), out), nprocs=2)
@@ -152,6 +153,7 @@ def two_rank_run(tmp_path_factory):
     return run, launch(run, 2, tmp, "full")
 
 
+@pytest.mark.slow
 def test_two_ranks_train_the_total_batch_with_identical_parameters_after_every_step(two_rank_run):
     run, (r0, r1) = two_rank_run
     assert r0["status"] == r1["status"] == "ok", (r0, r1)
@@ -164,6 +166,7 @@ def test_two_ranks_train_the_total_batch_with_identical_parameters_after_every_s
     assert result["status"] == "ok" and result["step"] == steps and result["world_size"] == 2
 
 
+@pytest.mark.slow
 def test_a_two_rank_run_writes_one_run_directory(two_rank_run):
     run, _ = two_rank_run
     rows = RunDir(run).read_metrics()
@@ -174,6 +177,7 @@ def test_a_two_rank_run_writes_one_run_directory(two_rank_run):
         "config.yaml", "meta.json", "metrics.jsonl", "result.json"]
 
 
+@pytest.mark.slow
 def test_two_ranks_compute_what_one_process_computes_with_the_same_total_batch(tmp_path):
     # deterministic views (full-image crops, no flips or colour), so both runs see the same pixels
     same_views = {"augment.crop_scale_min": 1.0, "augment.crop_ratio_min": 1.0, "augment.crop_ratio_max": 1.0,
@@ -192,6 +196,7 @@ def test_two_ranks_compute_what_one_process_computes_with_the_same_total_batch(t
         assert a["z_std"] == pytest.approx(b["z_std"], rel=2e-2)
 
 
+@pytest.mark.slow
 def test_a_killed_two_rank_run_resumes_to_the_uninterrupted_result(two_rank_run, tmp_path):
     full_run, _ = two_rank_run
     run = prepare_run(tmp_path / "run")

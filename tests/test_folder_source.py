@@ -28,7 +28,7 @@ def tree(tmp_path_factory):
 
 
 def _cfg(root, **overrides):
-    base = dict(data__dataset="imagenet", data__root=str(root), data__image_size=16, data__workers=0,
+    base = dict(data__dataset="folder", data__root=str(root), data__image_size=16, data__workers=0,
                 data__train_subset=0, data__test_subset=0, optim__batch_size=6, augment__blur_p=0.5)
     return tiny_config(**{**base, **overrides})
 
@@ -86,12 +86,14 @@ def test_eval_batches_resize_and_centre_crop_with_folder_labels(tree):
     assert torch.equal(x, x2)                                                  # no randomness in evaluation
 
 
+@pytest.mark.slow
 def test_a_run_on_an_image_folder_trains_and_evaluates(tree, tmp_path):
     result = train(_cfg(tree, optim__epochs=2), tmp_path / "r", {}, log=lambda s: None)
     assert result["status"] == "ok" and result["step"] == 2 * 4
     assert result["eval"]["bank"] == "train (24 images)" and result["knn_acc"] is not None
 
 
+@pytest.mark.slow
 def test_k_step_targets_on_an_image_folder_see_the_views_they_train_on(tree, tmp_path):
     # k-step computes a block's targets from a second pass over its steps: possible because the crops are seeded
     result = train(_cfg(tree, target__k_steps=2, optim__epochs=1), tmp_path / "k", {}, log=lambda s: None)

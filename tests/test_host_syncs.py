@@ -53,6 +53,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.i
                                   {"target__eta": "moving_average", "model__predictor": "none"},
                                   {"optim__optimizer": "lars"}, {"model__predictor": "frozen"}],
                          ids=["default", "asym2x", "k-step", "moving-average", "lars", "frozen-h"])
+@pytest.mark.slow
 def test_training_steps_add_no_host_sync_only_logging_points_do(tmp_path, path, device):
     # 128 images: 16 steps at batch 8, 8 at batch 16; log_every 1000 logs at the epoch's end only
     many = _run(tmp_path, "many", optim__batch_size=8, run__log_every=1000, run__device=device, **path)

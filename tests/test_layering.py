@@ -1,42 +1,125 @@
-"""The dependency rules of DESIGN.md: core imports nothing of ours outside core; analysis no torch or core."""
+"""The dependency rules of DESIGN.md, read from the source (every import, also those inside functions):
+core imports nothing of ours outside core; analysis no torch and of core only the record schema; sweeps
+reaches analysis only for the report at the end of a sweep (and, for now, the sweep file's report side);
+benchmarks imports neither sweeps nor analysis; and no module of ours imports itself back through others."""
 import ast
 import subprocess
 import sys
-from pathlib import Path
+from dataclasses import dataclass
 
 from tests.conftest import REPO
 
+PACKAGES = ("core", "sweeps", "analysis", "benchmarks")
 
-def _imports(package: str) -> set[str]:
-    names = set()
-    for path in (REPO / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+
+@dataclass(frozen=True)
+class Import:
+    file: str            # path relative to the repository, e.g. 'sweeps/run.py'
+    module: str          # the dotted module imported ('core.record'; `from core import config` gives 'core.config')
+    names: tuple         # what a `from` import takes, () for a plain import
+    lazy: bool           # inside a function (or class), not at module level
+
+
+def _our_modules() -> set[str]:
+    out = set()
+    for pkg in PACKAGES:
+        for path in (REPO / pkg).rglob("*.py"):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            out.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return out
+
+
+def imports(package: str) -> list[Import]:
+    """Every absolute import in `package`'s files."""
+    ours = _our_modules()
+    found = []
+    for path in sorted((REPO / package).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        top = {id(n) for n in tree.body}
+        rel = str(path.relative_to(REPO))
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
+                found += [Import(rel, a.name, (), id(node) not in top) for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module.split(".")[0])
-    return names
+                subs = [f"{node.module}.{a.name}" for a in node.names]
+                if all(s in ours for s in subs):            # `from core import config, record`: submodules
+                    found += [Import(rel, s, (), id(node) not in top) for s in subs]
+                else:
+                    found.append(Import(rel, node.module, tuple(a.name for a in node.names), id(node) not in top))
+    return found
 
 
-def test_core_imports_nothing_from_sweeps_analysis_or_cluster_tools():
-    assert not _imports("core") & {"sweeps", "analysis", "submitit", "pandas", "seaborn", "matplotlib"}
+def _roots(package: str) -> set[str]:
+    return {i.module.split(".")[0] for i in imports(package)}
 
 
-def _modules(package: str) -> set[str]:
-    """Full dotted names of the absolute imports in `package` ('core.record', 'torch', ...)."""
-    names = set()
-    for path in (REPO / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names |= {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
-    return names
+def test_core_imports_nothing_from_sweeps_analysis_benchmarks_or_cluster_tools():
+    assert not _roots("core") & {"sweeps", "analysis", "benchmarks", "submitit", "pandas", "seaborn", "matplotlib"}
 
 
 def test_analysis_imports_neither_torch_nor_core_beyond_the_record_schema():
-    assert not _imports("analysis") & {"torch", "torchvision", "sweeps"}
-    assert {m for m in _modules("analysis") if m.split(".")[0] == "core"} <= {"core.record"}
+    assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
+    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= {"core.record"}
+
+
+def test_sweeps_reaches_analysis_only_for_the_report_and_the_sweep_files_report_side():
+    into_analysis = {i for i in imports("sweeps") if i.module.split(".")[0] == "analysis"}
+    assert into_analysis == {
+        # the report written at the end of a sweep: one entry point, imported when it is needed
+        Import("sweeps/run.py", "analysis.report", ("write_report",), lazy=True),
+        # the claims and report view of a sweep file, validated before any run starts (until the sweep-file
+        # parser moves into the record schema, core/record.py)
+        Import("sweeps/sweepfile.py", "analysis.sweepfile", (), lazy=False),
+    }
+    assert "benchmarks" not in _roots("sweeps")
+
+
+def test_benchmarks_import_neither_sweeps_nor_analysis():
+    assert not _roots("benchmarks") & {"sweeps", "analysis"}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of `graph` (module -> the modules it imports), each as a path back to its start."""
+    cycles, state = [], {}                   # state: 1 on the current path, 2 done
+
+    def visit(module, path):
+        state[module] = 1
+        path.append(module)
+        for dep in sorted(graph.get(module, ())):
+            if state.get(dep) == 1:
+                cycles.append(path[path.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, path)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_among_our_modules():
+    ours = _our_modules()
+    graph = {m: set() for m in ours}
+    for pkg in PACKAGES:
+        for i in imports(pkg):
+            parts = i.file[:-3].split("/")
+            importer = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            if i.module in ours and i.module != importer:
+                graph[importer].add(i.module)
+    assert _cycles(graph) == []
+
+
+def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_record_schema():
+    code = ("import sys, analysis.report; ours = {m for m in sys.modules if m.split('.')[0] in ('core', 'sweeps')}; "
+            "assert 'torch' not in sys.modules and ours <= {'core', 'core.record'}, sorted(ours)")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_the_record_schema_imports_nothing_of_ours_and_no_torch():

@@ -31,8 +31,8 @@ def test_predictor_bn_on_hidden_only_with_bottleneck():
     cfg = tiny_config(model__dim=32, model__pred_hidden=8).model
     m = SimSiam(cfg, 1)
     assert _bn_layout(m.h) == [("bn", True), None]
-    linears = [l for l in m.h if isinstance(l, nn.Linear)]
-    assert [(l.in_features, l.out_features) for l in linears] == [(32, 8), (8, 32)]
+    linears = [layer for layer in m.h if isinstance(layer, nn.Linear)]
+    assert [(fc.in_features, fc.out_features) for fc in linears] == [(32, 8), (8, 32)]
 
 
 def test_forward_shapes_and_param_split():

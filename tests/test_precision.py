@@ -30,6 +30,7 @@ def _fresh_copy(model, cfg):
     return other
 
 
+@pytest.mark.slow
 def test_defaults_are_exactly_the_plain_forward():
     cfg, model, x1, x2 = _model_and_views()
     assert (cfg.run.precision, cfg.run.channels_last, cfg.run.compile) == ("fp32", False, False)
@@ -39,6 +40,7 @@ def test_defaults_are_exactly_the_plain_forward():
         assert torch.equal(ours, ref)                                       # bit for bit
 
 
+@pytest.mark.slow
 def test_bf16_runs_the_convolutions_in_bf16_and_returns_fp32():
     cfg, model, x1, x2 = _model_and_views(run__precision="bf16")
     fp32 = _fresh_copy(model, cfg)
@@ -55,6 +57,7 @@ def test_bf16_runs_the_convolutions_in_bf16_and_returns_fp32():
         assert cos.min() > 0.98 and not torch.equal(a, b)                   # close to fp32, yet not fp32
 
 
+@pytest.mark.slow
 def test_channels_last_stores_nhwc_matches_nchw_and_checkpoints_load_either_way():
     cfg, model, x1, x2 = _model_and_views(run__channels_last=True)
     nchw = _fresh_copy(model, cfg)
@@ -86,6 +89,7 @@ def test_cudnn_autotuning_is_turned_on_for_cuda_only():
 @pytest.mark.parametrize("path", [{}, {"target__k_steps": 2}, {"loss__symmetry": "asym2x"},
                                   {"target__eta": "moving_average", "model__predictor": "none"}],
                          ids=["default", "k-step", "asym2x", "moving-average"])
+@pytest.mark.slow
 def test_a_bf16_channels_last_run_trains_like_fp32(tmp_path, path):
     fast = train(tiny_config(run__precision="bf16", run__channels_last=True, **path), tmp_path / "fast", {}, **QUIET)
     ref = train(tiny_config(**path), tmp_path / "ref", {}, **QUIET)
@@ -98,6 +102,7 @@ def test_a_bf16_channels_last_run_trains_like_fp32(tmp_path, path):
 
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                     reason="torch.compile on CPU (inductor) needs a C++ compiler")
+@pytest.mark.slow
 def test_compiled_run_matches_eager_and_keeps_checkpoint_keys(tmp_path):
     cfg = dict(optim__epochs=1)
     eager = train(tiny_config(**cfg), tmp_path / "eager", {}, **QUIET)

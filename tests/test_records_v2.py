@@ -92,7 +92,8 @@ def test_a_warm_up_as_long_as_training_is_refused_naming_both_keys():
                                                  ("cpu", {"optim.epochs": 20}, 2.0), ("cifar10", {}, 80.0)])
 def test_the_papers_warm_up_stays_a_tenth_of_training(preset, sets, warmup):
     """Table 3(a) says 10 warm-up epochs of a 100-epoch run: a sweep file's schedule lengths are paper epochs."""
-    specs = [s for s in expand(load_sweep("batchnorm"), preset, Path("runs"), [0], sets or None) if s.case == "(a) none"]
+    specs = [s for s in expand(load_sweep("batchnorm"), preset, Path("runs"), [0], sets or None)
+             if s.case == "(a) none"]
     assert specs[0].config.optim.warmup_epochs == warmup
     assert specs[0].meta()["epoch_scale"] == specs[0].config.optim.epochs / 100
     literal = expand(load_sweep("batchnorm"), "cpu", Path("runs"), [0], {"optim.warmup_epochs": 3})

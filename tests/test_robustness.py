@@ -31,20 +31,24 @@ def _args(tmp_path, sweep: Path, *extra):
 
 
 def _results(runs: Path) -> dict:
-    return {p.parent.name: {k: v for k, v in json.loads(p.read_text()).items() if k not in ("wall_s", "train_s", "device")}
+    timing = ("wall_s", "train_s", "device")
+    return {p.parent.name: {k: v for k, v in json.loads(p.read_text()).items() if k not in timing}
             for p in sorted(runs.glob("*/*/result.json"))}
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.slow
 def test_failing_run_does_not_stop_the_sweep_and_exit_is_nonzero(tmp_path, capsys):
     sweep = _sweep(tmp_path, {"too big": {"run.device": "cuda"}, "fine": {}})   # asks for a GPU that is not there
     assert cli(_args(tmp_path, sweep, "--executor", "inline")) == 1
     err = capsys.readouterr().err
     assert "1 runs did not finish cleanly" in err and "too-big" in err and "failed" in err
-    states = {p.parent.name.split("-s0")[0]: json.loads(p.read_text())["status"] for p in (tmp_path / "runs").glob("*/*/result.json")}
+    states = {p.parent.name.split("-s0")[0]: json.loads(p.read_text())["status"]
+              for p in (tmp_path / "runs").glob("*/*/result.json")}
     assert states["fine"] in ("ok", "collapsed") and states["too-big"] == "failed"
 
 
+@pytest.mark.slow
 def test_hand_edited_run_directory_is_detected_and_nothing_is_created(tmp_path, capsys):
     sweep = _sweep(tmp_path, {"a": {}, "b": {"model.stop_grad": False}})
     assert cli(_args(tmp_path, sweep, "--executor", "inline", "--no-report")) == 0
@@ -81,6 +85,7 @@ def test_unwritable_runs_dir_and_full_disk(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_torn_metrics_line_is_tolerated_on_resume(tmp_path):
     cfg = tiny_config(optim__epochs=2)
     reference = train(cfg, tmp_path / "ref", {}, **QUIET)
@@ -96,6 +101,7 @@ def test_torn_metrics_line_is_tolerated_on_resume(tmp_path):
     assert all(line.endswith("}") for line in (run / "metrics.jsonl").read_text().splitlines())
 
 
+@pytest.mark.slow
 def test_sweep_killed_at_random_moments_completes_each_run_once_with_identical_results(tmp_path):
     sweep = _sweep(tmp_path, {"a": {}, "b": {"model.stop_grad": False}, "c": {"optim.pred_lr": "cosine"},
                               "d": {"loss.symmetry": "asym"}})
@@ -110,7 +116,8 @@ def test_sweep_killed_at_random_moments_completes_each_run_once_with_identical_r
     rng = random.Random(1234)
     cmd = [sys.executable, "-m", "sweeps.run", *_args(tmp_path, sweep), *epochs]
     for _ in range(4):
-        proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(1.0, 6.0))
         os.killpg(proc.pid, signal.SIGKILL)                         # the sweep and its workers, mid-anything
         proc.wait()
@@ -122,6 +129,7 @@ def test_sweep_killed_at_random_moments_completes_each_run_once_with_identical_r
         assert steps == sorted(set(steps))                          # every logging point exactly once
 
 
+@pytest.mark.slow
 def test_sigterm_to_a_local_sweep_stops_its_runs_at_a_checkpoint_and_a_rerun_finishes_them(tmp_path):
     sweep = _sweep(tmp_path, {"a": {}, "b": {"model.stop_grad": False}})
     cmd = [sys.executable, "-m", "sweeps.run", *_args(tmp_path, sweep), "--set", "optim.epochs=40", "--no-report",

@@ -87,6 +87,7 @@ def test_a_run_that_processes_cannot_split_is_refused_before_anything_is_created
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues(tmp_path):
     """DeferredRequeue: the signal stops train() at a step with last.pt saved; only then runs submitit's handler."""
     from core.checkpoint import load_checkpoint
@@ -96,7 +97,8 @@ def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues
     quiet = lambda *a: None  # noqa: E731
     reference = train(cfg, tmp_path / "ref", {}, log=quiet)
     calls = []
-    previous = signal.signal(signal.SIGUSR2, lambda s, f: calls.append(load_checkpoint(tmp_path / "run")["state"]["step"]))
+    previous = signal.signal(signal.SIGUSR2,
+                             lambda s, f: calls.append(load_checkpoint(tmp_path / "run")["state"]["step"]))
     metrics = tmp_path / "run" / "metrics.jsonl"
 
     def signal_when_running():
@@ -130,18 +132,18 @@ def test_outside_training_the_signal_requeues_at_once(monkeypatch):
 
 def test_a_run_that_keeps_dying_gives_up_with_the_reason(tmp_path):
     from core.rundir import RunDir
-    from sweeps import claim as claims
+    from sweeps import runlock
     from sweeps.slurm_job import SlurmRun
     rd = RunDir(tmp_path / "run")
     rd.write_config(tiny_config())
     job = SimpleNamespace(job_id="77_0")
-    token = claims.new_claim("slurm")["token"]
+    token = runlock.new_claim("slurm")["token"]
     attempt = SlurmRun(str(rd.path), token, max_stalls=2)
     assert attempt._begin(job) is None and attempt._begin(job) is None   # two attempts died at step 0
     assert attempt._begin(job)["status"] == "failed"                     # the third gives up
     result = rd.read_result()
     assert result["status"] == "failed" and "2 attempts in a row made no progress past step 0" in result["reason"]
-    assert claims.read(rd.path) is None
+    assert runlock.read(rd.path) is None
     assert len((rd.path / "attempts.jsonl").read_text().splitlines()) == 3
 
 
@@ -162,7 +164,11 @@ def cluster_problem() -> str | None:
     return None if "UP" in out else f"SLURM test cluster at {CLUSTER} is down: {out.strip()}"
 
 
-needs_cluster = pytest.mark.skipif(cluster_problem() is not None, reason=str(cluster_problem()))
+def needs_cluster(test):
+    """A test against the real SLURM test cluster: marked `cluster` (make test-fast leaves it out), and skipped
+    with the reason when no cluster runs."""
+    problem = cluster_problem()
+    return pytest.mark.cluster(pytest.mark.skipif(problem is not None, reason=str(problem))(test))
 
 
 def wait_for(predicate, seconds: float, what: str, logs: Path | None = None):
@@ -172,7 +178,8 @@ def wait_for(predicate, seconds: float, what: str, logs: Path | None = None):
             return
         time.sleep(0.2)
     queue = subprocess.run(["squeue", "-r", "-o", "%i %T %M %r"], capture_output=True, text=True).stdout
-    tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}" for p in sorted((logs or Path("/nonexistent")).glob("*_log.*")))
+    tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}"
+                    for p in sorted((logs or Path("/nonexistent")).glob("*_log.*")))
     pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}\n{queue}{tails}")
 
 

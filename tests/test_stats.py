@@ -48,7 +48,8 @@ def test_where_an_interval_lies(value, se, n, low, high, place):
 
 
 def _v(verdict: str) -> Verdict:
-    claim = parse_claim({"paper": "p (Sec. 1)", "reading": "r", "test": "status", "case": "a", "equals": "ok"}, 1, ["a"])
+    raw = {"paper": "p (Sec. 1)", "reading": "r", "test": "status", "case": "a", "equals": "ok"}
+    claim = parse_claim(raw, 1, ["a"])
     return Verdict(claim, verdict, "")
 
 

@@ -1,9 +1,9 @@
 """sweeps.status: the state of every run from its run directory (and squeue), without the submitting shell."""
 import json
 
-from sweeps import claim as claims
-from sweeps.status import main
-from tests.test_claim import dead_pid, fake_squeue
+from sweeps import runlock
+from sweeps.status import RunState, is_finished, local_state, main, sweep_status
+from tests.test_runlock import dead_pid, fake_squeue
 
 
 def _run(root, name, case, seed, *, result=None, epochs=(), claim=None, attempts=()):
@@ -26,11 +26,11 @@ def test_status_of_every_kind_of_run(tmp_path, monkeypatch, capsys):
     fake_squeue(tmp_path, monkeypatch, {"70_0": "PENDING", "70_1": "RUNNING"})
     _run(tmp_path, "a-s0-1", "a", 0, result={"status": "ok"}, epochs=(0, 1, 2), attempts=("60_0", "69_0"))
     _run(tmp_path, "b-s0-2", "b", 0, result={"status": "failed", "reason": "RuntimeError: boom"}, epochs=(0,))
-    _run(tmp_path, "c-s0-3", "c", 0, claim={**claims.new_claim("slurm"), "job_id": "70_0"})
-    _run(tmp_path, "d-s0-4", "d", 0, epochs=(0, 1, 1.5), claim={**claims.new_claim("slurm"), "job_id": "70_1"})
-    _run(tmp_path, "e-s1-5", "e", 1, epochs=(0, 1), claim={**claims.new_claim("slurm"), "job_id": "68_3"})
-    _run(tmp_path, "f-s0-6", "f", 0, epochs=(0,), claim=claims.new_claim("local"))
-    _run(tmp_path, "g-s0-7", "g", 0, epochs=(0, 1), claim={**claims.new_claim("local"), "pids": [[dead_pid(), None]]})
+    _run(tmp_path, "c-s0-3", "c", 0, claim={**runlock.new_claim("slurm"), "job_id": "70_0"})
+    _run(tmp_path, "d-s0-4", "d", 0, epochs=(0, 1, 1.5), claim={**runlock.new_claim("slurm"), "job_id": "70_1"})
+    _run(tmp_path, "e-s1-5", "e", 1, epochs=(0, 1), claim={**runlock.new_claim("slurm"), "job_id": "68_3"})
+    _run(tmp_path, "f-s0-6", "f", 0, epochs=(0,), claim=runlock.new_claim("local"))
+    _run(tmp_path, "g-s0-7", "g", 0, epochs=(0, 1), claim={**runlock.new_claim("local"), "pids": [[dead_pid(), None]]})
     _run(tmp_path, "h-s0-8", "h", 0)
     (tmp_path / "sw" / "slurm").mkdir()                        # submitit's folder is not a run
     assert main(["sw", "--runs-dir", str(tmp_path)]) == 0
@@ -51,3 +51,32 @@ def test_status_of_every_kind_of_run(tmp_path, monkeypatch, capsys):
 def test_status_of_a_missing_sweep_is_one_line(tmp_path, capsys):
     assert main(["nosuch", "--runs-dir", str(tmp_path)]) == 2
     assert "no run directories" in capsys.readouterr().err
+
+
+def test_the_state_of_a_run_directory_from_its_files(tmp_path):
+    new = _run(tmp_path, "n-s0-1", "n", 0)
+    partial = _run(tmp_path, "p-s0-2", "p", 0, epochs=(0, 0.5))
+    done = _run(tmp_path, "d-s0-3", "d", 0, result={"status": "collapsed"}, epochs=(0, 1))
+    failed = _run(tmp_path, "f-s0-4", "f", 0, result={"status": "failed"}, epochs=(0,))
+    torn = _run(tmp_path, "t-s0-5", "t", 0, epochs=(0, 2))
+    (torn / "result.json").write_text('{"status": "o')            # a torn result is not a finished run
+    assert local_state(new) == (RunState.NEW, "")
+    assert local_state(partial) == (RunState.PARTIAL, "epoch 0.5")
+    assert local_state(done) == (RunState.DONE, "collapsed")
+    assert local_state(failed) == (RunState.FAILED, "no reason recorded")
+    assert local_state(torn) == (RunState.PARTIAL, "unreadable result.json")
+    assert [is_finished(d) for d in (new, partial, done, failed, torn)] == [False, False, True, True, False]
+
+
+def test_state_words_and_kinds():
+    assert RunState.DONE.text("ok") == "done: ok" and RunState.FAILED.text("boom") == "failed: boom"
+    assert RunState.PARTIAL.text("epoch 3") == "partial (epoch 3)" and RunState.NEW.text() == "new"
+    assert {s for s in RunState if s.finished} == {RunState.DONE, RunState.FAILED}
+    assert {s for s in RunState if s.held} == {RunState.PENDING, RunState.RUNNING, RunState.HELD}
+
+
+def test_a_run_a_slurm_job_holds_without_squeue_to_ask_is_pending_or_running(tmp_path, monkeypatch):
+    fake_squeue(tmp_path, monkeypatch, None)                    # no squeue: the job cannot be checked
+    d = _run(tmp_path, "c-s0-1", "c", 0, epochs=(0, 1), claim={**runlock.new_claim("slurm"), "job_id": "70_0"})
+    [row] = sweep_status([d])
+    assert (row.state, row.text, row.job_id) == (RunState.HELD, "pending or running (no squeue)", "70_0")

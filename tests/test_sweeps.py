@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from core.config import ConfigError
-from sweeps.expand import expand, parse_set
+from core.overrides import parse_set
+from sweeps.expand import expand
 from sweeps.run import cli
 from sweeps.sweepfile import known_sweeps, load_sweep
 from tests.conftest import REPO, TINY
@@ -18,7 +19,8 @@ from tests.conftest import REPO, TINY
 def test_every_ablation_expands_and_validates(name, preset, tmp_path):
     sweep = load_sweep(name)
     specs = expand(sweep, preset, tmp_path)
-    assert len(specs) == len(sweep.cases) * len(sweep.seeds) * max(1, len(list(__import__("itertools").product(*sweep.grid.values()))))
+    points = len(list(__import__("itertools").product(*sweep.grid.values())))
+    assert len(specs) == len(sweep.cases) * len(sweep.seeds) * max(1, points)
     assert len({s.run_id for s in specs}) == len(specs)          # every run has its own directory
     for case in sweep.paper:
         assert case in sweep.cases
@@ -38,7 +40,8 @@ def test_misspelt_key_in_any_sweep_file_fails_with_the_key_named(name, tmp_path)
 def test_misspelt_key_in_sweep_file_names_file_case_and_key(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"figure": "F", "title": "t", "cases": {"a": {"model.stopgrad": False}}}))
-    with pytest.raises(ConfigError, match=r"bad.yaml: case 'a': unknown key 'model.stopgrad' \(did you mean 'model.stop_grad'\?\)"):
+    with pytest.raises(ConfigError,
+                       match=r"bad.yaml: case 'a': unknown key 'model.stopgrad' \(did you mean 'model.stop_grad'\?\)"):
         load_sweep(str(path))
 
 
@@ -54,7 +57,8 @@ def test_unknown_top_level_key_and_yaml_syntax_error(tmp_path):
 
 def test_override_order_case_then_set_then_seed(tmp_path):
     sweep = load_sweep("stopgrad")
-    specs = expand(sweep, "cpu", tmp_path, seeds=[3, 4], cli_overrides=parse_set(["model.stop_grad=true", "optim.epochs=2"]))
+    specs = expand(sweep, "cpu", tmp_path, seeds=[3, 4],
+                   cli_overrides=parse_set(["model.stop_grad=true", "optim.epochs=2"]))
     assert [s.seed for s in specs] == [3, 4, 3, 4]
     assert all(s.config.model.stop_grad and s.config.optim.epochs == 2 and s.config.run.seed == s.seed for s in specs)
     assert specs[0].config.data.dataset == "fashion_mnist"      # from the preset
@@ -75,6 +79,7 @@ def _tiny_args(tmp_path, *extra):
             "--report-dir", str(tmp_path / "reports"), *sets, *extra]
 
 
+@pytest.mark.slow
 def test_inline_sweep_end_to_end_then_rerun_starts_nothing(tmp_path, capsys):
     assert cli(_tiny_args(tmp_path)) == 0
     runs = sorted((tmp_path / "runs" / "tinysweep").iterdir())
@@ -102,14 +107,16 @@ def test_dry_run_lists_runs_and_creates_nothing(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["stopgrd"], "unknown sweep 'stopgrd' (did you mean 'stopgrad'?)"),
-    (["stopgrad", "--set", "model.stopgrad=false"], "--set: unknown key 'model.stopgrad' (did you mean 'model.stop_grad'?)"),
+    (["stopgrad", "--set", "model.stopgrad=false"],
+     "--set: unknown key 'model.stopgrad' (did you mean 'model.stop_grad'?)"),
     (["stopgrad", "--set", "optim.batch_size=0"], "'optim.batch_size' must be positive"),
     (["stopgrad", "--preset", "gpu"], "unknown preset 'gpu'"),
     (["stopgrad", "--set", "data.root=/nonexistent", "--runs-dir", "RUNS"], "Fashion-MNIST not found"),
 ])
 def test_bad_input_is_one_line_without_traceback(args, message, tmp_path):
     args = [a.replace("RUNS", str(tmp_path / "runs")) for a in args]
-    proc = subprocess.run([sys.executable, "-m", "sweeps.run", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -117,14 +124,20 @@ def test_bad_input_is_one_line_without_traceback(args, message, tmp_path):
 
 
 def test_parse_set_reads_yaml_values():
-    assert parse_set(["a.b=2", "a.c=false", "a.d=0.5", "a.e=cosine"]) == {"a.b": 2, "a.c": False, "a.d": 0.5, "a.e": "cosine"}
+    assert parse_set(["a.b=2", "a.c=false", "a.d=0.5", "a.e=cosine"]) == {"a.b": 2, "a.c": False, "a.d": 0.5,
+                                                                           "a.e": "cosine"}
+    assert parse_set(["a.f=x=y", "a.g="]) == {"a.f": "x=y", "a.g": ""}
+    with pytest.raises(ConfigError, match="expected key=value, got 'optim.epochs'"):
+        parse_set(["optim.epochs"])
 
 
 @pytest.mark.parametrize("text,message", [
     ("figure: F\ntitle: t\ncases:\n  a: {model.dim: 8\n", "line 5, column 1: YAML syntax error"),
-    ("figure: F\ntitle: t\nseeds: [0, one]\ncases: {a: {}}\n", "'seeds' must be a non-empty list of non-negative integers"),
+    ("figure: F\ntitle: t\nseeds: [0, one]\ncases: {a: {}}\n",
+     "'seeds' must be a non-empty list of non-negative integers"),
     ("figure: F\ntitle: t\ncases: {a: {optim.base_lr: -0.5}}\n", "'optim.base_lr' must be >= 0, got -0.5"),
-    ("figure: F\ntitle: t\ncases: {a: {model.predictor: identity}}\n", "'model.predictor' must be one of ['mlp', 'none', 'frozen']"),
+    ("figure: F\ntitle: t\ncases: {a: {model.predictor: identity}}\n",
+     "'model.predictor' must be one of ['mlp', 'none', 'frozen']"),
 ])
 def test_bad_sweep_file_is_one_line_naming_file_and_key(text, message, tmp_path):
     path = tmp_path / "bad.yaml"

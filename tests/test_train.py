@@ -16,6 +16,7 @@ from tests.conftest import REPO, tiny_config
 QUIET = dict(log=lambda s: None)
 
 
+@pytest.mark.slow
 def test_short_run_writes_the_whole_run_directory(tmp_path):
     cfg = tiny_config()
     result = train(cfg, tmp_path / "r", {"sweep": "t", "case": "c", "seed": 0, "preset": "tiny"}, **QUIET)
@@ -36,6 +37,7 @@ def test_short_run_writes_the_whole_run_directory(tmp_path):
     assert saved["eval"]["knn_k"] == 20 and (tmp_path / "r" / "last.pt").exists()
 
 
+@pytest.mark.slow
 def test_training_with_stop_grad_beats_random_init_on_synthetic_data(tmp_path):
     cfg = tiny_config(optim__epochs=6, data__train_subset=512, optim__base_lr=0.2)
     result = train(cfg, tmp_path / "r", {}, **QUIET)
@@ -83,6 +85,7 @@ def _ckpt_step(run_dir: Path) -> int:
         return -1
 
 
+@pytest.mark.slow
 def test_run_killed_after_first_epoch_resumes_to_the_same_result(tmp_path):
     torch.set_num_threads(1)
     cfg = tiny_config(optim__epochs=3)
@@ -100,6 +103,7 @@ def test_run_killed_after_first_epoch_resumes_to_the_same_result(tmp_path):
     assert steps == [r["step"] for r in RunDir(tmp_path / "ref").read_metrics()]  # no duplicated rows
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_mid_epoch_and_resume_is_exact(tmp_path):
     torch.set_num_threads(1)
     cfg = tiny_config(optim__epochs=2, data__train_subset=1000)  # 31 steps per epoch
@@ -115,6 +119,7 @@ def test_sigterm_checkpoints_mid_epoch_and_resume_is_exact(tmp_path):
     assert _comparable(resumed) == _comparable(reference)
 
 
+@pytest.mark.slow
 def test_corrupt_last_checkpoint_falls_back_to_previous(tmp_path):
     cfg = tiny_config(optim__epochs=2)
     reference = train(cfg, tmp_path / "ref", {}, **QUIET)
@@ -129,7 +134,8 @@ def test_corrupt_last_checkpoint_falls_back_to_previous(tmp_path):
 
 def test_collapse_early_stop_fires_when_z_std_stays_low(tmp_path):
     # collapse_frac 10 puts the floor (10/sqrt(d)) above any z_std, so every logging point counts as collapsed
-    cfg = tiny_config(optim__epochs=3, eval__collapse_frac=10.0, eval__near_collapse_frac=10.0, eval__collapse_patience=3)
+    cfg = tiny_config(optim__epochs=3, eval__collapse_frac=10.0, eval__near_collapse_frac=10.0,
+                      eval__collapse_patience=3)
     result = train(cfg, tmp_path / "r", {}, **QUIET)
     rows = RunDir(tmp_path / "r").read_metrics()
     assert result["status"] == "collapsed" and result["stopped_early"] is True
@@ -138,6 +144,7 @@ def test_collapse_early_stop_fires_when_z_std_stays_low(tmp_path):
     assert result["knn_acc"] is not None and result["linear_acc"] is not None
 
 
+@pytest.mark.slow
 def test_collapse_early_stop_does_not_fire_on_a_healthy_run(tmp_path):
     cfg = tiny_config(optim__epochs=2, eval__collapse_patience=1)
     result = train(cfg, tmp_path / "r", {}, **QUIET)

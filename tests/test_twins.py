@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from core.rundir import RunDir
@@ -29,6 +30,7 @@ def dirs(tmp: Path, name: str) -> dict[str, Path]:
     return {json.loads((d / "meta.json").read_text())["case"]: d for d in (tmp / "runs" / name).iterdir()}
 
 
+@pytest.mark.slow
 def test_a_run_equal_to_a_finished_one_elsewhere_copies_its_record(tmp_path, capsys):
     assert run(tmp_path, sweep_file(tmp_path, "fig2", {"w/ stop-grad": {}, "w/o": {"model.stop_grad": False}})) == 0
     capsys.readouterr()
@@ -49,6 +51,7 @@ def test_a_run_equal_to_a_finished_one_elsewhere_copies_its_record(tmp_path, cap
     assert RunDir(no_h).read_result()["status"] in ("ok", "collapsed")
 
 
+@pytest.mark.slow
 def test_a_prepared_but_never_started_run_is_copied_too(tmp_path, capsys):
     assert run(tmp_path, sweep_file(tmp_path, "fig2", {"w/ stop-grad": {}})) == 0
     table1 = sweep_file(tmp_path, "table1", {"baseline": {}})
@@ -62,6 +65,7 @@ def test_a_prepared_but_never_started_run_is_copied_too(tmp_path, capsys):
     assert "copied_from" in json.loads((spec.run_dir / "meta.json").read_text())
 
 
+@pytest.mark.slow
 def test_no_reuse_trains_and_a_failed_twin_is_never_copied(tmp_path, capsys):
     assert run(tmp_path, sweep_file(tmp_path, "fig2", {"w/ stop-grad": {}})) == 0
     origin = dirs(tmp_path, "fig2")["w/ stop-grad"]
