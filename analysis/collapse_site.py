@@ -1,10 +1,11 @@
 """Where a collapse sits: in the projector output z only, or in the backbone features too. Measured, from the
 monitors every run records at its end (z_std, z_erank, backbone_std, backbone_erank; core.evaluate).
 
-For each row with a collapsed or near-collapsed run, its z and backbone statistics are set beside those of
-the sweep's reference row (the first row whose runs are all ok, normally the paper's baseline): z shrunk to
-a fraction of 1/sqrt(d) while the backbone keeps at least HEAD_ONLY of the reference's feature std means the
-collapse sits in the head; below that the backbone's features collapsed too.
+For each row with a collapsed or near-collapsed run, each such run's backbone feature std is set beside that
+of the sweep's reference row (the first row whose runs are all ok, normally the paper's baseline) at the same
+seed (the same initial network and data order), or beside the reference's mean when that seed is missing. A
+run whose backbone keeps at least HEAD_ONLY of the reference's std collapsed in the head only; below that its
+backbone's features collapsed too. Seeds can differ, so the sentence counts them.
 """
 from __future__ import annotations
 
@@ -17,13 +18,24 @@ from analysis.tables import format_value
 from analysis.verdicts import REPRODUCED, Verdict
 from core.record import COLLAPSED, NEAR_COLLAPSE, OK
 
-HEAD_ONLY = 0.5          # backbone std at least half the reference row's: the backbone did not collapse
+HEAD_ONLY = 0.5          # backbone std at least half the reference run's: the backbone did not collapse
 NEEDED = ("z_std", "backbone_std", "backbone_erank")
 
 
 def _mean(runs: pd.DataFrame, col: str) -> float:
     vals = pd.to_numeric(runs[col], errors="coerce").dropna() if col in runs else pd.Series(dtype=float)
     return float(vals.mean()) if len(vals) else math.nan
+
+
+def _ratios(bad: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[int, float]]:
+    """(seed, backbone std / the reference's at that seed, else its mean) per collapsed run, by seed."""
+    by_seed = {int(s): float(v) for s, v in zip(ref["seed"], ref["backbone_std"]) if not pd.isna(v)}
+    fallback = _mean(ref, "backbone_std")
+    out = []
+    for s, v in sorted(zip(bad["seed"], bad["backbone_std"]), key=lambda sv: int(sv[0])):
+        base = by_seed.get(int(s), fallback)
+        out.append((int(s), float(v) / base if base > 0 and not pd.isna(v) else math.nan))
+    return out
 
 
 def diagnose(runs: pd.DataFrame, cases: list[str]) -> dict[str, str]:
@@ -40,18 +52,23 @@ def diagnose(runs: pd.DataFrame, cases: list[str]) -> dict[str, str]:
         if bad.empty or ref is None:
             continue
         dim = pd.to_numeric(mine["dim"], errors="coerce").dropna()
-        frac = _mean(mine, "z_std") * math.sqrt(float(dim.iloc[0])) if len(dim) else math.nan
-        b, b_ref = _mean(mine, "backbone_std"), _mean(rows[ref], "backbone_std")
-        ratio = b / b_ref if b_ref > 0 else math.nan
-        where = ("the collapse sits in the projection head: the backbone keeps its spread" if ratio >= HEAD_ONLY
-                 else "the backbone's features collapsed too")
+        frac = _mean(bad, "z_std") * math.sqrt(float(dim.iloc[0])) if len(dim) else math.nan
+        ratios = _ratios(bad, rows[ref])
+        head = sum(r >= HEAD_ONLY for _, r in ratios)
+        both = len(ratios) - head
+        parts = []
+        if head:
+            parts.append(f"in {head} of {len(ratios)} the collapse sits in the projection head (the backbone "
+                         "keeps its spread)")
+        if both:
+            parts.append(f"in {both} of {len(ratios)} the backbone's features collapsed too")
         out[case] = (
             f"'{case}' ({len(bad)} of {len(mine)} {'/'.join(sorted(set(bad['status'])))}): z std "
-            f"{format_value(_mean(mine, 'z_std'), 'z_std')} = {frac:.2f} × 1/√d, z eff. rank "
-            f"{format_value(_mean(mine, 'z_erank'), 'z_erank')}; backbone std {format_value(b, 'backbone_std')} "
-            f"against {format_value(b_ref, 'backbone_std')} for '{ref}' ({ratio:.2f}×), backbone eff. rank "
-            f"{format_value(_mean(mine, 'backbone_erank'), 'backbone_erank')} against "
-            f"{format_value(_mean(rows[ref], 'backbone_erank'), 'backbone_erank')}: {where}.")
+            f"{format_value(_mean(bad, 'z_std'), 'z_std')} = {frac:.2f} × 1/√d, z eff. rank "
+            f"{format_value(_mean(bad, 'z_erank'), 'z_erank')}; backbone std against '{ref}' at the same seed: "
+            + ", ".join(f"s{s} {r:.2f}×" for s, r in ratios) + f" (backbone eff. rank "
+            f"{format_value(_mean(bad, 'backbone_erank'), 'backbone_erank')} against "
+            f"{format_value(_mean(rows[ref], 'backbone_erank'), 'backbone_erank')}): " + "; ".join(parts) + ".")
     return out
 
 

@@ -93,7 +93,7 @@ def seed_noise(entries: list[Entry]) -> str:
     if not parts:
         return ""
     return ("**Seed noise:** where rows have several seeds (all runs ok), seeds alone move " + "; ".join(parts)
-            + ". A one-seed difference of less than about twice the median is within that noise.")
+            + ". A single seed cannot tell a difference of that size from noise: a verdict needs three.")
 
 
 def _duration(seconds: float) -> str:

@@ -70,38 +70,40 @@ def test_the_lr_check_summarizes_the_verdicts_at_each_lr(main, others, summary):
         assert f"1.5: {main}" in cell and f"0.5: {others[0]}" in cell
 
 
-def _collapse_runs(w_backbone: float, wo_backbone: float) -> pd.DataFrame:
+def _collapse_runs(w_backbone: float, wo_backbone: list[float]) -> pd.DataFrame:
     rows = []
     for seed in range(3):
         rows.append({"case": "w/", "seed": seed, "status": "ok", "dim": 64, "z_std": 0.124, "z_erank": 3.0,
                      "backbone_std": w_backbone, "backbone_erank": 4.0})
         rows.append({"case": "w/o", "seed": seed, "status": "collapsed", "dim": 64, "z_std": 0.0025, "z_erank": 1.2,
-                     "backbone_std": wo_backbone, "backbone_erank": 3.0})
+                     "backbone_std": wo_backbone[seed], "backbone_erank": 3.0})
     return pd.DataFrame(rows)
 
 
 def test_a_collapse_of_z_alone_is_placed_in_the_head():
-    lines = list(diagnose(_collapse_runs(0.04, 0.039), ["w/", "w/o"]).values())
+    lines = list(diagnose(_collapse_runs(0.04, [0.039] * 3), ["w/", "w/o"]).values())
     assert len(lines) == 1 and lines[0].startswith("'w/o' (3 of 3 collapsed): z std 0.00250 = 0.02 × 1/√d")
-    assert "backbone std 0.0390 against 0.0400 for 'w/' (0.97×)" in lines[0]
-    assert lines[0].endswith("the collapse sits in the projection head: the backbone keeps its spread.")
+    assert "backbone std against 'w/' at the same seed: s0 0.97×, s1 0.97×, s2 0.97×" in lines[0]
+    assert lines[0].endswith("in 3 of 3 the collapse sits in the projection head (the backbone keeps its spread).")
 
 
-def test_a_collapse_that_reaches_the_backbone_says_so():
-    (line,) = diagnose(_collapse_runs(0.04, 0.004), ["w/", "w/o"]).values()
-    assert "(0.10×)" in line and line.endswith("the backbone's features collapsed too.")
+def test_seeds_whose_backbone_collapsed_too_are_counted_apart():
+    (line,) = diagnose(_collapse_runs(0.04, [0.04, 0.03, 0.001]), ["w/", "w/o"]).values()
+    assert "s0 1.00×, s1 0.75×, s2 0.03×" in line
+    assert line.endswith("in 2 of 3 the collapse sits in the projection head (the backbone keeps its spread); "
+                         "in 1 of 3 the backbone's features collapsed too.")
 
 
 def test_no_diagnosis_without_the_backbone_monitors_or_a_collapse():
-    assert diagnose(_collapse_runs(0.04, 0.039).drop(columns=["backbone_std"]), ["w/", "w/o"]) == {}
-    healthy = _collapse_runs(0.04, 0.039).assign(status="ok")
+    assert diagnose(_collapse_runs(0.04, [0.039] * 3).drop(columns=["backbone_std"]), ["w/", "w/o"]) == {}
+    healthy = _collapse_runs(0.04, [0.039] * 3).assign(status="ok")
     assert diagnose(healthy, ["w/", "w/o"]) == {}
 
 
 def test_a_not_reproduced_claim_on_a_collapsed_row_carries_the_collapse_site():
     claim = parse_claim({"paper": "p (Sec. 1)", "reading": "r", "test": "exceeds", "case": "w/", "other": "w/o",
                          "metric": "knn_acc", "margin": 30}, 1, ["w/", "w/o"])
-    sites = diagnose(_collapse_runs(0.04, 0.039), ["w/", "w/o"])
+    sites = diagnose(_collapse_runs(0.04, [0.039] * 3), ["w/", "w/o"])
     failed = with_site(Verdict(claim, NOT_REPRODUCED, "gap 2"), sites)
     assert failed.evidence.startswith("gap 2; where the collapse sits: 'w/o' (3 of 3 collapsed)")
     assert with_site(Verdict(claim, REPRODUCED, "gap 40"), sites).evidence == "gap 40"
