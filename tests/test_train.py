@@ -129,7 +129,8 @@ def test_corrupt_last_checkpoint_falls_back_to_previous(tmp_path):
 
 def test_collapse_early_stop_fires_when_z_std_stays_low(tmp_path):
     # collapse_frac 10 puts the floor (10/sqrt(d)) above any z_std, so every logging point counts as collapsed
-    cfg = tiny_config(optim__epochs=3, eval__collapse_frac=10.0, eval__collapse_patience=3)
+    cfg = tiny_config(optim__epochs=3, eval__collapse_frac=10.0, eval__near_collapse_frac=10.0,
+                      eval__collapse_patience=3)
     result = train(cfg, tmp_path / "r", {}, **QUIET)
     rows = RunDir(tmp_path / "r").read_metrics()
     assert result["status"] == "collapsed" and result["stopped_early"] is True
