@@ -24,15 +24,11 @@ from core.config import Config
 from core.losses import simsiam_loss
 
 
-class Similarity:
-    """D-based loss of SimSiam and BYOL (loss.similarity, loss.symmetry, model.stop_grad)."""
+class Objective:
+    """What every objective reads (model.stop_grad, loss.symmetry) and its hooks, no-ops unless it has state."""
 
     def __init__(self, cfg: Config):
-        self.stop_grad, self.similarity = cfg.model.stop_grad, cfg.loss.similarity
-        self.symmetric = cfg.loss.symmetry == "sym"
-
-    def __call__(self, p1, p2, t1, t2) -> torch.Tensor:
-        return simsiam_loss(p1, p2, t1, t2, self.stop_grad, self.similarity, self.symmetric)
+        self.stop_grad, self.symmetric = cfg.model.stop_grad, cfg.loss.symmetry == "sym"
 
     def after_step(self) -> None:
         pass
@@ -42,6 +38,17 @@ class Similarity:
 
     def load_state_dict(self, state) -> None:
         pass
+
+
+class Similarity(Objective):
+    """D-based loss of SimSiam and BYOL (loss.similarity, loss.symmetry, model.stop_grad)."""
+
+    def __init__(self, cfg: Config):
+        super().__init__(cfg)
+        self.similarity = cfg.loss.similarity
+
+    def __call__(self, p1, p2, t1, t2) -> torch.Tensor:
+        return simsiam_loss(p1, p2, t1, t2, self.stop_grad, self.similarity, self.symmetric)
 
 
 class KeyQueue:
@@ -69,7 +76,7 @@ class KeyQueue:
         self.ptr = int(state["ptr"])
 
 
-class InfoNCE(Similarity):
+class InfoNCE(Objective):
     """SimCLR's NT-Xent (in-batch negatives) or MoCo's InfoNCE against a queue (loss.negatives)."""
 
     def __init__(self, cfg: Config, device):
@@ -110,7 +117,7 @@ class InfoNCE(Similarity):
             self.queue.load_state_dict(state)
 
 
-class SwappedPrediction(Similarity):
+class SwappedPrediction(Objective):
     """SwAV's swapped prediction with the model's prototypes C (model.prototypes, trained with the encoder)."""
 
     def __init__(self, cfg: Config, prototypes: torch.nn.Parameter):
@@ -132,7 +139,7 @@ class SwappedPrediction(Similarity):
         return 0.5 * first + 0.5 * nce.swapped_prediction(p2, self.codes(t1), self.C, self.tau)
 
 
-def make_objective(cfg: Config, model, device):
+def make_objective(cfg: Config, model, device) -> Objective:
     """The objective loss.objective names, built once per run."""
     if cfg.loss.objective == "infonce":
         return InfoNCE(cfg, device)

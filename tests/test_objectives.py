@@ -39,7 +39,7 @@ def test_in_batch_infonce_is_nt_xent_over_the_2b_views():
 
 def test_queue_infonce_is_minus_log_softmax_of_the_positive_among_the_queue():
     p1, _, _, t2 = _rows(3, 4, seed=1)
-    queue = F.normalize(torch.randn(6, 4, dtype=torch.float64), dim=1)
+    queue = F.normalize(torch.randn(6, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64), dim=1)
     tau = 0.2
     expected = 0.0
     for i in range(3):
@@ -107,25 +107,24 @@ def _sinkhorn_by_hand(scores, iters, eps):
 
 
 def test_sinkhorn_equals_the_iterations_written_out():
-    scores = torch.randn(6, 4, dtype=torch.float64).tanh()
+    scores = torch.randn(6, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64).tanh()
     ours = nce.sinkhorn(scores, 3, 0.5)
     assert torch.allclose(ours, torch.tensor(_sinkhorn_by_hand(scores.tolist(), 3, 0.5), dtype=torch.float64))
 
 
 def test_sinkhorn_marginals_each_image_sums_to_one_each_prototype_gets_b_over_k():
-    scores = torch.randn(12, 4, dtype=torch.float64).tanh()
+    scores = torch.randn(12, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64).tanh()
     q = nce.sinkhorn(scores, 3, 0.05)
     assert torch.allclose(q.sum(dim=1), torch.ones(12, dtype=torch.float64))     # exact after the column step
     assert not torch.allclose(q.sum(dim=0), torch.full((4,), 3.0, dtype=torch.float64), atol=1e-3)
-    q = nce.sinkhorn(scores, 500, 0.05)                                          # converged: equal shares
-    assert torch.allclose(q.sum(dim=0), torch.full((4,), 3.0, dtype=torch.float64), atol=1e-6)
-    assert (q >= 0).all()
+    q = nce.sinkhorn(scores, 300, 0.5)                                           # converged: equal shares
+    assert torch.allclose(q.sum(dim=0), torch.full((4,), 3.0, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(q.sum(dim=1), torch.ones(12, dtype=torch.float64)) and (q >= 0).all()
 
 
 def test_swapped_prediction_is_the_cross_entropy_of_the_other_views_codes():
-    p = torch.randn(5, 3, dtype=torch.float64)
-    C = torch.randn(4, 3, dtype=torch.float64)
-    codes = torch.softmax(torch.randn(5, 4, dtype=torch.float64), dim=1)
+    p, C, codes = _rows(5, 3, seed=6)[:2] + [torch.softmax(_rows(5, 4, seed=7)[0], dim=1)]
+    C = C[:4]
     tau, expected = 0.1, 0.0
     for i in range(5):
         s = [_cos(p[i], C[k]) / tau for k in range(4)]
@@ -136,7 +135,7 @@ def test_swapped_prediction_is_the_cross_entropy_of_the_other_views_codes():
 
 def test_swav_loss_is_symmetric_and_stop_grad_makes_the_codes_constants():
     p1, p2, t1, t2 = _rows(8, 3, seed=4, grad=True)
-    C = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
+    C = torch.nn.Parameter(_rows(4, 3, seed=8)[0])
     cfg = tiny_config(loss__objective="swav")
     obj = SwappedPrediction(cfg, C)
     with torch.no_grad():
