@@ -1,4 +1,5 @@
-"""The steps benchmarks.throughput times: ours as core/train.py runs it, and the official-style one."""
+"""The steps benchmarks.throughput times: ours, the same `core.step.train_step` that core/train.py runs, and
+the official-style one."""
 from __future__ import annotations
 
 import itertools
@@ -11,35 +12,39 @@ from core import config as C
 from core import precision
 from core.batches import ArraySource
 from core.losses import simsiam_loss
-from core.model import SimSiam
-from core.monitors import z_std
+from core.model import SimSiam, build_model
+from core.objectives import make_objective
+from core.optimizer import build_optimizer, set_lr
 from core.schedule import scaled_lr
-from core.train import build_optimizer, set_lr
+from core.step import train_step
+from core.targets import SameNetwork, make_targets
 
 
 class OurStep:
-    """core/train.py's training step on the default ablation path (sym loss, network targets, one view pair)."""
+    """core/train.py's training step, `core.step.train_step`, with the config's objective and target encoder
+    (one view pair per step: the k-step and moving-average targets of Sec. 5.2 are timed as the same network)."""
 
     def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device):
         torch.manual_seed(cfg.run.seed)
         self.cfg, self.device = cfg, device
-        self.model = precision.prepare_model(SimSiam(cfg.model, source.channels).to(device), cfg.run)
+        self.model = precision.prepare_model(build_model(cfg, source.channels).to(device), cfg.run)
         self.model.train()
         self.peak_lr = scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size)
         self.optimizer = build_optimizer(cfg, self.model, self.peak_lr)
-        self.sums = torch.zeros(2, dtype=torch.float64, device=device)
         self.spe, self.steps = source.steps_per_epoch, 0
+        total = cfg.optim.epochs * self.spe
+        # Sec. 5.2's targets follow the trainer's data order: the benchmark times them as the same network
+        self.targets = make_targets(cfg, self.model, source, 1, device, total) if cfg.target.momentum else SameNetwork()
+        self.objective = make_objective(cfg, self.model, device)
+        self.sums = torch.zeros(2, dtype=torch.float64, device=device)
+        self.idx = torch.arange(cfg.optim.batch_size, device=device)
 
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
         cfg = self.cfg
         set_lr(self.optimizer, cfg, self.peak_lr, self.steps / self.spe)
-        p1, p2, z1, z2 = precision.forward(self.model, x1, x2, cfg.run)
-        loss = simsiam_loss(p1, p2, z1, z2, cfg.model.stop_grad, cfg.loss.similarity, cfg.loss.symmetry == "sym")
-        std = z_std(z1)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.sums += torch.stack([loss.detach().double(), std.double()])
+        out = train_step(self.model, self.optimizer, [(x1, x2)], self.idx, self.targets, self.objective, cfg.run,
+                         self.steps)
+        self.sums += out.stats
         self.steps += 1
         if self.steps % cfg.run.log_every == 0:
             self.sums.tolist()                          # the trainer's one host sync per log interval

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from core.config_checks import ConfigError, coerce_value, flatten, suggest
+from core.method_rules import check_method_parts
 
 # field(metadata={"identity": False}) marks fields that do not change what is
 # computed (paths, thread counts); they are left out of the run id.
@@ -45,6 +46,17 @@ class ModelConfig:
 class LossConfig:
     similarity: Literal["cosine", "cross_entropy"] = "cosine"  # Sec. 4.5: D = -cos(p, z), or -softmax(z) . log softmax(p)
     symmetry: Literal["sym", "asym", "asym2x"] = "sym"  # Sec. 4.6: Eq. 4 / one term D(p1, z2) / asym with two view pairs per image
+    # Sec. 6, Fig. 3: the objective of the other Siamese methods (core/objectives.py); read in core.objectives only
+    objective: Literal["similarity", "infonce", "swav"] = "similarity"  # D(p, z) above (SimSiam, BYOL) | InfoNCE /
+    #                                 NT-Xent (SimCLR, MoCo) | SwAV's swapped prediction of Sinkhorn-Knopp codes
+    negatives: Literal["none", "batch", "queue"] = "none"  # InfoNCE's negatives: the batch's other images (SimCLR,
+    #                                 2N-2 per query) or a FIFO queue of earlier keys (MoCo)
+    temperature: float = 0.1        # softmax temperature tau of InfoNCE and SwAV: SimCLR (Chen et al. 2020) 0.1 at
+    #                                 batch 4096; SwAV (Caron et al. 2020) 0.1; MoCo v2 0.2 (core/methods/moco_v2.yaml)
+    queue_size: int = 65536         # MoCo (He et al. 2020): K = 65,536 keys
+    prototypes: int = 3000          # SwAV: 3,000 prototypes for ImageNet, l2-normalized (SimSiam footnote 8)
+    sinkhorn_iters: int = 3         # SwAV: 3 Sinkhorn-Knopp iterations
+    sinkhorn_epsilon: float = 0.05  # SwAV: entropy regularization epsilon 0.05
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,11 @@ class TargetConfig:
     eta_momentum: float = 0.8       # Sec. 5.2: m = 0.8
     eta_init: Literal["network", "first_seen"] = "network"  # eta_x before x is first sampled: the random network's
     #                                 output F(x) (Sec. 5.3: eta starts from the initialised network), or x's first output
+    # Sec. 6, Fig. 3: the target encoder. 0 = the same network (SimSiam); m > 0 = a momentum copy of f,
+    # theta_t <- m theta_t + (1 - m) theta after every step (BYOL, MoCo), which gets no gradient
+    momentum: float = 0.0           # BYOL tau_base 0.996 (footnote 6: 0.99 for 100-400 ep); MoCo m = 0.999
+    momentum_schedule: Literal["constant", "cosine"] = "constant"  # BYOL: m rises from tau_base to 1 by a cosine
+    #                                 over training; MoCo: constant. Read only with momentum > 0
 
 
 @dataclass(frozen=True)
@@ -212,6 +229,7 @@ def check_consistency(cfg: Config, source: str) -> None:
     if cfg.eval.collapse_frac > cfg.eval.near_collapse_frac:
         raise ConfigError(f"{source}: 'eval.collapse_frac' ({cfg.eval.collapse_frac:g}) must not exceed "
                           f"'eval.near_collapse_frac' ({cfg.eval.near_collapse_frac:g})")
+    check_method_parts(cfg, source)
 
 
 def get(cfg: Config, key: str):

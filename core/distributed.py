@@ -17,7 +17,11 @@ the same numbers as over the whole batch. Only rank 0 writes the run directory; 
 (identical weights give identical numbers), so no rank waits on another outside the training step.
 
 Not supported with W > 1 (ConfigError before anything starts): the Sec. 5.2 hypothesis runs (k-step targets
-and the moving-average eta keep per-image state on one process) and a batch that W does not divide.
+and the moving-average eta keep per-image state on one process), a batch that W does not divide, and the
+Sec. 6 parts that need the whole batch or state kept alike on every rank, which this module does not do:
+in-batch negatives (each rank would see only its share as negatives; SimCLR gathers all), a queue of keys
+(MoCo gathers every rank's keys into it), Sinkhorn-Knopp codes (SwAV sums its marginals over all ranks) and
+a momentum copy (its batch norm would have to be converted and tested across ranks too).
 """
 from __future__ import annotations
 
@@ -76,6 +80,17 @@ def check_supported(cfg: Config, world: int) -> None:
     if cfg.target.eta != "network":
         raise ConfigError(f"target.eta {cfg.target.eta!r} (Sec. 5.2) keeps per-image targets in one process; "
                           f"it does not run across {world} processes")
+    why = {"batch": "in-batch negatives would be each rank's share only (SimCLR gathers every rank's keys)",
+           "queue": "the queue would hold each rank's keys only (MoCo gathers every rank's keys into it)"}
+    if cfg.loss.negatives in why:
+        raise ConfigError(f"loss.negatives {cfg.loss.negatives!r}: {why[cfg.loss.negatives]}; not implemented "
+                          f"across {world} processes")
+    if cfg.loss.objective == "swav":
+        raise ConfigError(f"loss.objective 'swav': Sinkhorn-Knopp's marginals must sum over every rank's share "
+                          f"(as SwAV does); not implemented across {world} processes")
+    if cfg.target.momentum > 0:
+        raise ConfigError(f"target.momentum {cfg.target.momentum:g}: the momentum copy's batch norm is not "
+                          f"converted to run over all ranks; not implemented across {world} processes")
 
 
 # ---- batch norm over the whole batch ---------------------------------------------------------------------

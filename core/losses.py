@@ -19,7 +19,8 @@ def cross_entropy_similarity(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 SIMILARITIES = {"cosine": negative_cosine, "cross_entropy": cross_entropy_similarity}
 
 
-def simsiam_loss(p1, p2, z1, z2, stop_grad: bool = True, similarity: str = "cosine", symmetric: bool = True) -> torch.Tensor:
+def simsiam_loss(p1, p2, z1, z2, stop_grad: bool = True, similarity: str = "cosine",
+                 symmetric: bool = True) -> torch.Tensor:
     """L = D(p1, sg(z2))/2 + D(p2, sg(z1))/2 (Eq. 4) for one view pair; `symmetric=False`: D(p1, sg(z2)) (Eq. 3)."""
     D = SIMILARITIES[similarity]
     if stop_grad:

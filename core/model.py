@@ -8,7 +8,8 @@ Projection MLP (Sec. 3): BN on every fc layer including the output fc; the outpu
 -> d, no BN on its output. Where BN sits is Table 3's ablation (model.proj_bn_hidden, proj_bn_out,
 pred_bn_hidden, pred_bn_out), with the affine of f's output BN as model.proj_out_affine; an fc layer not
 followed by BN gets a bias. Which h is used is Table 1's ablation (model.predictor): a trained MLP, none
-(h = identity), or an MLP frozen at its random initialization.
+(h = identity), or an MLP frozen at its random initialization. SwAV runs (loss.objective: swav) also hold the
+prototypes C (K, d), part of the encoder as in the SimSiam paper's SwAV (footnote 8).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from core.backbones import build_backbone
-from core.config import ModelConfig
+from core.config import Config, ModelConfig
 
 
 def fc_bn(d_in: int, d_out: int, bn: bool, relu: bool, affine: bool = True) -> list[nn.Module]:
@@ -50,11 +51,13 @@ def prediction_mlp(cfg: ModelConfig) -> nn.Module:
 
 
 class SimSiam(nn.Module):
-    def __init__(self, cfg: ModelConfig, in_channels: int):
+    def __init__(self, cfg: ModelConfig, in_channels: int, prototypes: int = 0):
         super().__init__()
         self.backbone, self.feature_dim = build_backbone(cfg, in_channels)
         self.projector = projection_mlp(self.feature_dim, cfg)
         self.h = prediction_mlp(cfg)
+        if prototypes:                                           # created last: the other inits draw as before
+            self.prototypes = nn.Linear(cfg.dim, prototypes, bias=False).weight    # C: (K, d), SwAV's init
 
     def f(self, x: torch.Tensor) -> torch.Tensor:
         return self.projector(self.backbone(x))
@@ -66,8 +69,15 @@ class SimSiam(nn.Module):
         return p1, p2, z1, z2
 
     def encoder_parameters(self) -> list[nn.Parameter]:
-        return list(self.backbone.parameters()) + list(self.projector.parameters())
+        """f's parameters, and the SwAV prototypes where there are some."""
+        protos = [self.prototypes] if hasattr(self, "prototypes") else []
+        return list(self.backbone.parameters()) + list(self.projector.parameters()) + protos
 
     def predictor_parameters(self) -> list[nn.Parameter]:
         """The trainable parameters of h (none for an identity or frozen h)."""
         return [p for p in self.h.parameters() if p.requires_grad]
+
+
+def build_model(cfg: Config, in_channels: int) -> SimSiam:
+    """The run's model: SimSiam's f and h, plus SwAV's prototypes when loss.objective is swav."""
+    return SimSiam(cfg.model, in_channels, cfg.loss.prototypes if cfg.loss.objective == "swav" else 0)

@@ -44,6 +44,15 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+def encode(f, x: torch.Tensor, run: RunConfig) -> torch.Tensor:
+    """f(x) at `run`'s precision and memory format, as fp32 (the target encoder's pass; core.targets)."""
+    if run.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast(x.device, run.precision):
+        out = f(x)
+    return out.float()
+
+
 def forward(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor, run: RunConfig):
     """(p1, p2, z1, z2) = model(x1, x2) at `run`'s precision and memory format, each returned as fp32.
 

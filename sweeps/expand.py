@@ -6,6 +6,11 @@ Schedule lengths in a sweep file (SCHEDULE_KEYS in a case or grid point) are the
 100-epoch ablation schedule (Sec. 3). They are scaled with the run: multiplied by `epoch_scale` = the run's
 optim.epochs from the preset and --set / 100, so Table 3(a)'s and Table 2's 10-epoch warm-up stays 10% of
 training at any preset (1 epoch of the cpu preset's 10). A value given with --set is taken as it is.
+
+A case may name a Sec. 6 method (`method: byol`, core/methods.yaml): it stands for that method's values at
+the preset (core.methods.method_overrides), applied before the case's own overrides, so a case reads
+"BYOL, but with momentum 0" as {method: byol, target.momentum: 0}. The run records the resolved config, whose
+hash is the run id's: spelling the same values out gives the same run.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Config, ConfigError, apply_overrides, config_hash
+from core.methods import method_overrides
 from core.presets import preset_overrides
 from sweeps.sweepfile import Sweep
 
@@ -31,11 +37,12 @@ class RunSpec:
     run_dir: Path
 
     epoch_scale: float = 1.0            # applied to the sweep file's schedule lengths (module docstring)
+    method: str = ""                    # the case's `method:` (core/methods.yaml), if any
 
     def meta(self) -> dict:
         return {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
                 "preset": self.preset, "run_id": self.run_id, "config_hash": config_hash(self.config),
-                "epoch_scale": self.epoch_scale}
+                "epoch_scale": self.epoch_scale, **({"method": self.method} if self.method else {})}
 
 
 SCHEDULE_KEYS = ("optim.warmup_epochs", "optim.epochs")
@@ -50,6 +57,16 @@ def scale_schedule(overrides: dict, scale: float) -> dict:
             value = out[key] * scale
             out[key] = max(1, round(value)) if key == "optim.epochs" else float(value)
     return out
+
+
+def case_overrides(overrides: dict, preset: str) -> tuple[str, dict]:
+    """(method name or '', the case's overrides in paper epochs with its method's values first)."""
+    rest = dict(overrides)
+    name = rest.pop("method", "")
+    if not name:
+        return "", rest
+    paper_epochs = rest.get("optim.epochs", PAPER_EPOCHS)
+    return name, {**method_overrides(str(name), preset, paper_epochs), **rest}
 
 
 def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
@@ -78,6 +95,7 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
     grid_keys = list(sweep.grid)
     specs = []
     for case, overrides in select_cases(sweep, cases).items():
+        method, overrides = case_overrides(overrides, preset)
         case_cfg = apply_overrides(base, scale_schedule(overrides, scale), f"{sweep.path}: case '{case}'",
                                    check=not cli_overrides)
         for values in itertools.product(*(sweep.grid[k] for k in grid_keys)):
@@ -91,5 +109,5 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
                 label = slug(case) + "".join(f"_{k.split('.')[-1]}={v}" for k, v in point.items())
                 run_id = f"{label}-s{seed}-{config_hash(run_cfg)}"
                 specs.append(RunSpec(sweep.name, case, seed, point, preset, run_cfg, run_id,
-                                     Path(runs_dir) / sweep.name / run_id, scale))
+                                     Path(runs_dir) / sweep.name / run_id, scale, method))
     return specs

@@ -51,6 +51,8 @@ def parse_args(argv):
     ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
     ap.add_argument("--list", action="store_true", help="list the known sweeps")
     ap.add_argument("--list-presets", action="store_true", help="list the presets")
+    ap.add_argument("--list-methods", action="store_true", help="the Sec. 6 methods side by side (Fig. 3 as a "
+                    "table) and their recipes; a sweep case selects one with `method: NAME`")
     slurm.add_arguments(ap)
     return ap.parse_args(argv)
 
@@ -65,6 +67,10 @@ def main(argv=None) -> int:
     if args.list_presets:
         for name in list_presets():
             print(f"{name:10s} {preset_description(name)}")
+        return 0
+    if args.list_methods:
+        from core.methods import methods_table
+        print(methods_table())
         return 0
     if not args.sweep:
         raise ConfigError("name a sweep (python -m sweeps.run --list shows them)")

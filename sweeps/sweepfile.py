@@ -3,7 +3,8 @@
     figure, title       which figure/table of the paper this reproduces
     metrics             result.json metrics the table shows, in order
     seeds               list of integer seeds
-    cases               named rows in the paper's order; each an override mapping (dotted keys)
+    cases               named rows in the paper's order; each an override mapping (dotted keys), optionally
+                        with `method: NAME`, a Sec. 6 method of core/methods.yaml (sweeps/expand.py)
     grid                optional: dotted key -> list of values (cartesian product with the cases)
     paper_metric        what the paper's numbers are (e.g. ImageNet linear top-1, 100 ep)
     paper               per case: the paper's number or word ("unstable")
@@ -22,6 +23,7 @@ from pathlib import Path
 from analysis import sweepfile as report_sweepfile
 from core.config import Config, ConfigError, apply_overrides
 from core.config_checks import suggest
+from core.methods import method
 from core.record import RESULT_METRICS
 
 TOP_KEYS = ("figure", "title", "metrics", "seeds", "cases", "grid", "paper_metric", "paper", "notes", "claims")
@@ -74,7 +76,13 @@ def load_sweep(name_or_path: str) -> Sweep:
             cases[case] = {}
         elif not isinstance(overrides, dict):
             raise ConfigError(f"{src}: case '{case}' must be a mapping of overrides, got {overrides!r}")
-        apply_overrides(Config(), cases[case], f"{src}: case '{case}'", check=False)  # keys, types, choices
+        rest = dict(cases[case])
+        if "method" in rest:
+            try:
+                method(str(rest.pop("method")))              # a known method name, or an error with a suggestion
+            except ConfigError as err:
+                raise ConfigError(f"{src}: case '{case}': {err}") from None
+        apply_overrides(Config(), rest, f"{src}: case '{case}'", check=False)  # keys, types, choices
     grid = data.get("grid") or {}
     if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):
         raise ConfigError(f"{src}: 'grid' must map dotted keys to non-empty lists of values")

@@ -1,6 +1,10 @@
 """Named presets: the scale of a run (data, backbone, epochs), separate from what an ablation changes.
 
 Each preset is a YAML file of overrides beside this module; `python -m sweeps.run --list-presets` shows them.
+Besides its overrides and `description`, a preset may say how the Sec. 6 methods (core/methods.yaml) run at
+its scale: `method_recipes: true` applies the methods' ImageNet recipes (batch 4096, LARS, ...), and
+`methods: {NAME: {key: value}}` sets values a method needs at this scale (a queue that fits the data set).
+Both apply only to cases that select a method, so they change no other run.
 """
 from __future__ import annotations
 
@@ -23,7 +27,20 @@ def preset_overrides(name: str) -> dict:
     if not path.exists():
         raise ConfigError(f"unknown preset '{name}'{suggest(name, list_presets())}; known: {', '.join(list_presets())}")
     data = yaml.safe_load(path.read_text()) or {}
-    return {k: v for k, v in data.items() if k != "description"}
+    return {k: v for k, v in data.items() if k not in NOT_OVERRIDES}
+
+
+NOT_OVERRIDES = ("description", "method_recipes", "methods")
+
+
+def preset_methods(name: str) -> tuple[bool, dict]:
+    """(whether the methods' recipes apply at this preset, {method: overrides at this scale})."""
+    preset_overrides(name)                                       # an unknown name fails here, with a suggestion
+    data = yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}
+    recipes, methods = data.get("method_recipes", False), data.get("methods") or {}
+    if not isinstance(recipes, bool) or not isinstance(methods, dict):
+        raise ConfigError(f"preset {name}: 'method_recipes' must be true or false and 'methods' a mapping")
+    return recipes, methods
 
 
 def preset_description(name: str) -> str:

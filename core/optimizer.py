@@ -1,0 +1,31 @@
+"""The optimizer of f and h (Sec. 3: SGD, wd on all parameters; LARS as Sec. 4.3's remark) and the lr of its
+parameter groups at a fractional epoch (cosine with warm-up; h's lr constant as Table 1c)."""
+from __future__ import annotations
+
+import torch
+
+from core import config as C
+from core.lars import LARS
+from core.schedule import cosine_lr
+
+
+def build_optimizer(cfg: C.Config, model, lr: float) -> torch.optim.Optimizer:
+    """Param groups 'encoder' (f) and, when h has trainable parameters, 'predictor'; wd on all (Sec. 3)."""
+    groups = [{"params": model.encoder_parameters(), "name": "encoder"}]
+    if model.predictor_parameters():
+        groups.append({"params": model.predictor_parameters(), "name": "predictor"})
+    o = cfg.optim
+    if o.optimizer == "lars":
+        return LARS(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay, trust=o.lars_trust)
+    return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoch: float) -> float:
+    """Cosine (with warm-up) for f; h the same, or held at the peak after warm-up (Table 1c)."""
+    o = cfg.optim
+    lr = cosine_lr(peak_lr, epoch, o.epochs, o.warmup_epochs)
+    ramp = min(1.0, epoch / o.warmup_epochs) if o.warmup_epochs else 1.0
+    for group in optimizer.param_groups:
+        constant = group["name"] == "predictor" and o.pred_lr == "constant"
+        group["lr"] = peak_lr * ramp if constant else lr
+    return lr
