@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis.datasets import chance_acc
+from analysis.datasets import chance_of
 from analysis.figures import PALETTE, draw_inv_sqrt_d, style_context
 from analysis.sweepfile import Sweep
 from analysis.tables import metric_label
@@ -64,11 +64,6 @@ def _pad(ax, values: pd.Series) -> None:
         ax.set_ylim(lo - max(1.0, 0.3 * (hi - lo)), hi + max(1.0, 0.3 * (hi - lo)))
 
 
-def chance_of(runs: pd.DataFrame) -> float:
-    datasets = {str(d) for d in runs["dataset"].dropna()} if "dataset" in runs else set()
-    return chance_acc(next(iter(datasets)) if len(datasets) == 1 else "")
-
-
 def _log2_axis(ax, xs, label) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(xs)
@@ -94,8 +89,9 @@ def axis_figure(table: pd.DataFrame, runs: pd.DataFrame, sweep: Sweep, key: str,
                               marker="o", ms=5, capsize=3, label=metric_label(m).replace(" (%)", ""))
                 _mark_bad(ours, xs, mean, statuses)
         ours.set_title("ours: accuracy (%)")
-        ours.text(0.98, 0.03, f"chance: {chance_of(runs):g}%", transform=ours.transAxes, ha="right",
-                  va="bottom", fontsize=10, color="0.25")
+        chance = chance_of(runs)
+        ours.text(0.98, 0.03, f"chance: {chance:g}%" if chance is not None else "chance: unknown",
+                  transform=ours.transAxes, ha="right", va="bottom", fontsize=10, color="0.25")
         _pad(ours, pd.concat([_col(table, f"{m}_mean") for m in ACC_METRICS]))
         handles, labels = ours.get_legend_handles_labels()
         if handles:

@@ -15,7 +15,7 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis.datasets import num_classes
+from analysis.datasets import chance_of
 from analysis.runs import UNFINISHED
 from analysis.tables import STATUS_ORDER, paper_number
 
@@ -99,6 +99,7 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[s
     Colours follow `groups` order, so a case keeps its colour across reports.
     """
     colors = sns.color_palette(PALETTE, max(len(groups), 1))
+    chance = chance_of(runs)
     with style_context():
         panels = [p for p in PANELS if p not in OPTIONAL or _has(curves, p)]
         fig = Figure(figsize=(2.85 * len(panels), 3.1), layout="constrained")
@@ -117,8 +118,8 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame, groups: list[tuple[s
                 sparse = col.startswith(("knn", "backbone")) and len(band) <= MAX_MARKERS
                 _draw(ax, band, color, label if col == "loss" else None, markers=sparse, ls=ls)
             at_chance = paper_number((paper or {}).get(case))
-            if at_chance is not None and at_chance < 1.0 and len(c["epoch"].dropna()):
-                axes["knn_acc"].plot([c["epoch"].max()], [chance_of(runs)], marker="X", ms=11, color=color,
+            if at_chance is not None and at_chance < 1.0 and chance is not None and len(c["epoch"].dropna()):
+                axes["knn_acc"].plot([c["epoch"].max()], [chance], marker="X", ms=11, color=color,
                                      mec="black", ls="none", zorder=5, label="paper: at chance (collapsed)")
         _decorate(axes, runs)
         handles, labels = axes["loss"].get_legend_handles_labels()
@@ -147,15 +148,11 @@ def draw_inv_sqrt_d(ax, dims: list[int]) -> None:
     ax.set_ylim(0.0, max(top, 1.15 / math.sqrt(min(dims))) if dims else top)
 
 
-def chance_of(runs: pd.DataFrame) -> float:
-    """Chance accuracy (%) of the runs' data set."""
-    datasets = {str(d) for d in runs["dataset"].dropna()} if "dataset" in runs else set()
-    return 100.0 / num_classes(next(iter(datasets)) if len(datasets) == 1 else "")
-
-
 def draw_chance(ax, runs: pd.DataFrame) -> None:
     """The chance level of a kNN/linear accuracy panel (dotted), for the runs' data set."""
     chance = chance_of(runs)
+    if chance is None:                     # an image folder whose class count no record states
+        return
     ax.axhline(chance, color="0.35", ls=":", lw=1.2, zorder=1)
     ax.annotate(f"chance ({chance:g}%)", xy=(1.0, chance), xycoords=("axes fraction", "data"),
                 xytext=(-3, -3), textcoords="offset points", ha="right", va="top",

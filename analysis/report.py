@@ -30,7 +30,7 @@ from analysis import lr_check
 from analysis.axis_figures import axis_figure, numeric_axis
 from analysis.collapse_site import diagnose, with_site
 from analysis.curve_metrics import add_curve_metrics
-from analysis.datasets import chance_acc
+from analysis.datasets import chance_of
 from analysis.figures import curves_figure, save_curves
 from analysis.index import INDEX, Entry, index_markdown, no_data_verdicts
 from analysis.recipe import differences, load_recipe, our_evaluation
@@ -51,8 +51,7 @@ OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
 
 
 def _facts(chosen, preset) -> Facts:
-    datasets = {str(d) for d in chosen["dataset"].dropna()}
-    return Facts(chosen, preset, chance_acc(next(iter(datasets)) if len(datasets) == 1 else ""))
+    return Facts(chosen, preset, chance_of(chosen[chosen["status"] != UNFINISHED]))
 
 
 def _runs(sweep: Sweep, runs_dir: str | Path, preset: str | None):

@@ -55,7 +55,7 @@ class Facts:
     row each with case, seed, status, dim and the result metrics; the preset; the chance accuracy (%)."""
     runs: pd.DataFrame
     preset: str | None
-    chance: float
+    chance: float | None             # None: the data set's class count is not known
 
 
 class _NoData(Exception):
@@ -98,6 +98,8 @@ def _range(low: float, high: float, metric: str) -> str:
 def _scale(facts: Facts, claim: Claim, case: str) -> tuple[float, str]:
     """The factor a threshold is relative to, and how to write it."""
     if claim.relative_to == "chance":
+        if facts.chance is None:
+            raise _NoData("chance accuracy unknown: no record states the data set's number of classes")
         return facts.chance, f"chance {facts.chance:g}"
     if claim.relative_to == "inv_sqrt_d":
         mine = _finished(facts, case)

@@ -28,7 +28,7 @@ TRAINED = (OK, NEAR_COLLAPSE, COLLAPSED)          # statuses of a run that train
 # backbone features (pool5) are measured the same way: per-channel std of the l2-normalized rows (1/sqrt(width)
 # when spread evenly over the sphere, 0 for a constant output) and the entropy effective rank.
 RESULT_METRICS = ("knn_acc", "linear_acc", "knn_acc_init", "z_std", "z_erank", "backbone_std", "backbone_erank",
-                  "loss", "epoch", "wall_s", "train_s")
+                  "loss", "epoch", "wall_s", "train_s", "num_classes")
 
 NUMERICS_KEY = "numerics"          # meta.json: core.numerics.NUMERICS_VERSION of the code that trained the run
 NUMERICS_BEFORE_KEY = 1            # records written before the key existed were made by version 1

@@ -236,7 +236,7 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
               "backbone_std_ref": 1 / math.sqrt(feats.query.shape[1]),
               "backbone_std_init": init.get("backbone_std"), "backbone_erank_init": init.get("backbone_erank"),
               "train_s": round(state.train_s, 1), "device": describe_device(device), "world_size": dp.world,
-              "eval": protocol(cfg.eval, source.n_train, source.n_test)}
+              "num_classes": source.num_classes, "eval": protocol(cfg.eval, source.n_train, source.n_test)}
     log(f"[{name}] done: {result['status']} loss {result['loss']:.4f} z_std {result['z_std']:.4f} "
         f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear {_pct(result['linear_acc'])} "
         f"backbone std {result['backbone_std']:.4f} erank {result['backbone_erank']:.1f}")

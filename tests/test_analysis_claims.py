@@ -226,3 +226,9 @@ def test_every_ablation_states_the_papers_claims(name):
 def test_sweep_runner_accepts_the_claims_key():
     from sweeps.sweepfile import load_sweep as runner_load
     assert runner_load("stopgrad").cases
+
+
+def test_a_threshold_relative_to_an_unknown_chance_has_no_data():
+    facts = Facts(_facts().runs, "cpu", None)
+    v = _judge({"test": "above", "case": "w/ sg", "metric": "knn_acc", "value": 2, "relative_to": "chance"}, facts)
+    assert v.verdict == NO_DATA and "chance accuracy unknown" in v.evidence

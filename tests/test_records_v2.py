@@ -46,6 +46,7 @@ def test_the_backbone_spread_is_logged_at_every_knn_point_and_in_the_result(tmp_
     assert result["backbone_std_init"] == rows[0]["backbone_std"]
     assert result["knn_acc"] == rows[-1]["knn_acc"]           # the final evaluation reuses the last point's features
     assert result["backbone_std_ref"] == pytest.approx(1 / math.sqrt(32))
+    assert result["num_classes"] == 10                       # chance for the analysis, from the record itself
     assert numerics_version(RunDir(tmp_path / "r").read_meta()) == NUMERICS_VERSION
 
 

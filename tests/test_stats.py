@@ -107,3 +107,11 @@ def test_a_not_reproduced_claim_on_a_collapsed_row_carries_the_collapse_site():
     failed = with_site(Verdict(claim, NOT_REPRODUCED, "gap 2"), sites)
     assert failed.evidence.startswith("gap 2; where the collapse sits: 'w/o' (3 of 3 collapsed)")
     assert with_site(Verdict(claim, REPRODUCED, "gap 40"), sites).evidence == "gap 40"
+
+
+def test_chance_comes_from_the_records_and_is_never_guessed():
+    from analysis.datasets import chance_of
+    assert chance_of(pd.DataFrame({"dataset": ["folder", "folder"], "num_classes": [100, 100]})) == 1.0
+    assert chance_of(pd.DataFrame({"dataset": ["fashion_mnist"]})) == 10.0          # records without the count
+    assert chance_of(pd.DataFrame({"dataset": ["folder"]})) is None                 # a folder: unknown, not 10
+    assert chance_of(pd.DataFrame({"dataset": ["cifar10", "cifar100"]})) is None     # mixed
