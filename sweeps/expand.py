@@ -70,15 +70,20 @@ def case_overrides(overrides: dict, preset: str) -> tuple[str, dict]:
 
 
 def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
-    """The sweep's cases, or only `names` (in the file's order); an unknown name is an error with a suggestion."""
+    """The sweep's cases, or only `names` (each a case's label or its slug, as in run ids: '(a) none' or
+    'a-none'), in the file's order; a name that matches none is an error listing the cases."""
     if not names:
         return dict(sweep.cases)
     from core.config_checks import suggest
+    by_slug = {slug(c): c for c in sweep.cases}
+    chosen = set()
     for name in names:
-        if name not in sweep.cases:
+        case = name if name in sweep.cases else by_slug.get(slug(name))
+        if case is None:
             raise ConfigError(f"--cases: '{name}' is not a case of {sweep.name}{suggest(name, list(sweep.cases))}; "
                               f"its cases: {', '.join(repr(c) for c in sweep.cases)}")
-    return {c: o for c, o in sweep.cases.items() if c in names}
+        chosen.add(case)
+    return {c: o for c, o in sweep.cases.items() if c in chosen}
 
 
 def slug(text: str) -> str:

@@ -104,6 +104,8 @@ def test_the_papers_warm_up_stays_a_tenth_of_training(preset, sets, warmup):
 def test_cases_select_rows_and_a_typo_is_named(tmp_path, capsys):
     specs = expand(load_sweep("batchnorm"), "cpu", Path("runs"), [0], None, ["(c) default", "(a) none"])
     assert [s.case for s in specs] == ["(a) none", "(c) default"]                     # the file's order
+    by_slug = expand(load_sweep("batchnorm"), "cpu", Path("runs"), [0], None, ["c-default", "A-None"])
+    assert [s.case for s in by_slug] == ["(a) none", "(c) default"]                   # as in the run ids
     assert cli(["batchnorm", "--dry-run", "--runs-dir", str(tmp_path), "--cases", "(a) nnoe"]) == 2
     assert "'(a) nnoe' is not a case of batchnorm (did you mean '(a) none'?)" in capsys.readouterr().err
 
