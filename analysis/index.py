@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from analysis import lr_check
 from analysis.report_page import PAGE, TEST_RULE, SweepReport, recipe_summary
-from analysis.sweepfile import Sweep
+from core.sweepfile import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
 from analysis.tables import metric_label
 from analysis.verdicts import NO_DATA, VERDICTS, Verdict, verdict_counts

@@ -15,7 +15,8 @@ import yaml
 
 from analysis.paper_recipe import RECIPE
 from analysis.runs import UNFINISHED
-from analysis.sweepfile import Sweep
+from core.config_checks import flatten
+from core.sweepfile import Sweep
 
 DIFFERS, SAME, ABLATION, UNRECORDED = "differs", "same", "ablation", "not recorded"
 
@@ -30,17 +31,6 @@ class Setting:
 
 def load_recipe() -> dict:
     return copy.deepcopy(RECIPE)
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in tree.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 def _same(a, b) -> bool:
@@ -64,7 +54,7 @@ def _config_values(runs: pd.DataFrame) -> list[dict]:
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict):
-            configs.append(flatten(data))
+            configs.append(flatten(data, str(p)))
     return configs
 
 

@@ -36,12 +36,12 @@ from analysis.index import INDEX, Entry, index_markdown, no_data_verdicts
 from analysis.recipe import differences, load_recipe, our_evaluation
 from analysis.report_page import PAGE, SweepReport, page_markdown
 from analysis.runs import UNFINISHED, load_curves, load_runs
-from analysis.selection import plotted_runs, select_runs
+from analysis.selection import ReportError, plotted_runs, select_runs
 from analysis.speed import load_benchmarks, speed_section
-from analysis.sweepfile import ABLATIONS_DIR, ReportError, Sweep, known_sweeps, load_sweep
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
 from analysis.verdicts import Facts, Verdict, judge_all
+from core.sweepfile import ABLATIONS_DIR, Sweep, SweepFileError, known_sweeps, load_sweep
 
 DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
 DEFAULT_BENCH = "records/benchmarks"   # the committed throughput records (python -m benchmarks.throughput --json)
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir,
                                            _lr_dirs(args)), []
-    except ReportError as e:
+    except (ReportError, SweepFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

@@ -10,7 +10,7 @@ import pandas as pd
 from analysis import stats
 from analysis.recipe import Setting, differing_labels, recipe_markdown
 from analysis.runs import UNFINISHED
-from analysis.sweepfile import Sweep
+from core.sweepfile import Sweep
 from analysis.table_files import md_escape, title_line, to_markdown
 from analysis.verdicts import Verdict
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from core.record import (CONFIG, META, METRICS, RESULT, RESULT_METRICS, numerics_version, read_json, read_jsonl,
-                         read_result)
+from core.record import (CONFIG, META, METRICS, RESULT_METRICS, numerics_version, read_json, read_jsonl, read_result,
+                         run_dirs)
 
 UNFINISHED = "unfinished"
 META_COLUMNS = ["run_id", "case", "seed", "preset", "commit", "numerics", "start_time", "status"]
@@ -47,15 +47,6 @@ def normalize_grid_value(v):
 
 def grid_key(grid: dict) -> str:
     return json.dumps({k: normalize_grid_value(v) for k, v in sorted(grid.items())}, sort_keys=True)
-
-
-def run_dirs(runs_dir: str | Path, sweep: str) -> list[Path]:
-    root = Path(runs_dir) / sweep
-    if not root.is_dir():
-        return []
-    marks = (META, CONFIG, METRICS, RESULT)
-    return sorted(p for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and any((p / m).exists() for m in marks))
 
 
 def _scalar(v):

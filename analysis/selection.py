@@ -6,7 +6,11 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.runs import UNFINISHED, resolve_duplicates, select_preset
-from analysis.sweepfile import ReportError, Sweep
+from core.sweepfile import Sweep
+
+
+class ReportError(Exception):
+    """A user-facing error of the report (no runs, no runs of a preset): the CLI prints its one line."""
 
 
 def select_runs(runs: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str | None):

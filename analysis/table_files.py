@@ -7,7 +7,7 @@ import re
 import pandas as pd
 
 from analysis.runs import UNFINISHED
-from analysis.sweepfile import REPO_ROOT, Sweep
+from core.sweepfile import REPO_ROOT, Sweep
 from analysis.tables import display_rows
 
 _TEX_ESCAPES = {

@@ -8,7 +8,7 @@ from collections import Counter
 import pandas as pd
 
 from analysis.runs import UNFINISHED, grid_key, grid_label
-from analysis.sweepfile import Sweep
+from core.sweepfile import Sweep
 from core.record import STATUSES
 
 STATUS_ORDER = list(STATUSES)

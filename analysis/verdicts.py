@@ -1,4 +1,4 @@
-"""Judge each claim of a sweep file (analysis.claims) on the runs of one preset. Pure functions.
+"""Judge each claim of a sweep file (core.claims) on the runs of one preset. Pure functions.
 
 A verdict is one of VERDICTS and carries its evidence: per part of the test, the estimate with its
 interval (analysis.stats: value +- 2 SE over seeds, paired by seed where the rows share seeds), what the
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis import stats
-from analysis.claims import Claim
+from core.claims import Claim
 from analysis.runs import UNFINISHED
 from analysis.tables import format_value, metric_label
 

@@ -11,6 +11,7 @@ class ConfigError(ValueError):
 
 def suggest(key: str, known: list[str]) -> str:
     """' (did you mean 'x'?)' for the closest known key, or ''."""
+    key, known = str(key), [str(k) for k in known]
     # compare both full dotted keys and the leaf names, so 'stopgrad' finds 'model.stop_grad'
     match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if not match:

@@ -82,6 +82,17 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def run_dirs(runs_dir: str | Path, sweep: str) -> list[Path]:
+    """The run directories of `sweep` under `runs_dir` (<runs_dir>/<sweep>/<run_id>/ holding any record file;
+    hidden ones such as .stale/ excluded), sorted."""
+    root = Path(runs_dir) / sweep
+    if not root.is_dir():
+        return []
+    marks = (META, CONFIG, METRICS, RESULT)
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and any((p / m).exists() for m in marks))
+
+
 def read_result(run_dir: Path) -> dict | None:
     """result.json of a finished run (a known status), else None (missing, torn, or no status)."""
     result = read_json(Path(run_dir) / RESULT)

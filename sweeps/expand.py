@@ -73,7 +73,7 @@ def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
     """The sweep's cases, or only `names` (each a case's label or its slug, as in run ids: '(a) none' or
     'a-none'), in the file's order; a name that matches none is an error listing the cases."""
     if not names:
-        return dict(sweep.cases)
+        return dict(sweep.overrides)
     from core.config_checks import suggest
     by_slug = {slug(c): c for c in sweep.cases}
     chosen = set()
@@ -83,7 +83,7 @@ def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
             raise ConfigError(f"--cases: '{name}' is not a case of {sweep.name}{suggest(name, list(sweep.cases))}; "
                               f"its cases: {', '.join(repr(c) for c in sweep.cases)}")
         chosen.add(case)
-    return {c: o for c, o in sweep.cases.items() if c in chosen}
+    return {c: o for c, o in sweep.overrides.items() if c in chosen}
 
 
 def slug(text: str) -> str:

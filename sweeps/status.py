@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.record import FAILED, META, METRICS, RESULT, read_json, read_jsonl
+from core.record import FAILED, META, METRICS, RESULT, read_json, read_jsonl, read_result, run_dirs
 from sweeps import runlock
 
 SLURM_RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING"}
@@ -67,8 +67,8 @@ def local_state(run_dir: Path) -> tuple[RunState, str]:
     (done), its reason (failed), how far it got (partial)."""
     run_dir = Path(run_dir)
     if (run_dir / RESULT).exists():
-        result = read_json(run_dir / RESULT)
-        if result is None or "status" not in result:
+        result = read_result(run_dir)                # the one finished rule: core.record.read_result
+        if result is None:
             return RunState.PARTIAL, f"unreadable {RESULT}"
         if result["status"] == FAILED:
             return RunState.FAILED, result.get("reason") or "no reason recorded"
@@ -123,18 +123,15 @@ def run_status(run_dir: Path, queue: runlock.Queue) -> RunStatus:
                      job or last_job(run_dir) or "-", last_epoch(run_dir))
 
 
-def sweep_status(run_dirs: list[Path]) -> list[RunStatus]:
+def sweep_status(dirs: list[Path]) -> list[RunStatus]:
     queue = runlock.Queue()
-    queue.prefetch((runlock.read(d) or {}).get("job_id") for d in run_dirs)
-    return [run_status(d, queue) for d in run_dirs]
+    queue.prefetch((runlock.read(d) or {}).get("job_id") for d in dirs)
+    return [run_status(d, queue) for d in dirs]
 
 
 def run_dirs_of(sweep: str, runs_dir: Path) -> list[Path]:
     """The run directories under runs_dir/SWEEP (a sweep file's path names its sweep by its stem)."""
-    root = Path(runs_dir) / Path(sweep).stem if sweep.endswith((".yaml", ".yml")) else Path(runs_dir) / sweep
-    if not root.is_dir():
-        return []
-    return sorted(d for d in root.iterdir() if (d / META).exists() or (d / "config.yaml").exists())
+    return run_dirs(runs_dir, Path(sweep).stem if sweep.endswith((".yaml", ".yml")) else sweep)
 
 
 def format_table(rows: list[RunStatus]) -> str:

@@ -15,7 +15,8 @@ import yaml
 from analysis.figures import curves_figure, line_label
 from analysis.report import write_report
 from analysis.runs import load_curves, load_runs, resolve_duplicates
-from analysis.sweepfile import ReportError, load_sweep
+from analysis.selection import ReportError
+from core.sweepfile import load_sweep
 from analysis.tables import aggregate, format_mean_std, status_summary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,7 +138,8 @@ def test_formatting_and_status_summary():
 
 def test_grid_rows_follow_case_then_grid_order(tmp_path):
     runs = tmp_path / "runs"
-    spec = {"cases": {"x": {}, "y": {}}, "grid": {"optim.batch_size": [256, 512]}, "metrics": ["knn_acc"]}
+    spec = {"figure": "Table 9", "title": "grid", "cases": {"x": {}, "y": {}}, "grid": {"optim.batch_size": [256, 512]},
+            "metrics": ["knn_acc"]}
     (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
     for case, bs, knn in [("y", 512, 1.0), ("x", 512, 2.0), ("x", 256, 3.0), ("x", 256, 5.0)]:
         write_run(runs, "g", f"{case}-{bs}-{knn}", case, int(knn), "cpu", int(knn),

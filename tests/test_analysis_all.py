@@ -15,7 +15,7 @@ from analysis.axis_figures import axis_figure, numeric_axis
 from analysis.recipe import ABLATION, DIFFERS, SAME, differences
 from analysis.report import main, write_all
 from analysis.runs import load_runs
-from analysis.sweepfile import known_sweeps, load_sweep
+from core.sweepfile import known_sweeps, load_sweep
 from analysis.tables import aggregate
 
 PARTIAL, ABSENT = "symmetrization", "similarity"     # one sweep half run, one not run at all

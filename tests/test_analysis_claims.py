@@ -1,4 +1,4 @@
-"""Claims as data (analysis.claims) and their verdicts (analysis.verdicts), pinned on fixture numbers."""
+"""Claims as data (core.claims) and their verdicts (analysis.verdicts), pinned on fixture numbers."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.claims import ClaimError, parse_claim, parse_claims
-from analysis.sweepfile import ReportError, known_sweeps, load_sweep
+from core.claims import ClaimError, parse_claim, parse_claims
+from core.sweepfile import SweepFileError, known_sweeps, load_sweep
 from analysis.verdicts import (INCONCLUSIVE, NO_DATA, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, Facts, judge,
                                verdict_counts)
 
@@ -203,10 +203,10 @@ def test_malformed_claims_are_named(raw, message):
 
 def test_claims_in_a_sweep_file_are_validated_with_the_file_named(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"cases": {"a": {}, "b": {}},
+    path.write_text(yaml.safe_dump({"figure": "Table 9", "title": "t", "cases": {"a": {}, "b": {}},
                                     "claims": [{"paper": "p", "reading": "r", "test": "status", "case": "c",
                                                 "equals": "ok"}]}))
-    with pytest.raises(ReportError, match=r"s.yaml: claim 1 \(status\): case 'c' is not in 'cases'"):
+    with pytest.raises(SweepFileError, match=r"s.yaml: claim 1 \(status\): case 'c' is not in 'cases'"):
         load_sweep(path)
     assert parse_claims(None, ["a"]) == []
     with pytest.raises(ClaimError, match="must be a list"):

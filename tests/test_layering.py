@@ -57,19 +57,28 @@ def test_core_imports_nothing_from_sweeps_analysis_benchmarks_or_cluster_tools()
     assert not _roots("core") & {"sweeps", "analysis", "benchmarks", "submitit", "pandas", "seaborn", "matplotlib"}
 
 
-def test_analysis_imports_neither_torch_nor_core_beyond_the_record_schema():
+# The schema of the record and of the sweep files: torch-free, importing nothing of core but each other (and the
+# did-you-mean and flatten helpers of core.config_checks), shared by core, sweeps and analysis.
+SCHEMA = {"core.record", "core.sweepfile", "core.claims", "core.config_checks"}
+
+
+def test_analysis_imports_neither_torch_nor_core_beyond_the_schema():
     assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
-    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= {"core.record"}
+    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA
 
 
-def test_sweeps_reaches_analysis_only_for_the_report_and_the_sweep_files_report_side():
+def test_the_schema_imports_only_the_schema():
+    for module in SCHEMA:
+        path = module.replace(".", "/") + ".py"
+        mine = {i.module for i in imports("core") if i.file == path and i.module.split(".")[0] == "core"}
+        assert mine <= SCHEMA, (module, mine)
+
+
+def test_sweeps_reaches_analysis_only_for_the_report():
     into_analysis = {i for i in imports("sweeps") if i.module.split(".")[0] == "analysis"}
     assert into_analysis == {
         # the report written at the end of a sweep: one entry point, imported when it is needed
         Import("sweeps/run.py", "analysis.report", ("write_report",), lazy=True),
-        # the claims and report view of a sweep file, validated before any run starts (until the sweep-file
-        # parser moves into the record schema, core/record.py)
-        Import("sweeps/sweepfile.py", "analysis.sweepfile", (), lazy=False),
     }
     assert "benchmarks" not in _roots("sweeps")
 
@@ -116,15 +125,15 @@ def test_no_import_cycles_among_our_modules():
     assert _cycles(graph) == []
 
 
-def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_record_schema():
+def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema():
     code = ("import sys, analysis.report; ours = {m for m in sys.modules if m.split('.')[0] in ('core', 'sweeps')}; "
-            "assert 'torch' not in sys.modules and ours <= {'core', 'core.record'}, sorted(ours)")
+            f"assert 'torch' not in sys.modules and ours <= {SCHEMA | {'core'}!r}, sorted(ours)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
-def test_the_record_schema_imports_nothing_of_ours_and_no_torch():
-    code = ("import sys; import core.record; "
-            "assert not {'torch', 'core.config', 'yaml'} & set(sys.modules), sorted(sys.modules)")
+def test_the_schema_loads_no_torch_and_no_config_tree():
+    code = ("import sys; import core.record, core.sweepfile, core.claims; "
+            "assert not {'torch', 'core.config'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 

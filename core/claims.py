@@ -27,13 +27,13 @@ asks of the data (analysis.verdicts judges it, with "inconclusive" when the data
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 
+from core.config_checks import suggest
 from core.record import RESULT_METRICS, STATUSES
 
-DERIVED_METRICS = ("loss_jitter",)      # computed from metrics.jsonl (analysis.curve_metrics)
+DERIVED_METRICS = ("loss_jitter",)      # computed from metrics.jsonl by the analysis (analysis/curve_metrics.py)
 TESTS = ("below", "above", "between", "status", "exceeds", "trend", "flat")
 RELATIVE = ("inv_sqrt_d", "chance")
 COMMON = ("paper", "test", "reading", "testable_at", "reason")
@@ -78,11 +78,6 @@ class Claim:
         return {m for m in (self.metric, self.other_metric) if m}
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _number(raw: dict, key: str, where: str, default=None) -> float | None:
     v = raw.get(key, default)
     if v is None:
@@ -106,12 +101,12 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
         raise ClaimError(f"{where}: expected a mapping with 'paper' and 'test', got {raw!r}")
     test = raw.get("test")
     if test not in TESTS:
-        raise ClaimError(f"{where}: 'test' must be one of {', '.join(TESTS)}, got {test!r}{_suggest(test, TESTS)}")
+        raise ClaimError(f"{where}: 'test' must be one of {', '.join(TESTS)}, got {test!r}{suggest(test, TESTS)}")
     where = f"claim {index} ({test})"
     required, optional = FIELDS[test]
     for key in raw:
         if key not in COMMON + required + optional:
-            raise ClaimError(f"{where}: unknown field '{key}'{_suggest(key, COMMON + required + optional)}")
+            raise ClaimError(f"{where}: unknown field '{key}'{suggest(key, COMMON + required + optional)}")
     for key in ("paper", "reading") + required:
         if raw.get(key) is None:
             raise ClaimError(f"{where}: missing field '{key}'"
@@ -128,14 +123,14 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
         raise ClaimError(f"{where}: 'case' must be one case")
     for name in names + ((other,) if other else ()):
         if name not in cases:
-            raise ClaimError(f"{where}: case '{name}' is not in 'cases'{_suggest(name, cases)}")
+            raise ClaimError(f"{where}: case '{name}' is not in 'cases'{suggest(name, cases)}")
     if test in ("trend", "flat") and len(names) < 2:
         raise ClaimError(f"{where}: 'cases' must list at least two cases")
 
     known = RESULT_METRICS + DERIVED_METRICS
     for key in ("metric", "other_metric"):
         if raw.get(key) is not None and raw[key] not in known:
-            raise ClaimError(f"{where}: unknown metric '{raw[key]}'{_suggest(raw[key], known)}; "
+            raise ClaimError(f"{where}: unknown metric '{raw[key]}'{suggest(raw[key], known)}; "
                              f"known: {', '.join(known)}")
     relative = raw.get("relative_to") or ""
     if relative and relative not in RELATIVE:
@@ -143,7 +138,7 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     equals = _names(raw["equals"], where, "equals") if test == "status" else ()
     for s in equals:
         if s not in STATUSES:
-            raise ClaimError(f"{where}: unknown status '{s}'{_suggest(s, STATUSES)}; known: {', '.join(STATUSES)}")
+            raise ClaimError(f"{where}: unknown status '{s}'{suggest(s, STATUSES)}; known: {', '.join(STATUSES)}")
     direction = raw.get("direction") or ""
     if test == "trend" and direction not in ("increasing", "decreasing"):
         raise ClaimError(f"{where}: 'direction' must be increasing or decreasing, got {direction!r}")

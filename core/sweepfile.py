@@ -1,0 +1,142 @@
+"""The sweep-file parser, the one the runner and the analysis share (imports no torch, no config tree).
+
+A sweep file, `ablations/<name>.yaml`, is data only:
+
+    figure, title       which figure/table of the paper this reproduces
+    metrics             result.json metrics the table shows, in order (core.record.RESULT_METRICS)
+    seeds               list of non-negative integer seeds
+    cases               named rows in the paper's order; each an override mapping (dotted config keys),
+                        optionally with `method: NAME`, a Sec. 6 method of core/methods.yaml
+    grid                optional: dotted key -> list of values (cartesian product with the cases)
+    paper_metric        what the paper's numbers are (e.g. ImageNet linear top-1, 100 ep)
+    paper               per case: the paper's number or word ("unstable")
+    notes               free text: choices where the paper is silent
+    claims              the paper's qualitative claims, each with a test (core.claims)
+
+This module checks the file's shape, names and claims; what the overrides mean (keys, types and choices of
+the config, method names) is checked by sweeps.sweepfile against core.config before any run starts.
+Every error is a SweepFileError (a ConfigError) naming the file.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from core.claims import Claim, ClaimError, parse_claims
+from core.config_checks import ConfigError, suggest
+from core.record import RESULT_METRICS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ABLATIONS_DIR = REPO_ROOT / "ablations"
+DEFAULT_METRICS = ["knn_acc", "linear_acc", "z_std", "loss"]
+TOP_KEYS = ("figure", "title", "metrics", "seeds", "cases", "grid", "paper_metric", "paper", "notes", "claims")
+
+
+class SweepFileError(ConfigError):
+    """A malformed or unknown sweep file; the message names the file (and line, key, case or claim)."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str                                   # file stem; also the folder under the runs root
+    path: Path
+    cases: list[str]                            # row labels in the paper's order
+    overrides: dict[str, dict]                  # case -> {dotted key: value} (and `method`)
+    figure: str = ""
+    title: str = ""
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    seeds: list[int] = field(default_factory=lambda: [0])
+    grid: dict[str, list] = field(default_factory=dict)
+    paper_metric: str = ""
+    paper: dict = field(default_factory=dict)   # case -> number or string ("67.7 ± 0.1", "unstable")
+    notes: str = ""
+    claims: list[Claim] = field(default_factory=list)
+
+    def grid_points(self) -> list[dict]:
+        """Every grid point in file order ([{}] when the sweep has no grid)."""
+        keys = list(self.grid)
+        return [dict(zip(keys, vals)) for vals in itertools.product(*(self.grid[k] for k in keys))]
+
+
+def known_sweeps(ablations_dir: Path = ABLATIONS_DIR) -> list[str]:
+    return sorted(p.stem for p in Path(ablations_dir).glob("*.yaml"))
+
+
+def locate(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) -> Path:
+    """`stopgrad` -> ablations/stopgrad.yaml; an existing path is taken as is."""
+    text = str(name_or_path)
+    as_path = Path(text)
+    if as_path.is_file():
+        return as_path
+    candidate = Path(ablations_dir) / f"{as_path.stem if text.endswith(('.yaml', '.yml')) else text}.yaml"
+    if "/" not in text and candidate.is_file():
+        return candidate
+    known = known_sweeps(ablations_dir)
+    raise SweepFileError(f"unknown sweep '{text}'{suggest(as_path.stem, known)}; known sweeps in {ablations_dir}: "
+                         f"{', '.join(known) if known else 'none yet'}")
+
+
+def read_yaml(path: Path):
+    """Parse a sweep file; a syntax error names the file, line and column."""
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        raise SweepFileError(f"{path}:{where} YAML syntax error: {getattr(err, 'problem', None) or err}") from None
+
+
+def check_seeds(seeds, source: str) -> None:
+    if (not isinstance(seeds, list) or not seeds
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)):
+        raise SweepFileError(f"{source} must be a non-empty list of non-negative integers, got {seeds!r}")
+
+
+def load_sweep(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) -> Sweep:
+    path = locate(name_or_path, ablations_dir)
+    data, src = read_yaml(path), str(path)
+    if not isinstance(data, dict):
+        raise SweepFileError(f"{src}: a sweep file is a mapping with keys {', '.join(TOP_KEYS)}")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise SweepFileError(f"{src}: unknown key '{key}'{suggest(key, TOP_KEYS)}")
+    for key in ("figure", "title", "cases"):
+        if key not in data:
+            raise SweepFileError(f"{src}: missing key '{key}'")
+    cases = data["cases"]
+    if not isinstance(cases, dict) or not cases:
+        raise SweepFileError(f"{src}: 'cases' must map case names to override mappings")
+    overrides = {}
+    for case, o in cases.items():
+        if o is not None and not isinstance(o, dict):
+            raise SweepFileError(f"{src}: case '{case}' must be a mapping of overrides, got {o!r}")
+        overrides[str(case)] = dict(o or {})
+    labels = list(overrides)
+    grid = data.get("grid") or {}
+    if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):
+        raise SweepFileError(f"{src}: 'grid' must map dotted keys to non-empty lists of values")
+    seeds = data.get("seeds", [0])
+    check_seeds(seeds, f"{src}: 'seeds'")
+    metrics = data.get("metrics") or list(DEFAULT_METRICS)
+    if isinstance(metrics, str) or not isinstance(metrics, list):
+        raise SweepFileError(f"{src}: 'metrics' must be a list of result.json keys")
+    for m in metrics:
+        if m not in RESULT_METRICS:
+            raise SweepFileError(f"{src}: unknown metric '{m}'{suggest(m, RESULT_METRICS)}")
+    paper = data.get("paper") or {}
+    if not isinstance(paper, dict):
+        raise SweepFileError(f"{src}: 'paper' must map case labels to values")
+    for case in paper:
+        if str(case) not in overrides:
+            raise SweepFileError(f"{src}: 'paper' names case '{case}', which is not in 'cases'{suggest(case, labels)}")
+    try:
+        claims = parse_claims(data.get("claims"), labels)
+    except ClaimError as err:
+        raise SweepFileError(f"{src}: {err}") from None
+    return Sweep(name=path.stem, path=path, cases=labels, overrides=overrides, figure=str(data["figure"]),
+                 title=str(data["title"]), metrics=list(metrics), seeds=list(seeds), grid=dict(grid),
+                 paper_metric=str(data.get("paper_metric") or ""), paper={str(k): v for k, v in paper.items()},
+                 notes=str(data.get("notes") or "").strip(), claims=claims)
