@@ -26,6 +26,7 @@ from core.rundir import RunDir
 from core.train import Preempted, StopFlag, train
 from sweeps.evaluate import cli as evaluate_cli
 from tests.conftest import REPO
+from tests.test_distributed import free_port
 from tests.test_folder_source import _cfg, tree  # noqa: F401  (the tiny image folder fixture)
 
 QUIET = dict(log=lambda s: None)
@@ -231,3 +232,25 @@ def test_evaluate_errors_are_one_line(tree, pretrained, tmp_path, capsys):  # no
     (copy / "prev.pt").unlink(missing_ok=True)
     RunDir(copy).write_meta({"copied_from": "stopgrad/w-stop-grad-s0-abc"})
     assert "a copy of stopgrad/w-stop-grad-s0-abc" in error(copy)
+
+
+@pytest.mark.slow
+def test_two_ranks_evaluate_what_one_process_does(tree, pretrained, tmp_path):  # noqa: F811
+    # batch 23 of 24 images: the second step's single image goes to rank 0, rank 1's share is empty
+    sets = ["--set", "eval.lincls_epochs=2", "--set", "eval.lincls_batch=23"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    shutil.copytree(pretrained, one)
+    shutil.copytree(pretrained, two)
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "sweeps.evaluate", str(two), *sets], cwd=REPO, env={
+        **os.environ, "RANK": str(r), "LOCAL_RANK": str(r), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}) for r in range(2)]
+    assert [p.wait(timeout=240) for p in procs] == [0, 0]
+    torch.set_num_threads(1)
+    assert evaluate_cli([str(one), *sets]) == 0
+    got, want = (load_checkpoint(d, names=("linear.pt", "none")) for d in (two, one))
+    assert got["state"]["step"] == want["state"]["step"] == 2 * 2
+    for k, v in want["classifier"].items():        # the crops are the same (seeded by position in the batch)
+        assert torch.allclose(got["classifier"][k], v, rtol=1e-4, atol=1e-6), k
+    assert json.loads((two / "linear_eval.json").read_text())["top1_per_epoch"] == \
+        json.loads((one / "linear_eval.json").read_text())["top1_per_epoch"]
