@@ -211,6 +211,20 @@ def test_sweeps_evaluate_resumes_after_a_kill_to_the_same_numbers(tree, pretrain
     assert result["linear_acc"] == before["linear_acc"] and result["linear_protocol"] == "sgd"
     assert result["eval"]["linear"] == before["eval"]["linear"]
 
+    # SIGTERM (a scheduler's stop): linear.pt saved at the next step, exit 3, and the same command resumes it
+    termed = tmp_path / "termed"
+    shutil.copytree(pretrained, termed)
+    proc, t0 = _evaluate_child(termed, *sets), time.time()
+    while _epochs_done(termed) < 2:
+        assert proc.poll() is None and time.time() - t0 < 120
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 3
+    step = load_checkpoint(termed, names=("linear.pt", "none"))["state"]["step"]
+    assert 2 * 3 <= step < 60 * 3 and not json.loads((termed / "linear_eval.json").read_text())["finished"]
+    assert evaluate_cli([str(termed), *[a for s in sets for a in ("--set", s)]]) == 0
+    assert json.loads((termed / "linear_eval.json").read_text())["top1_per_epoch"] == want["top1_per_epoch"]
+
 
 def test_evaluate_errors_are_one_line(tree, pretrained, tmp_path, capsys):  # noqa: F811
     def error(*args) -> str:
