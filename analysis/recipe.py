@@ -58,14 +58,23 @@ def _config_values(runs: pd.DataFrame) -> list[dict]:
     return configs
 
 
+def _applies(setting: dict, config: dict) -> bool:
+    """A setting with `when` ({key: value}) is compared only over the runs whose config has those values."""
+    return all(_same(config.get(k), v) for k, v in (setting.get("when") or {}).items())
+
+
 def differences(sweep: Sweep, runs: pd.DataFrame, recipe: dict | None = None) -> list[Setting]:
-    """Every setting of the recipe, compared with the values in the finished runs' config.yaml."""
+    """Every setting of the recipe, compared with the values in the finished runs' config.yaml; a setting with
+    `when` that no run meets is left out."""
     recipe = recipe or load_recipe()
-    configs = _config_values(runs)
+    all_configs = _config_values(runs)
     swept = set(sweep.grid) | {k for o in sweep.overrides.values() for k in o}
     out = []
     for s in recipe["settings"]:
         key, paper = s["key"], s["paper"]
+        configs = [c for c in all_configs if _applies(s, c)]
+        if s.get("when") and not configs:
+            continue
         shown = str(s.get("show", _text(paper)))
         values = []
         for c in configs:
@@ -99,7 +108,9 @@ def our_evaluation(runs: pd.DataFrame) -> str:
             continue
         if not isinstance(e, dict):
             continue
+        paper = e.get("linear_paper") if e.get("linear_paper") != e.get("linear") else None
         parts = [f"linear probe: {e['linear']}" if e.get("linear") else "",
+                 f"also the paper's protocol (linear_acc_paper): {paper}" if paper else "",
                  f"kNN k={e['knn_k']}, t={e['knn_t']}" if "knn_k" in e and "knn_t" in e else ""]
         line = "; ".join(p for p in parts if p)
         if line and line not in found:

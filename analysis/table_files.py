@@ -7,8 +7,8 @@ import re
 import pandas as pd
 
 from analysis.runs import UNFINISHED
+from analysis.tables import LINEAR_PROTOCOLS, display_rows, linear_protocols, protocols_recorded
 from core.sweepfile import REPO_ROOT, Sweep
-from analysis.tables import display_rows
 
 _TEX_ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -61,6 +61,12 @@ def header_lines(sweep: Sweep, runs: pd.DataFrame, preset: str | None,
         protocols = sorted({str(e) for e in done["eval"].dropna()})
         text = "; ".join(_compact_json(p) for p in protocols)
         lines.append(("Evaluation" + (" (differs between runs!)" if len(protocols) > 1 else ""), text))
+    if protocols_recorded(done):
+        found = linear_protocols(done)
+        text = "; ".join(f"{p}: {LINEAR_PROTOCOLS.get(p, p)}" for p in found)
+        if len(found) > 1:
+            text += ". The linear acc column mixes them: the linear protocol column says which each row used"
+        lines.append(("Linear protocol" + (" (differs between runs!)" if len(found) > 1 else ""), text or "none"))
     if sweep.notes:
         lines.append(("Sweep notes", " ".join(sweep.notes.split())))
     lines.extend(("Note", n) for n in notes)

@@ -8,8 +8,8 @@ from collections import Counter
 import pandas as pd
 
 from analysis.runs import UNFINISHED, grid_key, grid_label
+from core.record import LINEAR_NONE, LINEAR_PAPER, LINEAR_PROTOCOL, LINEAR_SGD, STATUSES
 from core.sweepfile import Sweep
-from core.record import STATUSES
 
 STATUS_ORDER = list(STATUSES)
 MISSING = "missing"
@@ -17,7 +17,12 @@ METRIC_LABELS = {
     "knn_acc": "kNN acc (%)", "linear_acc": "linear acc (%)", "knn_acc_init": "kNN acc at init (%)",
     "z_std": "z std", "z_erank": "z eff. rank", "backbone_std": "backbone std",
     "backbone_erank": "backbone eff. rank", "loss": "loss", "wall_s": "wall (s)", "train_s": "train (s)",
-    "epoch": "epochs",
+    "epoch": "epochs", "linear_acc_paper": "linear acc, paper protocol (%)",
+}
+# what each linear protocol is (core.record), for the header line above a table
+LINEAR_PROTOCOLS = {
+    LINEAR_SGD: "SGD probe on cached centre-crop features, no augmentation (the CPU protocol)",
+    LINEAR_PAPER: "the paper's (App. A, main_lincls.py): LARS, augmented crops, frozen backbone with BN in eval mode",
 }
 
 
@@ -36,6 +41,25 @@ def status_summary(statuses: list[str], running: int = 0) -> str:
         order = sorted(counts, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else 99, s))
         text = ", ".join(f"{counts[s]} {s}" for s in order)
     return f"{text}; {running} running" if running else text
+
+
+def linear_protocol_of(run: pd.Series) -> str | None:
+    """Which protocol gave a run's linear_acc: the one its result.json names; for a record made before it named
+    one, the SGD probe (the only protocol then) where it has a linear_acc; None where it has none."""
+    value = run.get(LINEAR_PROTOCOL)
+    if isinstance(value, str):
+        return None if value == LINEAR_NONE else value
+    acc = run.get("linear_acc")
+    return LINEAR_SGD if acc is not None and acc == acc else None
+
+
+def protocols_recorded(runs: pd.DataFrame) -> bool:
+    """Whether any run names its linear protocol (records made before that never do)."""
+    return LINEAR_PROTOCOL in runs and bool(runs[LINEAR_PROTOCOL].notna().any())
+
+
+def linear_protocols(runs: pd.DataFrame) -> list[str]:
+    return sorted({p for _, r in runs.iterrows() if (p := linear_protocol_of(r)) is not None})
 
 
 def _decimals(metric: str, value: float) -> int | None:
@@ -101,10 +125,11 @@ def aggregate(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     """One row per (case, grid point) in sweep order.
 
     Columns: case, <grid keys>, grid_label, status, n, running, run_ids, then per metric
-    <m>_mean, <m>_std (ddof=1, NaN when n<2), <m>_n, then paper (text) and paper_value (number).
+    <m>_mean, <m>_std (ddof=1, NaN when n<2), <m>_n, then paper (text) and paper_value (number); and
+    linear_protocol (which gave linear_acc) when any run records it.
     `runs` should already be filtered to one preset and have duplicates resolved.
     """
-    rows = []
+    rows, recorded = [], protocols_recorded(runs)
     for case, grid in _row_keys(sweep, runs):
         sel = runs[(runs["case"] == case) & (runs["grid_key"] == grid_key(grid))]
         done = sel[sel["status"] != UNFINISHED]
@@ -114,6 +139,8 @@ def aggregate(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
                "status": status_summary(list(done["status"]), running),
                "n": len(done), "running": running, "run_ids": ";".join(done["run_id"]),
                "numerics": ", ".join(f"v{v}" for v in versions)}
+        if recorded:
+            row["linear_protocol"] = ", ".join(linear_protocols(done))
         for m in sweep.metrics:
             vals = pd.to_numeric(done[m], errors="coerce").dropna() if m in done else pd.Series(dtype=float)
             row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
@@ -131,16 +158,24 @@ def mixed_numerics(table: pd.DataFrame) -> bool:
     return len(versions) > 1
 
 
+def mixed_linear_protocols(table: pd.DataFrame) -> bool:
+    """Whether the table's linear_acc numbers come from more than one protocol (core.record)."""
+    found = {p.strip() for text in table.get("linear_protocol", []) for p in str(text).split(",") if p.strip()}
+    return len(found) > 1
+
+
 def display_rows(table: pd.DataFrame, sweep: Sweep) -> tuple[list[str], list[list[str]]]:
     """Header and text cells shared by the markdown and LaTeX renderers. A table whose rows come from more
-    than one numerics version gets a 'numerics' column, so a reader sees which row is which."""
+    than one numerics version gets a 'numerics' column, and one whose linear accuracies come from more than one
+    protocol a 'linear protocol' column, so a reader sees which row is which."""
     mixed = mixed_numerics(table)
+    protocols = "linear_acc" in sweep.metrics and mixed_linear_protocols(table)
     header = ["case", *sweep.grid, "status", "n", *(["numerics"] if mixed else []),
-              *(metric_label(m) for m in sweep.metrics), "paper"]
+              *(["linear protocol"] if protocols else []), *(metric_label(m) for m in sweep.metrics), "paper"]
     cells = []
     for _, r in table.iterrows():
         row = [r["case"], *(format_grid_cell(r.get(k)) for k in sweep.grid), r["status"], str(r["n"]),
-               *([r["numerics"]] if mixed else [])]
+               *([r["numerics"]] if mixed else []), *([r["linear_protocol"]] if protocols else [])]
         for m in sweep.metrics:
             text = format_mean_std(r[f"{m}_mean"], r[f"{m}_std"], m)
             if text and r[f"{m}_n"] != r["n"]:

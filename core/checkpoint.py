@@ -1,4 +1,5 @@
-"""Rolling checkpoint `last.pt`, written atomically; the previous one is kept as `prev.pt`."""
+"""Rolling checkpoints, written atomically; the previous one is kept. Pre-training's is `last.pt` (the previous:
+`prev.pt`); the paper's linear evaluation (core/linear_eval.py) keeps its own pair under other names."""
 from __future__ import annotations
 
 import os
@@ -7,10 +8,13 @@ from pathlib import Path
 
 import torch
 
+PRETRAIN = ("last.pt", "prev.pt")          # (newest, previous)
+LINEAR = ("linear.pt", "linear.prev.pt")   # the paper's linear evaluation, a stage after pre-training
 
-def save_checkpoint(run_dir: Path, state: dict) -> None:
-    path, prev = Path(run_dir) / "last.pt", Path(run_dir) / "prev.pt"
-    tmp = path.with_name(f".last.pt.tmp{os.getpid()}")
+
+def save_checkpoint(run_dir: Path, state: dict, names: tuple[str, str] = PRETRAIN) -> None:
+    path, prev = Path(run_dir) / names[0], Path(run_dir) / names[1]
+    tmp = path.with_name(f".{names[0]}.tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
         torch.save(state, fh)
         fh.flush()
@@ -20,9 +24,9 @@ def save_checkpoint(run_dir: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(run_dir: Path, map_location="cpu") -> dict | None:
-    """The newest readable checkpoint (last.pt, else prev.pt), or None. A corrupt file is skipped with a warning."""
-    for name in ("last.pt", "prev.pt"):
+def load_checkpoint(run_dir: Path, map_location="cpu", names: tuple[str, str] = PRETRAIN) -> dict | None:
+    """The newest readable checkpoint (names[0], else names[1]), or None. A corrupt file is skipped with a warning."""
+    for name in names:
         path = Path(run_dir) / name
         if not path.exists():
             continue

@@ -125,10 +125,21 @@ class EvalConfig:
     knn_k: int = 200                # author, simsiam issue #10: 200-NN
     knn_t: float = 0.2              # author, simsiam issue #10: temperature 0.2 (InstDisc [36] uses 0.07)
     knn_every: int = 1              # kNN monitor every N epochs (Fig. 2 right); 0 = only at the end
-    linear: Literal["sgd", "none"] = "sgd"  # linear probe on frozen, l2-normalized backbone features
-    linear_epochs: int = 90         # Sec. 3.3 (paper: LARS, batch 4096, 90 ep); our probe runs on cached features
-    linear_lr: float = 0.1          # probe lr (official main_lincls.py base lr 0.1)
-    linear_batch: int = 256
+    # which linear evaluation gives linear_acc: "sgd", the probe on cached centre-crop features (core/linear_probe.py;
+    # the cpu and cifar10 presets); "paper", App. A / official main_lincls.py on augmented crops, a resumable stage
+    # after pre-training (core/linear_eval.py; the imagenet preset); "none"
+    linear: Literal["sgd", "paper", "none"] = "sgd"
+    linear_epochs: int = 90         # sgd probe: epochs (App. A: 90; our probe runs on cached features)
+    linear_lr: float = 0.1          # sgd probe: lr (official main_lincls.py base lr 0.1)
+    linear_batch: int = 256         # sgd probe: batch
+    # eval.linear: paper, App. A "linear classification" and official main_lincls.py (frozen backbone, BN in eval mode)
+    lincls_epochs: int = 90         # App. A: 90 epochs, cosine decay (main_lincls.py: lr set once per epoch)
+    lincls_batch: int = 4096        # App. A: batch 4096 (total over data-parallel ranks)
+    lincls_base_lr: float = 0.1     # lr = base x batch/256: main_lincls.py --lr 0.1 (1.6 at 4096); App. A says 0.02
+    lincls_momentum: float = 0.9    # App. A: momentum 0.9
+    lincls_weight_decay: float = 0.0  # App. A: wd 0
+    lincls_trust: float = 0.001     # App. A: LARS; main_lincls.py: apex LARC, trust coefficient 0.001, no clipping
+    lincls_crop_scale_min: float = 0.08  # main_lincls.py: RandomResizedCrop at torchvision's default scale (0.08, 1)
     collapse_frac: float = 0.1      # status `collapsed` when final z_std < collapse_frac / sqrt(d)
     near_collapse_frac: float = 0.5  # status `near-collapse` when final z_std < this / sqrt(d): half the spread of
     #                                 an output spread evenly on the sphere (healthy runs of every preset sit at 0.86-1.0)
@@ -145,6 +156,9 @@ class RunConfig:
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: forward under bf16 autocast (GPU); the loss and monitors stay fp32
     channels_last: bool = False     # NHWC weights and inputs (tensor-core convolutions on GPU)
     compile: bool = False           # torch.compile the model's forward (nn.Module.compile; checkpoints unchanged)
+    # a live copy of every metrics row for TensorBoard, in RUN_DIR/tb (core/live_log.py; needs the `live` extra).
+    # metrics.jsonl stays the record; the logger changes nothing that is computed, so it is not in the run id
+    logger: Literal["none", "tensorboard"] = field(default="none", metadata=_NOT_IDENTITY)
 
 
 @dataclass(frozen=True)
@@ -197,14 +211,15 @@ def check_consistency(cfg: Config, source: str) -> None:
     """Cross-field and range rules; each error names the key."""
     positive = ["optim.epochs", "optim.batch_size", "model.dim", "model.proj_hidden", "model.pred_hidden",
                 "model.proj_layers", "model.small_width", "model.small_blocks", "data.image_size",
-                "eval.knn_k", "eval.linear_batch", "run.log_every"]
+                "eval.knn_k", "eval.linear_batch", "eval.lincls_epochs", "eval.lincls_batch", "run.log_every"]
     for key in positive:
         if get(cfg, key) <= 0:
             raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
     non_negative = ["optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
                     "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset", "data.workers",
                     "run.threads", "eval.collapse_frac", "eval.near_collapse_frac", "eval.collapse_patience",
-                    "optim.lars_trust"]
+                    "optim.lars_trust", "eval.lincls_base_lr", "eval.lincls_momentum", "eval.lincls_weight_decay",
+                    "eval.lincls_trust"]
     for key in non_negative:
         if get(cfg, key) < 0:
             raise ConfigError(f"{source}: '{key}' must be >= 0, got {get(cfg, key)}")
@@ -214,6 +229,8 @@ def check_consistency(cfg: Config, source: str) -> None:
     a = cfg.augment
     if not 0.0 < a.crop_scale_min <= a.crop_scale_max <= 1.0:
         raise ConfigError(f"{source}: 'augment.crop_scale_min'/'crop_scale_max' must satisfy 0 < min <= max <= 1")
+    if not 0.0 < cfg.eval.lincls_crop_scale_min <= 1.0:
+        raise ConfigError(f"{source}: 'eval.lincls_crop_scale_min' must be in (0, 1], got {cfg.eval.lincls_crop_scale_min}")
     if not 0.0 < a.crop_ratio_min <= a.crop_ratio_max:
         raise ConfigError(f"{source}: 'augment.crop_ratio_min' must be > 0 and <= 'augment.crop_ratio_max'")
     if cfg.target.k_steps < 0:

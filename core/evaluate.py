@@ -1,5 +1,6 @@
 """Evaluation of the frozen backbone: kNN monitor (Fig. 2 right), the spread of its features, and the linear
-probe (Sec. 3.3). Features are extracted once per evaluation point and shared by all three."""
+probe on cached features (eval.linear sgd). Features are extracted once per evaluation point and shared by all
+three. The paper's own linear evaluation (eval.linear paper) trains on augmented crops instead: core.linear_eval."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from core.config import EvalConfig
+from core.linear_eval import describe
 from core.linear_probe import linear_probe
 from core.monitors import accuracy, effective_rank, knn_predict, z_std
 
@@ -68,5 +70,14 @@ def protocol(cfg: EvalConfig, n_train: int, n_test: int) -> dict:
     return {"features": "backbone pool5, eval-mode BN, no augmentation", "bank": f"train ({n_train} images)",
             "queries": f"test ({n_test} images)", "knn_k": cfg.knn_k, "knn_t": cfg.knn_t,
             "backbone_spread": "std and effective rank of the l2-normalized features of the queries",
-            "linear": (f"SGD m0.9 on cached standardized features, {cfg.linear_epochs} ep, lr {cfg.linear_lr}, "
-                       f"batch {cfg.linear_batch}, cosine, wd 0, no augmentation") if cfg.linear == "sgd" else "none"}
+            "linear": linear_protocol(cfg)}
+
+
+def linear_protocol(cfg: EvalConfig) -> str:
+    """How linear_acc is measured (eval.linear), in one line."""
+    if cfg.linear == "sgd":
+        return (f"SGD m0.9 on cached standardized features, {cfg.linear_epochs} ep, lr {cfg.linear_lr}, "
+                f"batch {cfg.linear_batch}, cosine, wd 0, no augmentation")
+    if cfg.linear == "paper":                                    # a stage after pre-training: core.linear_eval
+        return describe(cfg)
+    return "none"

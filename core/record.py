@@ -7,6 +7,8 @@ A run directory holds:
     metrics.jsonl  one JSON object per logging point (append-only; a torn last line is tolerated)
     result.json    final metrics and status, written atomically at the end
     last.pt        rolling checkpoint (core.checkpoint)
+    linear_eval.json   eval.linear paper (or sweeps.evaluate): the stage's record; linear.pt its checkpoint
+    tb/            run.logger tensorboard: event files mirroring metrics.jsonl (core.live_log)
 
 A run is finished when result.json exists and parses with a known status; anything else is partial.
 """
@@ -17,6 +19,7 @@ import math
 from pathlib import Path
 
 CONFIG, META, METRICS, RESULT = "config.yaml", "meta.json", "metrics.jsonl", "result.json"
+LINEAR_EVAL, LIVE_LOG_DIR = "linear_eval.json", "tb"
 
 # Result statuses, in the order tables list them. `near-collapse` sits between ok and collapsed: the output
 # kept some spread, but less than half that of outputs spread evenly over the sphere (`collapse_status`).
@@ -28,7 +31,14 @@ TRAINED = (OK, NEAR_COLLAPSE, COLLAPSED)          # statuses of a run that train
 # backbone features (pool5) are measured the same way: per-channel std of the l2-normalized rows (1/sqrt(width)
 # when spread evenly over the sphere, 0 for a constant output) and the entropy effective rank.
 RESULT_METRICS = ("knn_acc", "linear_acc", "knn_acc_init", "z_std", "z_erank", "backbone_std", "backbone_erank",
-                  "loss", "epoch", "wall_s", "train_s", "num_classes")
+                  "loss", "epoch", "wall_s", "train_s", "num_classes", "linear_acc_paper")
+
+# Linear accuracy and its protocols. `linear_acc` comes from the run's own eval.linear, which result.json names
+# under LINEAR_PROTOCOL (records made before the key existed had only the SGD probe); `linear_acc_paper` is always
+# the paper's protocol (App. A, official main_lincls.py), whether the run configured it or it was added after
+# pre-training by sweeps.evaluate.
+LINEAR_PROTOCOL = "linear_protocol"
+LINEAR_SGD, LINEAR_PAPER, LINEAR_NONE = "sgd", "paper", "none"
 
 NUMERICS_KEY = "numerics"          # meta.json: core.numerics.NUMERICS_VERSION of the code that trained the run
 NUMERICS_BEFORE_KEY = 1            # records written before the key existed were made by version 1

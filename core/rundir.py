@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core import config as C
 from core.numerics import NUMERICS_VERSION
-from core.record import NUMERICS_KEY, STATUSES, read_jsonl
+from core.record import LIVE_LOG_DIR, NUMERICS_KEY, STATUSES, read_jsonl
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -59,8 +59,10 @@ def base_meta() -> dict:
 
 
 class RunDir:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, logger: str = "none"):
         self.path = Path(path)
+        self.logger = logger            # run.logger: a live mirror of metrics.jsonl (core.live_log), opened lazily
+        self._mirror = None
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -85,6 +87,22 @@ class RunDir:
         with open(self.file("metrics.jsonl"), "a") as fh:
             fh.write(to_json(row) + "\n")
             fh.flush()
+        self.mirror_row(row)
+
+    def mirror_row(self, row: dict) -> None:
+        """Copy `row` to the live logger (run.logger), if one is on: every metrics row, and the rows of the
+        linear-evaluation stage, which are not metrics.jsonl's. The mirror opens, caught up, at the first row."""
+        if self.logger == "none":
+            return
+        if self._mirror is None:
+            from core.live_log import open_mirror
+            self._mirror = open_mirror(self.logger, self.file(LIVE_LOG_DIR), self.read_metrics())
+        self._mirror.write(row)
+
+    def close_mirror(self) -> None:
+        if self._mirror is not None:
+            self._mirror.close()
+            self._mirror = None
 
     def read_metrics(self) -> list[dict]:
         return read_jsonl(self.file("metrics.jsonl"))
@@ -104,9 +122,15 @@ class RunDir:
 
     # ---- result ----------------------------------------------------------------------------------
     def write_result(self, result: dict) -> None:
+        """result.json, atomically; the run is over, so the live mirror is closed."""
         assert result["status"] in STATUSES, result["status"]
-        atomic_write_text(self.file("result.json"), json.dumps(
-            {k: finite_or_none(v) for k, v in result.items()}, indent=1, allow_nan=False) + "\n")
+        self.write_json("result.json", result)
+        self.close_mirror()
+
+    def write_json(self, name: str, obj: dict) -> None:
+        """A JSON record of the run directory (result.json, linear_eval.json), atomically; NaN/inf as null."""
+        atomic_write_text(self.file(name), json.dumps(
+            {k: finite_or_none(v) for k, v in obj.items()}, indent=1, allow_nan=False) + "\n")
 
     def read_result(self) -> dict | None:
         p = self.file("result.json")
@@ -130,6 +154,12 @@ class FollowerRunDir(RunDir):
         pass
 
     def append_metrics(self, row: dict) -> None:
+        pass
+
+    def mirror_row(self, row: dict) -> None:
+        pass
+
+    def write_json(self, name: str, obj: dict) -> None:
         pass
 
     def truncate_metrics(self, step: int) -> None:

@@ -28,6 +28,7 @@ from core import distributed, precision
 from core.batches import make_source
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.evaluate import features, linear_accuracy, monitor, protocol
+from core.linear_eval import after_pretraining
 from core.model import build_model
 from core.monitors import effective_rank
 from core.numerics import NUMERICS_VERSION
@@ -61,7 +62,7 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
     """Run (or resume) one pre-training run (SimSiam, or a Sec. 6 method) and return its result dict.
     In a data-parallel run every rank calls this with the same arguments; only rank 0 writes `run_dir` and logs."""
     dp = distributed.current()
-    rd = RunDir(run_dir) if dp.main else FollowerRunDir(run_dir)
+    rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
     if not dp.main:
         log = _silent
     if not rd.file("config.yaml").exists():
@@ -71,6 +72,7 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
     t0 = time.time()
     try:
         result = _train(cfg, rd, log, dp)
+        result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), StopFlag, Preempted))
     except Preempted:
         raise
     except Exception as err:

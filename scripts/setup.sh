@@ -15,6 +15,6 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   echo "setup: creating .venv and installing the project (torch is large: a few minutes the first time)" >&2
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e '.[test]'
+  .venv/bin/pip install -q -e '.[test,live]'    # live: TensorBoard, so the tests of run.logger run too
   touch .venv/.installed
 fi

@@ -65,10 +65,21 @@ def check_existing(spec: RunSpec) -> None:
                           "(edited by hand, or written by an older version); move the directory away to re-run it")
 
 
+def check_logger(logger: str) -> None:
+    """run.logger's package must be installed here (core.live_log)."""
+    from core.live_log import LoggerUnavailable, check_available
+    try:
+        check_available(logger)
+    except LoggerUnavailable as err:
+        raise ConfigError(str(err)) from None
+
+
 def check_all(specs: list[RunSpec], runs_dir: Path) -> None:
     """Every check, before anything is created."""
     for dataset_cfg in {repr(s.config.data): s.config for s in specs}.values():
         check_data(dataset_cfg)
+    for logger in {s.config.run.logger for s in specs}:
+        check_logger(logger)
     for spec in specs:
         check_existing(spec)
     check_runs_dir(runs_dir, specs)

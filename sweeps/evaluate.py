@@ -1,0 +1,131 @@
+"""Evaluate a pre-trained run again, without training it again:
+
+    python -m sweeps.evaluate RUN_DIR [--protocol paper] [--set eval.lincls_epochs=30] [--data-root DIR]
+
+`--protocol paper` (the only one, and the default) is the paper's linear evaluation (App. A, official
+main_lincls.py; core/linear_eval.py) of the run's last.pt: a stage of its own in the run directory (linear.pt,
+linear_eval.json) that resumes after a kill where it stopped, and is not run again once finished with the same
+protocol. When it ends, result.json gains `linear_acc_paper`, `linear_acc_paper_best`, `linear_eval_s` and
+`eval.linear_paper` (the protocol); `linear_acc` changes only for a run whose own eval.linear is paper, with
+its own eval.lincls_* unchanged, so a number is never filed under a protocol that did not make it. `--set`
+may change the protocol's hyper-parameters (eval.lincls_*) and where it runs (data.root, data.workers,
+run.device, run.threads, run.logger), nothing that made the pre-trained weights. Under torchrun (WORLD_SIZE > 1)
+it runs data-parallel. Bad input gets one line on stderr and exit code 2; a stop signal saves linear.pt and
+exits 3.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from core.config import Config, ConfigError, apply_overrides
+from core.overrides import parse_set
+from core.record import CONFIG, LINEAR_PAPER, TRAINED
+from sweeps import runlock
+
+WHERE_KEYS = ("data.root", "data.workers", "run.device", "run.threads", "run.logger")
+
+
+def changeable(key: str) -> bool:
+    return key.startswith("eval.lincls_") or key in WHERE_KEYS
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="python -m sweeps.evaluate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("run_dir", help="a run directory (runs/<sweep>/<run id>) whose pre-training has finished")
+    ap.add_argument("--protocol", default=LINEAR_PAPER, choices=[LINEAR_PAPER],
+                    help="paper: App. A / main_lincls.py (LARS, batch 4096, 90 epochs, augmented crops)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="eval.lincls_* or data.root, data.workers, run.device, run.threads, run.logger (repeatable)")
+    ap.add_argument("--data-root", help="data directory (sets data.root)")
+    return ap.parse_args(argv)
+
+
+def load(args) -> tuple[Config, bool, Path, dict]:
+    """The run's config with the allowed overrides, whether that evaluation is the run's own eval.linear (paper,
+    same hyper-parameters), its directory and its result; ConfigError if it cannot be evaluated."""
+    run_dir = Path(args.run_dir)
+    if not (run_dir / CONFIG).is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG})")
+    from core.rundir import RunDir
+    rd = RunDir(run_dir)
+    sets = parse_set(args.sets)
+    if args.data_root:
+        sets["data.root"] = args.data_root
+    fixed = [k for k in sets if not changeable(k)]
+    if fixed:
+        raise ConfigError(f"--set {fixed[0]}: a re-evaluation may change eval.lincls_* and {', '.join(WHERE_KEYS)} "
+                          "only (the rest made the pre-trained weights)")
+    own = rd.read_config()
+    cfg = apply_overrides(own, sets, "--set")
+    result = rd.read_result()
+    if result is None:
+        raise ConfigError(f"{run_dir}: pre-training has not finished (no readable result.json); finish it with "
+                          "its sweep first (python -m sweeps.run ... resumes it)")
+    if result.get("status") not in TRAINED:
+        raise ConfigError(f"{run_dir}: status {result.get('status')}: nothing trained to evaluate")
+    if not any((run_dir / f).is_file() for f in ("last.pt", "prev.pt")):
+        origin = rd.read_meta().get("copied_from")
+        where = f"; it is a copy of {origin}: evaluate that run" if origin else ""
+        raise ConfigError(f"{run_dir}: no checkpoint (last.pt){where}")
+    return cfg, own.eval.linear == LINEAR_PAPER and own.eval == cfg.eval, run_dir, result
+
+
+def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print) -> dict:
+    """Run (or resume) the stage and merge its keys into result.json (rank 0); the stage's record."""
+    from core.distributed import current, init_from_env
+    from core.linear_eval import result_keys, run_stage
+    from core.rundir import FollowerRunDir, RunDir
+    from core.train import Preempted, StopFlag, resolve_device
+    device = resolve_device(cfg.run.device)
+    init_from_env(device.type)
+    dp = current()
+    rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
+    record = run_stage(cfg, rd, log if dp.main else (lambda *a: None), device, StopFlag, Preempted)
+    if dp.main:
+        latest = rd.read_result() or result
+        keys = result_keys(record, cfg.eval, own, latest.get("eval") or {})
+        rd.write_result({**latest, **keys})
+    return record
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg, own, run_dir, result = load(args)
+    claim = runlock.new_claim("evaluate")
+    held = runlock.acquire(run_dir, claim) if _rank() == 0 else None
+    if held is not None:
+        raise ConfigError(f"{run_dir}: {runlock.describe(held)} holds the run; try again when it is done")
+    try:
+        record = evaluate(cfg, own, run_dir, result)
+    finally:
+        if _rank() == 0:
+            runlock.release(run_dir, claim)
+    print(f"{run_dir}: paper linear evaluation top-1 {record['top1']:.2f}% after {record['epochs_done']} epochs "
+          f"(best {record['top1_best']:.2f}% at epoch {record['best_epoch']}; lr {record['protocol']['lr']:g}, "
+          f"batch {cfg.eval.lincls_batch}); written to result.json and linear_eval.json")
+    return 0
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def cli(argv=None) -> int:
+    from core.datasets import DataError
+    from core.linear_eval import LinearEvalError
+    from core.train import Preempted
+    try:
+        return main(argv)
+    except (ConfigError, DataError, LinearEvalError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Preempted as stopped:
+        print(f"{stopped}; linear.pt saved: the same command resumes it", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
