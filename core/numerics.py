@@ -8,8 +8,10 @@ tests/test_numerics_canary.py fails when the numbers change while the version do
 
 History:
 1. every record up to 2026-11-23 (no `numerics` key in meta.json).
-2. moving-average eta starts from the random network's outputs (target.eta_init: network) instead of the
-   first output seen; backbone monitors (backbone_std, backbone_erank) at every kNN point; status
-   near-collapse; evaluation features extracted once per point.
+2. (2026-12-01) the moving-average eta starts from the random network's outputs (target.eta_init: network)
+   instead of the first output seen: the only change of what a run trains on. Records were re-made under it
+   because they also gained outputs that old records lack (backbone_std/backbone_erank at every kNN point,
+   the status near-collapse); every other config computes what version 1 computed, bit for bit (checked
+   on stopgrad and kstep against the old code on one machine).
 """
 NUMERICS_VERSION = 2
