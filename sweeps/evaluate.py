@@ -23,6 +23,7 @@ from pathlib import Path
 from core.config import Config, ConfigError, apply_overrides
 from core.overrides import parse_set
 from core.record import CONFIG, LINEAR_PAPER, TRAINED
+from sweeps.cli_errors import one_line_errors
 from sweeps import runlock
 
 WHERE_KEYS = ("data.root", "data.workers", "run.device", "run.threads", "run.logger")
@@ -118,10 +119,7 @@ def cli(argv=None) -> int:
     from core.linear_eval import LinearEvalError
     from core.train import Preempted
     try:
-        return main(argv)
-    except (ConfigError, DataError, LinearEvalError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return one_line_errors(main, argv, (DataError, LinearEvalError))
     except Preempted as stopped:
         print(f"{stopped}; linear.pt saved: the same command resumes it", file=sys.stderr)
         return 3

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.config import ConfigError
 from core.record import CONFIG
+from sweeps.cli_errors import one_line_errors
 
 IMAGENET_NORMALIZE = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}   # core.batches.FolderSource
 
@@ -89,11 +90,7 @@ def main(argv=None) -> int:
 
 
 def cli(argv=None) -> int:
-    try:
-        return main(argv)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return one_line_errors(main, argv)
 
 
 if __name__ == "__main__":

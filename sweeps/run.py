@@ -15,6 +15,7 @@ from pathlib import Path
 from core.config import ConfigError
 from core.overrides import parse_set
 from core.presets import list_presets, preset_description
+from sweeps.cli_errors import one_line_errors
 from sweeps import slurm, stale
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand
@@ -147,11 +148,7 @@ def main(argv=None) -> int:
 
 
 def cli(argv=None) -> int:
-    try:
-        return main(argv)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return one_line_errors(main, argv)
 
 
 if __name__ == "__main__":
