@@ -48,6 +48,7 @@ DEFAULT_BENCH = "records/benchmarks"   # the committed throughput records (pytho
 DEFAULT_LR_CHECK = "records/cpu-lr*"   # the committed lr check of the reproduction (scripts/reproduce_cpu.sh)
 
 OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
+AXIS = "axis.png"      # only for a sweep along a numeric axis
 
 
 def _facts(chosen, preset) -> Facts:
@@ -113,12 +114,23 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
     save_curves(curves_figure(mine, plotted, groups, title=title, paper=sweep.paper), rep.paths[3])
     key = numeric_axis(sweep)
     if key is not None:
-        rep.paths.append(save_curves(axis_figure(table, done, sweep, key, title=title), out / "axis.png"))
-        rep.figures.append("axis.png")
+        rep.paths.append(save_curves(axis_figure(table, done, sweep, key, title=title), out / AXIS))
+        rep.figures.append(AXIS)
     page = out / PAGE
     page.write_text(page_markdown(rep))
     rep.paths.append(page)
     return rep
+
+
+def remove_stale_page(folder: Path) -> list[Path]:
+    """Delete what an earlier report wrote in `folder` (a sweep that now has no runs), and the folder if
+    that empties it, so no page of old numbers outlives its records; other files are left alone."""
+    removed = [folder / name for name in (*OUTPUTS, AXIS, PAGE) if (folder / name).is_file()]
+    for path in removed:
+        path.unlink()
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+    return removed
 
 
 def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_dir: str | Path = "reports",
@@ -148,6 +160,7 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
             rep = write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs)
         except ReportError as err:
             problems.append(f"{name}: {err}")
+            remove_stale_page(Path(out_dir) / name)
             entries.append(Entry(sweep, None, no_data_verdicts(sweep, "no runs to report"), str(err)))
             continue
         paths += rep.paths

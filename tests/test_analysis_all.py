@@ -201,3 +201,23 @@ def test_the_index_states_what_the_runs_cost(tree):
     line = next(x for x in (out / "README.md").read_text().splitlines() if x.startswith("**Compute:**"))
     assert f"{len(trained)} runs, {minutes // 60} h {minutes % 60:02d} min on cpu (1 threads)" in line
     assert "1 more row is a copy of another sweep's identical run (not counted)" in line
+
+
+def test_a_sweep_that_lost_its_runs_loses_its_old_page(tree, tmp_path):
+    """Records re-made under new numerics may not all be there yet: the page of a sweep without runs must not
+    keep showing the numbers of records that are gone, while a file the report did not write stays."""
+    runs, out = tree
+    copy = tmp_path / "reports"
+    shutil.copytree(out, copy)
+    stale = copy / ABSENT
+    stale.mkdir()
+    for name in ("README.md", "table.md", "curves.png"):
+        (stale / name).write_text("old numbers")
+    (copy / "output_dim" / "notes.txt").write_text("mine")
+    gone = tmp_path / "runs"
+    shutil.copytree(runs, gone)
+    shutil.rmtree(gone / "output_dim")
+    assert main(["--all", "--runs-dir", str(gone), "--out", str(copy)]) == 0
+    assert not stale.exists()
+    assert sorted(p.name for p in (copy / "output_dim").iterdir()) == ["notes.txt"]
+    assert (copy / "stopgrad" / "README.md").is_file()
