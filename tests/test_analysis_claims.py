@@ -216,6 +216,9 @@ def test_claims_in_a_sweep_file_are_validated_with_the_file_named(tmp_path):
 @pytest.mark.parametrize("name", known_sweeps())
 def test_every_ablation_states_the_papers_claims(name):
     sweep = load_sweep(name)                     # claims validated against the cases
+    if sweep.figure.startswith("Reference"):     # a measurement the verdicts are read against, not a paper figure
+        assert sweep.claims == [] and "Not an ablation" in sweep.notes
+        return
     assert len(sweep.claims) >= 2
     assert len(sweep.seeds) >= 3                 # a verdict needs three seeds a row
     for c in sweep.claims:
