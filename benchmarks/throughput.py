@@ -16,7 +16,9 @@ and the ratios input_overhead = time (1) / time (2), speedup_vs_reference = time
 (time to make one batch alone) / time (1), and mfu = model FLOP/s of (1) (torch.utils.flop_counter) over a
 measured matrix-product peak in the step's precision; also host syncs per step of each variant (on CUDA
 counted by its sync debug mode, elsewhere as the ops that would wait for a GPU, so a CPU run checks that our
-step has none between logging points and the reference one per step).
+step has none between logging points and the reference one per step); and the aten ops per step
+(benchmarks.timing.count_ops), split into augmentation (making one batch: both views) and model (the rest of
+step (1)): a GPU launches about one kernel per op, so the count is a launch-cost figure any device measures.
 
 Timing (benchmarks.timing.measure_rounds). On CUDA each round is --steps queued steps of (2), then of (1),
 and each variant reports its best round (other work only ever slows a round down). On a CPU, where a step is
@@ -173,6 +175,8 @@ def run(args) -> dict:
     per_log = cfg.run.log_every                         # over one logging interval: the trainer pulls once in it
     syncs = {"full": timing.host_syncs_per_step(full, device, per_log),
              "model_only": timing.host_syncs_per_step(model_only, device, per_log)}
+    ops = {"augment": sum(timing.count_ops(augment_only).values()),   # one batch: both views, normalized
+           "model": sum(timing.count_ops(model_only).values())}       # forward, loss, backward, optimizer
     flops = step_flops(cfg, *fixed, source.channels)
     peak_dtype = torch.bfloat16 if cfg.run.precision == "bf16" else torch.float32
     peak = timing.matmul_peak(device, peak_dtype)       # before (3): its worker processes would compete
@@ -217,6 +221,8 @@ def run(args) -> dict:
         "mfu": ratios.mfu(flops, step_s["full"], peak),
         "mfu_by_variant": {v: ratios.mfu(flops, step_s[v], peak) for v in variants},
         "host_syncs_per_step": syncs,
+        "aten_ops_per_step": ops, "views_per_step": 2,
+        "aten_ops_counted_by": "benchmarks.timing.count_ops: aten ops dispatched, after warm-up",
         "host_syncs_counted_by": ("CUDA sync debug mode" if cuda else
                                   "benchmarks.timing.sync_points: ops that would make the host wait for a GPU"),
         "wall_s": round(time.perf_counter() - t0, 1),
@@ -241,6 +247,8 @@ def report(res: dict) -> str:
               f"model FLOPs per pair: {res['flops_per_pair'] / 1e9:.3f} GFLOP; matmul peak ({res['peak_dtype']}): "
               f"{res['peak_flops'] / 1e12:.3f} TFLOP/s; MFU of (1): {100 * res['mfu']:.1f}%",
               f"s/epoch over the {res['n_train']} training images",
+              f"aten ops per step: augmentation {res['aten_ops_per_step']['augment']} ({res['views_per_step']} "
+              f"views), model {res['aten_ops_per_step']['model']}",
               f"host syncs per step ({res['host_syncs_counted_by']}): "
               + ", ".join(f"{k} {v:g}" for k, v in res["host_syncs_per_step"].items()),
               f"load average before / after: {res['load_avg_before'][0]:.2f} / {res['load_avg_after'][0]:.2f}; "
