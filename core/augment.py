@@ -165,10 +165,11 @@ def crop_boxes(draws: dict[str, Tensor], height: int, width: int, cfg: AugmentCo
     w = torch.where(found, w.gather(1, pick)[:, 0], fb_w).long()
     # torch.randint(0, H - h + 1) per row: floor(u * (H - h + 1)), u in [0, 1) drawn in float64.
     u = draws["crop_pos"]                                                        # (n, 2)
-    top = torch.minimum((u[:, 0] * (height - h + 1)).long(), height - h)
-    left = torch.minimum((u[:, 1] * (width - w + 1)).long(), width - w)
-    top = torch.where(found, top, (height - h) // 2)
-    left = torch.where(found, left, (width - w) // 2)
+    room_h, room_w = height - h, width - w                                       # (n,) free rows and columns
+    top = torch.minimum((u[:, 0] * (room_h + 1)).long(), room_h)
+    left = torch.minimum((u[:, 1] * (room_w + 1)).long(), room_w)
+    top = torch.where(found, top, room_h // 2)
+    left = torch.where(found, left, room_w // 2)
     return torch.stack([top, left, h, w], 1)
 
 
