@@ -47,7 +47,9 @@ def _setting(r: dict) -> str:
     bits = [str(r.get("backbone", "?")), f"batch {r.get('batch', '?')}", str(r.get("precision", "?"))]
     if r.get("channels_last"):
         bits.append("channels_last")
-    if r.get("compile"):
+    if r.get("compile_step"):
+        bits.append("compiled step")
+    elif r.get("compile"):
         bits.append("compiled")
     return ", ".join(bits)
 
