@@ -46,6 +46,8 @@ def test_table_rows_show_the_measured_numbers_and_dashes_for_what_was_not_measur
                      "abc1234"]
     cells = [c.strip() for c in gpu.strip("|").split("|")]
     assert cells[2] == "resnet18, batch 512, bf16, channels_last, compiled"
+    step_row = speed_table([dict(GPU, file="s.json", compile_step=True)])[2]
+    assert "resnet18, batch 512, bf16, channels_last, compiled step |" in step_row
     assert cells[3:] == ["14338", "-", "21296", "-", "1.490", "-", "-", "-", "- / -", "- / -", "-"]
     assert speed_table([]) == [] and speed_section([], "x") == []
 
