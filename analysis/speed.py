@@ -1,8 +1,8 @@
 """The throughput records (`python -m benchmarks.throughput --json FILE`) as the index page's speed table.
 
 Each record is one benchmark run on one machine: pairs/s of (1) our full step, (2) the model-only step and
-(3) the official-style step, with the ratios the benchmark computed. Read as plain JSON (no torch); a file
-that is not such a record is reported as a problem, not an error.
+(3) the official-style step, with the ratios the benchmark computed and the aten ops per step. Read as plain
+JSON (no torch); a file that is not such a record is reported as a problem, not an error.
 """
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ def _setting(r: dict) -> str:
     bits = [str(r.get("backbone", "?")), f"batch {r.get('batch', '?')}", str(r.get("precision", "?"))]
     if r.get("channels_last"):
         bits.append("channels_last")
-    if r.get("compile"):
+    if r.get("compile_step"):
+        bits.append("compiled step")
+    elif r.get("compile"):
         bits.append("compiled")
     return ", ".join(bits)
 
@@ -57,14 +59,17 @@ def speed_table(records: list[dict]) -> list[str]:
     if not records:
         return []
     out = ["| record | device | model, batch, precision | ours (pairs/s) | s/epoch | model only | official-style "
-           "| input overhead | speedup | aug. share | MFU | host syncs per step (ours / official) | commit |",
-           "|:---|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|"]
+           "| input overhead | speedup | aug. share | MFU | aten ops per step (aug. / model) "
+           "| host syncs per step (ours / official) | commit |",
+           "|:---|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|:---|"]
     for r in records:
         pps, syncs, epoch = r.get("pairs_per_s", {}), r.get("host_syncs_per_step") or {}, r.get("epoch_s") or {}
+        ops = r.get("aten_ops_per_step") or {}                  # records before the op count have none
         cells = [r["file"], md_escape(str(r["device"])), _setting(r), _num(pps.get("full"), ".0f"),
                  _num(epoch.get("full"), ".2f"), _num(pps.get("model_only"), ".0f"), _num(pps.get("reference"), ".0f"),
                  _num(r.get("input_overhead"), ".3f"), _num(r.get("speedup_vs_reference"), ".2f", "x"),
                  _num(r.get("aug_share"), ".1f", "%", 100), _num(r.get("mfu"), ".1f", "%", 100),
+                 f"{_num(ops.get('augment'), '.0f')} / {_num(ops.get('model'), '.0f')}",
                  f"{_num(syncs.get('full'), 'g')} / {_num(syncs.get('reference'), 'g')}",
                  str(r.get("commit", "-"))]
         out.append("| " + " | ".join(cells) + " |")
@@ -80,6 +85,7 @@ def speed_section(records: list[dict], bench_dir: str | Path) -> list[str]:
             "--json FILE`: one run, one machine, the same model, batch and data for every variant. Input overhead "
             "is time (1) / time (2) (on a CPU the median of neighbouring single-step ratios), speedup is "
             "time (3) / time (1), aug. share is making a batch's views alone over (1), MFU is model FLOP/s of (1) "
-            "over a measured matrix-product peak; host syncs are counted over one logging interval "
-            "(off CUDA: the ops that would make the host wait for a GPU).", "",
+            "over a measured matrix-product peak; aten ops are those one step dispatches, making the batch (both "
+            "views) and the model step apart, about one GPU kernel launch each; host syncs are counted over one "
+            "logging interval (off CUDA: the ops that would make the host wait for a GPU).", "",
             *speed_table(records), ""]

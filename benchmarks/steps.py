@@ -16,7 +16,7 @@ from core.model import SimSiam, build_model
 from core.objectives import make_objective
 from core.optimizer import build_optimizer, set_lr
 from core.schedule import scaled_lr
-from core.step import train_step
+from core.step import lr_as_tensor, step_function
 from core.targets import SameNetwork, make_targets
 
 
@@ -31,6 +31,8 @@ class OurStep:
         self.model.train()
         self.peak_lr = scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size)
         self.optimizer = build_optimizer(cfg, self.model, self.peak_lr)
+        lr_as_tensor(self.optimizer, cfg.run, device)      # run.compile_step only
+        self.step_fn = step_function(cfg.run)               # train_step, or compiled as a whole (run.compile_step)
         self.spe, self.steps = source.steps_per_epoch, 0
         total = cfg.optim.epochs * self.spe
         # Sec. 5.2's targets follow the trainer's data order: the benchmark times them as the same network
@@ -42,8 +44,8 @@ class OurStep:
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
         cfg = self.cfg
         set_lr(self.optimizer, cfg, self.peak_lr, self.steps / self.spe)
-        out = train_step(self.model, self.optimizer, [(x1, x2)], self.idx, self.targets, self.objective, cfg.run,
-                         self.steps)
+        out = self.step_fn(self.model, self.optimizer, [(x1, x2)], self.idx, self.targets, self.objective, cfg.run,
+                           self.steps)
         self.sums += out.stats
         self.steps += 1
         if self.steps % cfg.run.log_every == 0:

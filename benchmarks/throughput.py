@@ -16,7 +16,9 @@ and the ratios input_overhead = time (1) / time (2), speedup_vs_reference = time
 (time to make one batch alone) / time (1), and mfu = model FLOP/s of (1) (torch.utils.flop_counter) over a
 measured matrix-product peak in the step's precision; also host syncs per step of each variant (on CUDA
 counted by its sync debug mode, elsewhere as the ops that would wait for a GPU, so a CPU run checks that our
-step has none between logging points and the reference one per step).
+step has none between logging points and the reference one per step); and the aten ops per step
+(benchmarks.timing.count_ops), split into augmentation (making one batch: both views) and model (the rest of
+step (1)): a GPU launches about one kernel per op, so the count is a launch-cost figure any device measures.
 
 Timing (benchmarks.timing.measure_rounds). On CUDA each round is --steps queued steps of (2), then of (1),
 and each variant reports its best round (other work only ever slows a round down). On a CPU, where a step is
@@ -71,6 +73,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
                     help="default: on for CUDA, the preset's run.channels_last on CPU")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model for (1) and (2)")
+    ap.add_argument("--compile-step", action="store_true", help="torch.compile the whole training step for (1) and "
+                    "(2) (run.compile_step)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--steps", type=int, help="timed steps per round (default: 5 on CPU, 50 on CUDA)")
     ap.add_argument("--warmup", type=int, help="untimed steps first (default: 3 on CPU, 10 on CUDA)")
@@ -92,6 +96,7 @@ def resolve_config(args, device: torch.device) -> C.Config:
     overrides.setdefault("run.channels_last", (cuda or cfg.run.channels_last) if args.channels_last is None
                          else args.channels_last)
     overrides.setdefault("run.compile", args.compile)
+    overrides.setdefault("run.compile_step", args.compile_step)
     return C.apply_overrides(cfg, overrides, "benchmark options")
 
 
@@ -127,7 +132,7 @@ def run(args) -> dict:
     steps = args.steps or (50 if cuda else 5)
     n_rounds = args.rounds or (2 if cuda else 8)
     warmup = args.warmup if args.warmup is not None else (10 if cuda else 3)
-    if cfg.run.compile:
+    if cfg.run.compile or cfg.run.compile_step:
         warmup = max(warmup, 3)
     workers = args.ref_workers if args.ref_workers is not None else (os.cpu_count() or 1)
     load_before, pressure_before = os.getloadavg(), cpu_pressure()
@@ -139,8 +144,8 @@ def run(args) -> dict:
           flush=True)
     print(f"data: {data_note}", flush=True)
     print(f"model {cfg.model.backbone}, batch {batch}, {cfg.data.image_size} px; precision {cfg.run.precision}, "
-          f"channels_last {cfg.run.channels_last}, compile {cfg.run.compile}; {steps} steps x {n_rounds} rounds "
-          f"after {warmup} warm-up; load average {load_before[0]:.2f}", flush=True)
+          f"channels_last {cfg.run.channels_last}, compile {cfg.run.compile}, compile_step {cfg.run.compile_step}; "
+          f"{steps} steps x {n_rounds} rounds after {warmup} warm-up; load average {load_before[0]:.2f}", flush=True)
 
     ours = OurStep(cfg, source, device)
     batches = our_batches(source)
@@ -171,8 +176,15 @@ def run(args) -> dict:
                 else ratios.paired_overhead(samples["full"], samples["model_only"]))
     step_s["augment_only"] = aug_s
     per_log = cfg.run.log_every                         # over one logging interval: the trainer pulls once in it
-    syncs = {"full": timing.host_syncs_per_step(full, device, per_log),
-             "model_only": timing.host_syncs_per_step(model_only, device, per_log)}
+    # a compiled step runs eagerly under a TorchDispatchMode, so what the mode counts is not what it launches: no
+    # model op count for a compiled model, and off CUDA no sync count for a compiled step (its eager fallback
+    # would read the lr tensor once per parameter)
+    compiled = cfg.run.compile or cfg.run.compile_step
+    counted = cuda or not cfg.run.compile_step
+    syncs = {"full": timing.host_syncs_per_step(full, device, per_log) if counted else None,
+             "model_only": timing.host_syncs_per_step(model_only, device, per_log) if counted else None}
+    ops = {"augment": sum(timing.count_ops(augment_only).values()),   # one batch: both views, normalized
+           "model": None if compiled else sum(timing.count_ops(model_only).values())}   # forward to optimizer
     flops = step_flops(cfg, *fixed, source.channels)
     peak_dtype = torch.bfloat16 if cfg.run.precision == "bf16" else torch.float32
     peak = timing.matmul_peak(device, peak_dtype)       # before (3): its worker processes would compete
@@ -197,6 +209,7 @@ def run(args) -> dict:
         "preset": args.preset, "backbone": cfg.model.backbone, "batch": batch,
         "image_size": cfg.data.image_size, "data": data_note, "n_train": source.n_train,
         "precision": cfg.run.precision, "channels_last": cfg.run.channels_last, "compile": cfg.run.compile,
+        "compile_step": cfg.run.compile_step,
         "threads": torch.get_num_threads(), "ref_workers": None if args.no_reference else workers,
         "steps": steps, "warmup": warmup, "rounds": n_rounds,
         "load_avg_before": [round(x, 2) for x in load_before],
@@ -217,6 +230,8 @@ def run(args) -> dict:
         "mfu": ratios.mfu(flops, step_s["full"], peak),
         "mfu_by_variant": {v: ratios.mfu(flops, step_s[v], peak) for v in variants},
         "host_syncs_per_step": syncs,
+        "aten_ops_per_step": ops, "views_per_step": 2,
+        "aten_ops_counted_by": "benchmarks.timing.count_ops: aten ops dispatched, after warm-up",
         "host_syncs_counted_by": ("CUDA sync debug mode" if cuda else
                                   "benchmarks.timing.sync_points: ops that would make the host wait for a GPU"),
         "wall_s": round(time.perf_counter() - t0, 1),
@@ -241,12 +256,18 @@ def report(res: dict) -> str:
               f"model FLOPs per pair: {res['flops_per_pair'] / 1e9:.3f} GFLOP; matmul peak ({res['peak_dtype']}): "
               f"{res['peak_flops'] / 1e12:.3f} TFLOP/s; MFU of (1): {100 * res['mfu']:.1f}%",
               f"s/epoch over the {res['n_train']} training images",
+              f"aten ops per step: augmentation {res['aten_ops_per_step']['augment']} ({res['views_per_step']} "
+              f"views), model {_or_dash(res['aten_ops_per_step']['model'])}",
               f"host syncs per step ({res['host_syncs_counted_by']}): "
-              + ", ".join(f"{k} {v:g}" for k, v in res["host_syncs_per_step"].items()),
+              + ", ".join(f"{k} {_or_dash(v)}" for k, v in res["host_syncs_per_step"].items()),
               f"load average before / after: {res['load_avg_before'][0]:.2f} / {res['load_avg_after'][0]:.2f}; "
               f"CPU pressure (PSI some avg10, %) before / after: {res['cpu_pressure_avg10_before']} / "
               f"{res['cpu_pressure_avg10_after']}"]
     return "\n".join(lines)
+
+
+def _or_dash(value) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def main(argv=None) -> int:

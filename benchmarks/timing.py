@@ -1,4 +1,4 @@
-"""Measuring on one device: wall time of repeated steps, the matrix-product peak, model FLOPs, host syncs."""
+"""Measuring on one device: wall time of repeated steps, the matrix-product peak, model FLOPs, aten ops, host syncs."""
 from __future__ import annotations
 
 import statistics
@@ -120,32 +120,47 @@ _DATA_SIZED_OVERLOADS = {"aten.repeat_interleave.Tensor", "aten.repeat_interleav
 _INDEXING = {"aten.index", "aten.index_put", "aten.index_put_", "aten._index_put_impl_"}  # sync with a bool mask
 
 
-class _SyncPoints(TorchDispatchMode):
+class _OpCounter(TorchDispatchMode):
+    """Every aten op dispatched while active (`ops`, name -> count), and among them those after which the host
+    would wait for a GPU (`syncs`)."""
+
     def __init__(self):
         super().__init__()
-        self.seen = Counter()
+        self.ops, self.syncs = Counter(), Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         packet, name = str(func.overloadpacket), str(func)
+        self.ops[packet] += 1
         if packet in _READ_BACK or packet in _DATA_SIZED or name in _DATA_SIZED_OVERLOADS:
-            self.seen[name if name in _DATA_SIZED_OVERLOADS else packet] += 1
+            self.syncs[name if name in _DATA_SIZED_OVERLOADS else packet] += 1
         elif packet in _INDEXING and any(isinstance(t, torch.Tensor) and t.dtype in (torch.bool, torch.uint8)
                                          for t in (args[1] if len(args) > 1 else ())):
-            self.seen[f"{packet} (bool mask)"] += 1
+            self.syncs[f"{packet} (bool mask)"] += 1
         return func(*args, **(kwargs or {}))
+
+
+def count_ops(fn: Callable[[], object]) -> Counter:
+    """The aten ops `fn()` dispatches, name -> count, on any device: on a GPU each is about one kernel launch,
+    so their number is a CPU-measurable proxy for the launch cost of a step. Ops that a fused or compiled
+    graph runs inside one kernel are not seen."""
+    mode = _OpCounter()
+    with mode:
+        fn()
+    return mode.ops
 
 
 def sync_points(fn: Callable[[], object]) -> Counter:
     """What in `fn()` would make the host wait for a GPU, counted on any device (so on a CPU too): aten ops
-    that read a value back or size their output by the data, seen with a TorchDispatchMode, and the Python
-    calls `Tensor.tolist()` / `.numpy()`, which copy to the host without an aten op. Returns name -> count.
-    `.cpu()` / `.to("cpu")` of a GPU tensor show as aten._to_copy on a GPU and are not counted here."""
-    mode = _SyncPoints()
+    that read a value back or size their output by the data, seen with the op counter's TorchDispatchMode, and
+    the Python calls `Tensor.tolist()` / `.numpy()`, which copy to the host without an aten op. Returns
+    name -> count. `.cpu()` / `.to("cpu")` of a GPU tensor show as aten._to_copy on a GPU and are not counted
+    here."""
+    mode = _OpCounter()
     originals = {name: getattr(torch.Tensor, name) for name in ("tolist", "numpy")}
 
     def counting(name):
         def call(self, *args, **kwargs):
-            mode.seen[f"Tensor.{name}"] += 1
+            mode.syncs[f"Tensor.{name}"] += 1
             return originals[name](self, *args, **kwargs)
         return call
 
@@ -157,7 +172,7 @@ def sync_points(fn: Callable[[], object]) -> Counter:
     finally:
         for name, original in originals.items():
             setattr(torch.Tensor, name, original)
-    return mode.seen
+    return mode.syncs
 
 
 def host_syncs_per_step(step: Callable[[], object], device: torch.device, n: int) -> float:

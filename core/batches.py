@@ -75,7 +75,8 @@ class ArraySource:
             idx = perm[i * self.batch_size:(i + 1) * self.batch_size][share]
             x = self.x_train[idx]                                             # (B, C, H, W) uint8
             self._gen.manual_seed(_step_seed(seed, epoch * self.steps_per_epoch + i, self.rank, self.world))
-            views = [self.normalize(augment.augment(x, aug, size, self._gen)) for _ in range(2 * n_pairs)]
+            both = augment.augment(x, aug, size, self._gen, views=2 * n_pairs)  # every view in one pass
+            views = [self.normalize(v) for v in both.chunk(2 * n_pairs)]
             yield list(zip(views[0::2], views[1::2])), idx
 
     def eval_batches(self, split: str, batch_size: int = 1024) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -170,8 +171,9 @@ class FolderSource:
                                              pin_memory=self.device.type == "cuda", drop_last=True)
         for i, (crops, _) in enumerate(loader, start=start):
             self._gen.manual_seed(_step_seed(seed, epoch * spe + i, self.rank, self.world))
-            views = [self.normalize(augment.photometric(augment.to_float(v.to(self.device, non_blocking=True)),
-                                                        self.cfg.augment, self._gen)) for v in crops[:2 * n_pairs]]
+            crops = torch.cat([v.to(self.device, non_blocking=True) for v in crops[:2 * n_pairs]])
+            views = augment.photometric(augment.to_float(crops), self.cfg.augment, self._gen, views=2 * n_pairs)
+            views = [self.normalize(v) for v in views.chunk(2 * n_pairs)]
             idx = order[(i - start) * b:(i - start + 1) * b].to(self.device)
             yield list(zip(views[0::2], views[1::2])), idx
 

@@ -156,6 +156,7 @@ class RunConfig:
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: forward under bf16 autocast (GPU); the loss and monitors stay fp32
     channels_last: bool = False     # NHWC weights and inputs (tensor-core convolutions on GPU)
     compile: bool = False           # torch.compile the model's forward (nn.Module.compile; checkpoints unchanged)
+    compile_step: bool = False      # torch.compile the whole training step: forward, loss, backward, optimizer (core/step.py)
     # a live copy of every metrics row for TensorBoard, in RUN_DIR/tb (core/live_log.py; needs the `live` extra).
     # metrics.jsonl stays the record; the logger changes nothing that is computed, so it is not in the run id
     logger: Literal["none", "tensorboard"] = field(default="none", metadata=_NOT_IDENTITY)

@@ -27,5 +27,9 @@ def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoc
     ramp = min(1.0, epoch / o.warmup_epochs) if o.warmup_epochs else 1.0
     for group in optimizer.param_groups:
         constant = group["name"] == "predictor" and o.pred_lr == "constant"
-        group["lr"] = peak_lr * ramp if constant else lr
+        value = peak_lr * ramp if constant else lr
+        if isinstance(group["lr"], torch.Tensor):       # run.compile_step: filled in place (core.step.lr_as_tensor)
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
     return lr

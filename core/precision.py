@@ -9,7 +9,8 @@ bit what they were:
 - `run.channels_last: true` stores the model's 4-D weights and the input views as NHWC, which tensor-core
   convolutions want (CUDA); it changes which kernels run, so results differ in the last bits.
 - `run.compile: true` wraps the model's forward in torch.compile (`nn.Module.compile`, in place, so the
-  state_dict keys and checkpoints are unchanged). The first steps pay the compile time.
+  state_dict keys and checkpoints are unchanged). The first steps pay the compile time. `run.compile_step`
+  compiles the whole training step instead (core/step.py).
 On CUDA `configure_backends` also turns on cudnn.benchmark (the input shape is fixed for a whole run).
 """
 from __future__ import annotations

@@ -7,6 +7,12 @@ the benchmark (benchmarks.steps) both call `train_step`.
         L_j = objective(p1, p2, t1, t2)                         # D, InfoNCE or SwAV, stop-grad inside
     L = mean_j L_j; backward; gradients averaged over ranks; optimizer step
     targets.after_step (momentum update); objective.after_step (queue update)
+
+`run.compile_step` runs this same function under torch.compile (`step_function`): the forward passes, the
+targets, the objective and the loss in one graph, whose backward AOTAutograd compiles with it; the optimizer
+step and the updates after it in another; dynamo breaks the graph only at zero_grad and backward. The lr of
+each parameter group is then a 0-dim tensor on the device, filled in place by core.optimizer.set_lr
+(`lr_as_tensor`), so a new lr every step is data, not a recompile and not a host read.
 """
 from __future__ import annotations
 
@@ -43,3 +49,17 @@ def train_step(model, optimizer, pairs, idx, targets, objective, run: RunConfig,
     targets.after_step(step)
     objective.after_step()
     return StepOut(torch.stack([loss.detach().double(), std.double()]), z_first)
+
+
+def step_function(run: RunConfig):
+    """The step a run executes: `train_step`, or with run.compile_step the same function under torch.compile
+    (build it once per run: its compiled graphs live with the returned function)."""
+    return torch.compile(train_step) if run.compile_step else train_step
+
+
+def lr_as_tensor(optimizer: torch.optim.Optimizer, run: RunConfig, device: torch.device) -> None:
+    """With run.compile_step, make every param group's lr a 0-dim float32 tensor on `device` (set_lr fills it):
+    a Python float lr would be a constant of the compiled optimizer step, recompiled whenever it changes."""
+    if run.compile_step:
+        for group in optimizer.param_groups:
+            group["lr"] = torch.tensor(float(group["lr"]), device=device)

@@ -37,7 +37,7 @@ from core.optimizer import build_optimizer, set_lr
 from core.record import COLLAPSED, NUMERICS_KEY, collapse_status
 from core.rundir import FollowerRunDir, RunDir, base_meta
 from core.schedule import scaled_lr
-from core.step import train_step
+from core.step import lr_as_tensor, step_function
 from core.stopping import Preempted, StopFlag, request_stop
 from core.targets import make_targets
 from core.train_state import TrainState
@@ -105,6 +105,8 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
     o = cfg.optim
     peak_lr = scaled_lr(o.base_lr, o.batch_size)                                 # Sec. 3: lr = base_lr x batch/256
     optimizer = build_optimizer(cfg, model, peak_lr)
+    lr_as_tensor(optimizer, cfg.run, device)                                    # run.compile_step only
+    step_fn = step_function(cfg.run)                                             # train_step, or compiled
     spe, total_steps = source.steps_per_epoch, o.epochs * source.steps_per_epoch
     # the Sec. 6 switches, each read in one place: the target encoder (and the Sec. 5.2 targets), the objective
     targets = make_targets(cfg, model, source, n_pairs, device, total_steps)      # core/targets.py
@@ -171,7 +173,7 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
             for i, (pairs, idx) in enumerate(source.train_epoch(epoch, start, n_pairs), start=start):
                 lr = set_lr(optimizer, cfg, peak_lr, epoch + i / spe)
                 targets.begin(epoch, i)                  # k-step: targets for the next k steps, theta fixed (Eq. 10)
-                out = train_step(model, optimizer, pairs, idx, targets, objective, cfg.run, state.step, dp.world)
+                out = step_fn(model, optimizer, pairs, idx, targets, objective, cfg.run, state.step, dp.world)
                 state.add_step()
                 step_stats = out.stats
                 if dp.active:                                    # the mean over ranks, so every rank logs alike

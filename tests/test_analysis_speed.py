@@ -11,7 +11,8 @@ CPU = {"device": "cpu (2 threads); AMD EPYC, 2 cores", "time": "2026-11-23T01:35
        "pairs_per_s": {"full": 793.4, "model_only": 823.0, "reference": 367.2},
        "epoch_s": {"full": 12.594, "model_only": 12.13, "reference": 27.19},
        "input_overhead": 1.0312, "speedup_vs_reference": 2.1608, "aug_share": 0.0249, "mfu": 0.712,
-       "host_syncs_per_step": {"full": 0.2, "model_only": 0.2, "reference": 1.0}}
+       "host_syncs_per_step": {"full": 0.2, "model_only": 0.2, "reference": 1.0},
+       "aten_ops_per_step": {"augment": 180, "model": 741}}
 GPU = {"device": "cuda (NVIDIA H100 80GB HBM3)", "time": "2026-11-20T09:00:00+00:00", "backbone": "resnet18",
        "batch": 512, "precision": "bf16", "channels_last": True, "compile": True,
        "pairs_per_s": {"full": 14338.0, "model_only": 21296.0}, "input_overhead": 1.49, "speedup_vs_reference": None}
@@ -41,10 +42,13 @@ def test_table_rows_show_the_measured_numbers_and_dashes_for_what_was_not_measur
     assert head.count("|") == rule.count("|") == gpu.count("|") == cpu.count("|")
     cells = [c.strip() for c in cpu.strip("|").split("|")]
     assert cells == ["c.json", "cpu (2 threads); AMD EPYC, 2 cores", "small_resnet, batch 256, fp32, channels_last",
-                     "793", "12.59", "823", "367", "1.031", "2.16x", "2.5%", "71.2%", "0.2 / 1", "abc1234"]
+                     "793", "12.59", "823", "367", "1.031", "2.16x", "2.5%", "71.2%", "180 / 741", "0.2 / 1",
+                     "abc1234"]
     cells = [c.strip() for c in gpu.strip("|").split("|")]
     assert cells[2] == "resnet18, batch 512, bf16, channels_last, compiled"
-    assert cells[3:] == ["14338", "-", "21296", "-", "1.490", "-", "-", "-", "- / -", "-"]
+    step_row = speed_table([dict(GPU, file="s.json", compile_step=True)])[2]
+    assert "resnet18, batch 512, bf16, channels_last, compiled step |" in step_row
+    assert cells[3:] == ["14338", "-", "21296", "-", "1.490", "-", "-", "-", "- / -", "- / -", "-"]
     assert speed_table([]) == [] and speed_section([], "x") == []
 
 
@@ -68,4 +72,6 @@ def test_the_benchmarks_own_json_is_a_record(tmp_path):
     row = [c.strip() for c in speed_table(records)[2].strip("|").split("|")]
     pps = json.loads(out.read_text())["pairs_per_s"]
     assert row[3] == f"{pps['full']:.0f}" and row[5] == f"{pps['model_only']:.0f}" and row[6] == "-"
-    assert row[11] == "0.5 / -" and row[12] == records[0]["commit"]
+    ops = json.loads(out.read_text())["aten_ops_per_step"]
+    assert row[11] == f"{ops['augment']} / {ops['model']}" and ops["augment"] > 0 and ops["model"] > 0
+    assert row[12] == "0.5 / -" and row[13] == records[0]["commit"]

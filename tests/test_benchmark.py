@@ -55,6 +55,13 @@ def test_flop_counter_counts_a_linear_layer_forward_and_backward():
     assert flops == 3 * 2 * 8 * 64 * 32       # forward, grad of input, grad of weight
 
 
+def test_op_counter_counts_every_aten_op_and_the_sync_points_among_them():
+    x = torch.arange(4.0)
+    assert timing.count_ops(lambda: (x * 2 + 1).sum()) == {"aten.mul": 1, "aten.add": 1, "aten.sum": 1}
+    assert timing.count_ops(lambda: [torch.where(x > 1, x, 0.0) for _ in range(3)])["aten.where"] == 3
+    assert timing.sync_points(lambda: (x * 2).sum().item()) == {"aten._local_scalar_dense": 1}
+
+
 def test_seconds_per_call_times_the_calls():
     calls = []
     s = timing.seconds_per_call(lambda: calls.append(1), 5, torch.device("cpu"), warmup=2)
@@ -103,8 +110,12 @@ def test_tiny_run_writes_json_with_every_key_and_sane_values(tmp_path, capsys):
     assert res["precision"] == "fp32" and res["channels_last"] is True     # on CPU: the cpu preset's own values
     # ours reads its device sums once per run.log_every (2) steps; the reference calls loss.item() every step
     assert res["host_syncs_per_step"] == {"full": 0.5, "model_only": 0.5, "reference": 1.0}
+    ops = res["aten_ops_per_step"]
+    assert set(ops) == {"augment", "model"} and ops["augment"] > 0 and ops["model"] > ops["augment"]
+    assert res["views_per_step"] == 2
     printed = capsys.readouterr().out
     assert "input overhead" in printed and "speedup" in printed
+    assert f"aten ops per step: augmentation {ops['augment']} (2 views), model {ops['model']}" in printed
 
 
 @pytest.mark.slow

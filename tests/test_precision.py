@@ -103,13 +103,60 @@ def test_a_bf16_channels_last_run_trains_like_fp32(tmp_path, path):
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                     reason="torch.compile on CPU (inductor) needs a C++ compiler")
 @pytest.mark.slow
-def test_compiled_run_matches_eager_and_keeps_checkpoint_keys(tmp_path):
+@pytest.mark.parametrize("switch", ["run__compile", "run__compile_step"])
+def test_compiled_run_matches_eager_and_keeps_checkpoint_keys(tmp_path, switch):
     cfg = dict(optim__epochs=1)
     eager = train(tiny_config(**cfg), tmp_path / "eager", {}, **QUIET)
-    compiled = train(tiny_config(run__compile=True, **cfg), tmp_path / "compiled", {}, **QUIET)
+    compiled = train(tiny_config(**{switch: True}, **cfg), tmp_path / "compiled", {}, **QUIET)
     assert compiled["status"] == eager["status"] == "ok"
     rows = [[r["loss"] for r in RunDir(tmp_path / d).read_metrics() if r["loss"] is not None]
             for d in ("eager", "compiled")]
     torch.testing.assert_close(rows[1], rows[0], rtol=1e-4, atol=1e-5)     # fused kernels, the same math
     keys = [list(load_checkpoint(tmp_path / d)["model"]) for d in ("eager", "compiled")]
     assert keys[0] == keys[1] and not any("_orig_mod" in k for k in keys[1])
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="torch.compile on CPU (inductor) needs a C++ compiler")
+@pytest.mark.slow
+def test_compiled_whole_step_matches_the_eager_step_and_a_new_lr_is_no_recompile():
+    from torch._dynamo.utils import counters
+
+    from core.objectives import make_objective
+    from core.optimizer import build_optimizer, set_lr
+    from core.step import lr_as_tensor, step_function, train_step
+    from core.targets import SameNetwork
+    cpu = torch.device("cpu")
+    g = torch.Generator().manual_seed(1)
+    views = [tuple(torch.randn(16, 1, 16, 16, generator=g) for _ in range(2)) for _ in range(5)]
+    idx = torch.arange(16)
+    torch._dynamo.reset()
+    counters.clear()
+    runs = {}
+    for name, cfg in (("eager", tiny_config()), ("compiled", tiny_config(run__compile_step=True))):
+        torch.manual_seed(0)
+        model = SimSiam(cfg.model, 1).train()
+        optimizer = build_optimizer(cfg, model, 0.1)
+        lr_as_tensor(optimizer, cfg.run, cpu)
+        step = step_function(cfg.run)
+        assert (step is train_step) == (name == "eager")
+        objective, stats, graphs = make_objective(cfg, model, cpu), [], []
+        for i, (x1, x2) in enumerate(views):
+            set_lr(optimizer, cfg, 0.1, 0.3 * i)                          # a new lr every step
+            stats.append(step(model, optimizer, [(x1, x2)], idx, SameNetwork(), objective, cfg.run, i).stats)
+            graphs.append(counters["stats"]["unique_graphs"])
+        lr = optimizer.param_groups[0]["lr"]
+        assert isinstance(lr, torch.Tensor if name == "compiled" else float) and float(lr) < 0.1
+        runs[name] = torch.stack(stats), [p.detach().clone() for p in model.parameters()], graphs
+    (eager, eager_params, _), (compiled, compiled_params, graphs) = runs["eager"], runs["compiled"]
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)    # loss and z_std of every step
+    for a, b in zip(compiled_params, eager_params):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)            # the weights after five updates
+    assert graphs[1] == graphs[-1] > 0        # compiled once more for the optimizer state, then never again
+    # dynamo breaks the graph at each read of a value on the host (item, tolist, a data-sized op): none here,
+    # so the step reads nothing back between logging points (it breaks at zero_grad and backward)
+    reasons = [reason.splitlines()[0] for reason in counters["graph_break"]]
+    assert reasons and not [r for r in reasons if any(read in r for read in HOST_READS)], reasons
+
+
+HOST_READS = ("Tensor.item()", "Tensor.tolist()", "Dynamic shape operator", "Data-dependent", "data-dependent")
