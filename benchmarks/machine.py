@@ -1,18 +1,8 @@
-"""What the benchmark records about the machine it ran on: the CPU's name and how busy the CPUs were."""
+"""What the benchmark records about the machine it ran on: how busy the CPUs were (the CPU's
+name is core.machine's, as in a run's meta.json)."""
 from __future__ import annotations
 
-import platform
 from pathlib import Path
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def cpu_pressure() -> float | None:

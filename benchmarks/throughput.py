@@ -44,13 +44,14 @@ from pathlib import Path
 import torch
 
 from benchmarks import ratios, timing
-from benchmarks.machine import cpu_name, cpu_pressure
+from benchmarks.machine import cpu_pressure
 from benchmarks.steps import OurStep, ReferenceStep, our_batches, step_flops
 from core import config as C
 from core import precision
 from core.batches import ArraySource
 from core.config_checks import ConfigError
 from core.datasets import DataError, ImageArrays, load_arrays
+from core.machine import cpu_name
 from core.overrides import parse_set
 from core.presets import preset_config
 from core.rundir import git_commit

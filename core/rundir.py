@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from core import config as C
+from core.machine import cpu_name
 from core.numerics import NUMERICS_VERSION
 from core.record import LIVE_LOG_DIR, NUMERICS_KEY, STATUSES, read_jsonl
 
@@ -53,7 +54,7 @@ def git_commit() -> str:
 def base_meta() -> dict:
     import torch
     return {"commit": git_commit(), NUMERICS_KEY: NUMERICS_VERSION, "host": socket.gethostname(),
-            "python": platform.python_version(), "torch": torch.__version__,
+            "cpu": cpu_name(), "python": platform.python_version(), "torch": torch.__version__,
             "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "argv": sys.argv}
 
