@@ -9,7 +9,7 @@ from analysis import lr_check
 from analysis.report_page import PAGE, TEST_RULE, SweepReport, recipe_summary
 from core.sweepfile import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
-from analysis.tables import metric_label
+from analysis.tables import metric_label, numeric_columns
 from analysis.verdicts import NO_DATA, VERDICTS, Verdict, verdict_counts
 
 INDEX = "README.md"
@@ -37,7 +37,7 @@ def paper_order(sweep: Sweep) -> tuple:
 
 def _table(rep: SweepReport) -> list[str]:
     head, cells = display_rows(rep.table, rep.sweep)
-    numeric = set(head[len(rep.sweep.grid) + 2:-1])
+    numeric = numeric_columns(rep.sweep)
     out = ["| " + " | ".join(md_escape(h) for h in head) + " |",
            "|" + "|".join("---:" if h in numeric else ":---" for h in head) + "|"]
     return out + ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in cells]
@@ -63,8 +63,9 @@ def _section(e: Entry) -> list[str]:
         return out
     out += [f"[full report]({s.name}/{PAGE}) · preset **{rep.preset}** · seeds {rep.seeds()} · "
             f"{len(rep.finished)} finished runs · run on {rep.dates()} · commit {rep.commits()}", ""]
-    out += [f"{recipe_summary(rep)} (details in the report). Paper column: "
-            f"{md_escape(s.paper_metric) or 'the paper'}.", ""]
+    paper = (f"Paper column: {md_escape(s.paper_metric) or 'the paper'}." if s.paper else
+             "No paper column: the paper has no numbers for these rows.")
+    out += [f"{recipe_summary(rep)} (details in the report). {paper}", ""]
     missing = rep.missing()
     if missing:
         out += ["**Missing (partial sweep):** " + md_escape("; ".join(missing)), ""]

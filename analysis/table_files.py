@@ -7,7 +7,7 @@ import re
 import pandas as pd
 
 from analysis.runs import UNFINISHED
-from analysis.tables import LINEAR_PROTOCOLS, display_rows, linear_protocols, protocols_recorded
+from analysis.tables import LINEAR_PROTOCOLS, display_rows, linear_protocols, numeric_columns, protocols_recorded
 from core.sweepfile import REPO_ROOT, Sweep
 
 _TEX_ESCAPES = {
@@ -90,7 +90,7 @@ def title_line(sweep: Sweep) -> str:
 
 def to_markdown(table: pd.DataFrame, sweep: Sweep, header: list[tuple[str, str]]) -> str:
     head, cells = display_rows(table, sweep)
-    numeric = {"n", *(h for h in head[len(sweep.grid) + 3:-1])}
+    numeric = numeric_columns(sweep)
     out = [f"# {md_escape(title_line(sweep))}", ""]
     out += [f"- **{md_escape(k)}:** {md_escape(v)}" for k, v in header]
     out += ["", "| " + " | ".join(md_escape(h) for h in head) + " |",
@@ -107,14 +107,13 @@ def to_csv(table: pd.DataFrame) -> str:
 def to_latex(table: pd.DataFrame, sweep: Sweep, header: list[tuple[str, str]]) -> str:
     """A booktabs tabular, ready for \\input{} (needs \\usepackage{booktabs})."""
     head, cells = display_rows(table, sweep)
-    n_text = len(sweep.grid) + 2                       # case, grid keys, status
-    spec = "l" * n_text + "r" * (len(head) - n_text - 1) + "l"
+    numeric = [h in numeric_columns(sweep) for h in head]
+    spec = "".join("r" if num else "l" for num in numeric)
     out = [f"% {title_line(sweep)}".replace("\n", " ")]
     out += [f"% {k}: {v}".replace("\n", " ") for k, v in header]
     out += [f"\\begin{{tabular}}{{{spec}}}", r"\toprule",
             " & ".join(tex_escape(h) for h in head) + r" \\", r"\midrule"]
     for row in cells:
-        out.append(" & ".join(_tex_number(c) if n_text <= i < len(row) - 1 else tex_escape(c)
-                              for i, c in enumerate(row)) + r" \\")
+        out.append(" & ".join(_tex_number(c) if num else tex_escape(c) for c, num in zip(row, numeric)) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(out) + "\n"

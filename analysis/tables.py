@@ -164,14 +164,24 @@ def mixed_linear_protocols(table: pd.DataFrame) -> bool:
     return len(found) > 1
 
 
+PAPER_COLUMN = "paper"
+
+
+def numeric_columns(sweep: Sweep) -> set[str]:
+    """The columns of `display_rows` that hold numbers (right-aligned): n and the metrics."""
+    return {"n", *(metric_label(m) for m in sweep.metrics)}
+
+
 def display_rows(table: pd.DataFrame, sweep: Sweep) -> tuple[list[str], list[list[str]]]:
     """Header and text cells shared by the markdown and LaTeX renderers. A table whose rows come from more
     than one numerics version gets a 'numerics' column, and one whose linear accuracies come from more than one
-    protocol a 'linear protocol' column, so a reader sees which row is which."""
+    protocol a 'linear protocol' column, so a reader sees which row is which. A sweep with no paper numbers (a
+    reference sweep) has no 'paper' column."""
     mixed = mixed_numerics(table)
     protocols = "linear_acc" in sweep.metrics and mixed_linear_protocols(table)
     header = ["case", *sweep.grid, "status", "n", *(["numerics"] if mixed else []),
-              *(["linear protocol"] if protocols else []), *(metric_label(m) for m in sweep.metrics), "paper"]
+              *(["linear protocol"] if protocols else []), *(metric_label(m) for m in sweep.metrics),
+              *([PAPER_COLUMN] if sweep.paper else [])]
     cells = []
     for _, r in table.iterrows():
         row = [r["case"], *(format_grid_cell(r.get(k)) for k in sweep.grid), r["status"], str(r["n"]),
@@ -181,7 +191,8 @@ def display_rows(table: pd.DataFrame, sweep: Sweep) -> tuple[list[str], list[lis
             if text and r[f"{m}_n"] != r["n"]:
                 text += f" (n={r[f'{m}_n']})"   # some runs have no value for this metric (e.g. diverged)
             row.append(text)
-        row.append(r["paper"])
+        if sweep.paper:
+            row.append(r["paper"])
         cells.append(row)
     return header, cells
 

@@ -189,6 +189,21 @@ def test_write_report_files(tree):
     assert 1000 < width < 2000                                         # ~9 in at 150 dpi
 
 
+def test_a_sweep_without_paper_numbers_has_no_paper_column(tree):
+    tmp, runs, sweep_file = tree
+    reference = {k: v for k, v in SWEEP.items() if k not in ("paper", "paper_metric")}
+    sweep_file.write_text(yaml.safe_dump(reference, sort_keys=False, allow_unicode=True))
+    md, _, tex = (p.read_text() for p in write_report(sweep_file, runs, tmp / "reports")[:3])
+    head = next(line for line in md.splitlines() if line.startswith("| case"))
+    assert head.endswith("| loss |") and "paper" not in head
+    row = next(line for line in md.splitlines() if line.startswith(f"| {A} |"))
+    assert row.count("|") == head.count("|")
+    body = [line for line in tex.splitlines() if not line.startswith("%")]
+    spec = body[0].split("}{")[1].rstrip("}")
+    assert spec == "llrrrrr"                           # case, status (text); n and the 4 metrics, no paper
+    assert body[2].count("&") == len(spec) - 1 and "paper" not in body[2]
+
+
 def test_report_preset_option(tree):
     tmp, runs, sweep_file = tree
     md = write_report(sweep_file, runs, tmp / "out", preset="gpu")[0].read_text()
