@@ -103,8 +103,9 @@ def _duration(seconds: float) -> str:
 
 
 def compute_line(entries: list[Entry]) -> str:
-    """What the reported runs cost: the sum of their wall times (set-up, training, evaluation) per device,
-    copies of another sweep's run (sweeps.twins) counted once; '' when no finished run records one."""
+    """What the reported runs cost: the sum of their wall times (set-up, training, evaluation) per device (and
+    CPU model, which meta.json names from 2026-12-02 on: a CPU run is bit-exact per CPU type), copies of another
+    sweep's run (sweeps.twins) counted once; '' when no finished run records one."""
     per_device: dict[str, list[float]] = {}
     copies = 0
     for e in entries:
@@ -118,6 +119,8 @@ def compute_line(entries: list[Entry]) -> str:
             if w is None or w != w:
                 continue
             dev = str(dev) if isinstance(dev, str) else "device not recorded"
+            cpu = r.get("cpu")
+            dev += f", {cpu}" if isinstance(cpu, str) else ", CPU model not recorded"
             per_device.setdefault(dev, []).append(float(w))
     if not per_device:
         return ""

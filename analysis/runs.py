@@ -67,6 +67,7 @@ def read_run(run_dir: Path) -> dict:
         "seed": meta.get("seed", (config.get("run") or {}).get("seed")),
         "preset": meta.get("preset"),
         "commit": meta.get("commit"),
+        "cpu": meta.get("cpu"),                       # the CPU's model name (core.machine); older records lack it
         "numerics": numerics_version(meta),           # core.numerics: the training numerics that made it
         "start_time": meta.get("start_time"),
         "copied_from": meta.get("copied_from"),      # sweeps.twins: a copy of another sweep's run

@@ -40,6 +40,7 @@ def write_fixture_run(root: Path, sweep: str, case: str, overrides: dict, seed: 
     (d / "meta.json").write_text(json.dumps({
         "sweep": sweep, "case": case, "seed": seed, "preset": "cpu", "commit": "f1x7ure",
         "start_time": f"2024-05-0{1 + seed}T10:{i:02d}:00+00:00", "run_id": d.name, "grid": {},
+        **({"cpu": "Test CPU 9000"} if seed == 1 else {}),                   # older records name no CPU
         **({"copied_from": "stopgrad/r00-s0"} if (sweep, i, seed) == ("predictor", 0, 0) else {})}))
     bad = overrides.get("model.stop_grad") is False or overrides.get("model.predictor") == "none"
     rows = [{"epoch": e / 2, "step": e * 5, "loss": (-0.2 - 0.1 * e) if not bad else -1 + 0.5 ** e,
@@ -192,14 +193,20 @@ def test_every_latex_table_compiles_with_booktabs(tree, tmp_path):
     assert len(tables) == len(known_sweeps()) - 1 and (tmp_path / "tables.pdf").stat().st_size > 1000
 
 
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{seconds / 60:.1f} min"
+
+
 def test_the_index_states_what_the_runs_cost(tree):
     runs, out = tree
     trained = [json.loads((p.parent / "result.json").read_text()) for p in runs.rglob("meta.json")
                if (p.parent / "result.json").exists() and "copied_from" not in json.loads(p.read_text())]
-    total = sum(r["wall_s"] for r in trained)
-    minutes = round(total / 60)
     line = next(x for x in (out / "README.md").read_text().splitlines() if x.startswith("**Compute:**"))
-    assert f"{len(trained)} runs, {minutes // 60} h {minutes % 60:02d} min on cpu (1 threads)" in line
+    for seed, cpu in ((1, "Test CPU 9000"), (0, "CPU model not recorded")):     # per CPU model (meta.json)
+        these = [r for r in trained if (r["wall_s"] == 360.0) == (seed == 1)]
+        total = sum(r["wall_s"] for r in these)
+        assert f"{len(these)} runs, {_duration(total)} on cpu (1 threads), {cpu}" in line
     assert "1 more row is a copy of another sweep's identical run (not counted)" in line
 
 
