@@ -160,3 +160,29 @@ def test_compiled_whole_step_matches_the_eager_step_and_a_new_lr_is_no_recompile
 
 
 HOST_READS = ("Tensor.item()", "Tensor.tolist()", "Dynamic shape operator", "Data-dependent", "data-dependent")
+
+
+TARGET_PATHS = {
+    "k-step": {"target__k_steps": 4},
+    "moving-average": {"target__eta": "moving_average", "model__predictor": "none"},
+    "moco": {"loss__objective": "infonce", "loss__negatives": "queue", "loss__queue_size": 64,
+             "target__momentum": 0.9, "model__predictor": "none"},
+    "swav": {"loss__objective": "swav", "loss__prototypes": 10, "model__predictor": "none"},
+}
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="torch.compile on CPU (inductor) needs a C++ compiler")
+@pytest.mark.slow
+@pytest.mark.parametrize("path", list(TARGET_PATHS.values()), ids=list(TARGET_PATHS))
+def test_the_compiled_step_keeps_the_losses_of_every_target_and_objective(tmp_path, path):
+    """run.compile_step compiles the targets' and objectives' state updates with the step (k-step's cache, the
+    moving-average table, the momentum copy, the queue, Sinkhorn-Knopp): the same losses as the eager run."""
+    cfg = dict(optim__epochs=1, **path)
+    eager = train(tiny_config(**cfg), tmp_path / "eager", {}, **QUIET)
+    compiled = train(tiny_config(run__compile_step=True, **cfg), tmp_path / "compiled", {}, **QUIET)
+    assert compiled["status"] == eager["status"] == "ok"
+    rows = [[r["loss"] for r in RunDir(tmp_path / d).read_metrics() if r["loss"] is not None]
+            for d in ("eager", "compiled")]
+    assert len(rows[0]) == len(rows[1]) > 1
+    torch.testing.assert_close(rows[1], rows[0], rtol=1e-4, atol=1e-5)
