@@ -2,8 +2,9 @@
 # The committed CPU-scale reproduction: every sweep in ablations/ at the cpu preset, seeds 0-2, on this
 # machine's CPU, into RECORDS/cpu/; the rows whose verdicts might hang on the preset's base lr (1.5) again at
 # base lr 0.5 (RECORDS/cpu-lr0.5/) and Fig. 2 at the paper's 0.05 (RECORDS/cpu-lr0.05/), the random network's
-# probes, Sec. 6's simclr, swav and methods; then reports/ from them. Not run: methods_long (Table 4 at 200-800
-# epochs, about a day of CPU at three seeds; run it yourself with python -m sweeps.run methods_long).
+# probes, Sec. 6's simclr, swav and methods (its SimCLR, SwAV and SimSiam rows again at 0.5); then reports/.
+# Not run: methods_long (Table 4 at 200-800 epochs, about a day of CPU at three seeds; run it yourself with
+# python -m sweeps.run methods_long).
 # Resumable: finished runs are skipped and a killed one resumes from its checkpoint, so it can be run again
 # across sittings (commit the records as runs finish; checkpoints are git-ignored).
 #   bash scripts/reproduce_cpu.sh [RECORDS] [JOBS]        (REPORT=0 skips the reports at the end)
@@ -29,6 +30,8 @@ runs=(
   # the random network's probes (the floor the accuracy gaps are read against), then Sec. 6
   "random_network --runs-dir $main"
   "simclr --runs-dir $main" "swav --runs-dir $main" "methods --runs-dir $main"
+  # the methods' ranking at the preset's SimSiam lr, checked at 0.5 (every method trains with it at this preset)
+  "methods ${lr05[*]} --cases SimCLR SwAV SimSiam"
 )
 for r in "${runs[@]}"; do
   # words are split on spaces; '+' inside a case name stands for a space
