@@ -97,7 +97,7 @@ def seed_noise(entries: list[Entry]) -> str:
             + ". A single seed cannot tell a difference of that size from noise: a verdict needs three.")
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{seconds / 60:.1f} min"
 
@@ -124,7 +124,7 @@ def compute_line(entries: list[Entry]) -> str:
             per_device.setdefault(dev, []).append(float(w))
     if not per_device:
         return ""
-    parts = [f"{len(ws)} runs, {_duration(sum(ws))} on {dev}" for dev, ws in sorted(per_device.items())]
+    parts = [f"{len(ws)} runs, {duration_text(sum(ws))} on {dev}" for dev, ws in sorted(per_device.items())]
     what = "row is a copy" if copies == 1 else "rows are copies"
     shared = f"; {copies} more {what} of another sweep's identical run (not counted)" if copies else ""
     return ("**Compute:** " + "; ".join(parts) + shared + " (the sum of each run's wall time: set-up, training "

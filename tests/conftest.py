@@ -17,6 +17,18 @@ TINY = {
 }
 
 
+# One short run per code path of the training step (tiny_config overrides), shared by the tests that check a
+# property on every path (no host sync between logging points, the compiled step's losses)
+ABLATION_PATHS = {
+    "default": {}, "asym2x": {"loss__symmetry": "asym2x"}, "k-step": {"target__k_steps": 4},
+    "moving-average": {"target__eta": "moving_average", "model__predictor": "none"},
+    "lars": {"optim__optimizer": "lars"}, "frozen-h": {"model__predictor": "frozen"},
+    "moco": {"loss__objective": "infonce", "loss__negatives": "queue", "loss__queue_size": 64,
+             "target__momentum": 0.9, "model__predictor": "none"},
+    "swav": {"loss__objective": "swav", "loss__prototypes": 10, "model__predictor": "none"},
+}
+
+
 def tiny_config(**overrides):
     from core.config import Config, apply_overrides
     return apply_overrides(Config(), {**TINY, **{k.replace("__", "."): v for k, v in overrides.items()}}, "tiny")

@@ -6,7 +6,7 @@ import torch
 
 from benchmarks.timing import sync_points
 from core.train import train
-from tests.conftest import tiny_config
+from tests.conftest import ABLATION_PATHS, tiny_config
 
 X = torch.arange(-2.0, 3.0)
 
@@ -49,13 +49,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.i
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("path", [{}, {"loss__symmetry": "asym2x"}, {"target__k_steps": 4},
-                                  {"target__eta": "moving_average", "model__predictor": "none"},
-                                  {"optim__optimizer": "lars"}, {"model__predictor": "frozen"},
-                                  {"loss__objective": "infonce", "loss__negatives": "queue", "loss__queue_size": 64,
-                                   "target__momentum": 0.9, "model__predictor": "none"},
-                                  {"loss__objective": "swav", "loss__prototypes": 10, "model__predictor": "none"}],
-                         ids=["default", "asym2x", "k-step", "moving-average", "lars", "frozen-h", "moco", "swav"])
+@pytest.mark.parametrize("path", list(ABLATION_PATHS.values()), ids=list(ABLATION_PATHS))
 @pytest.mark.slow
 def test_training_steps_add_no_host_sync_only_logging_points_do(tmp_path, path, device):
     # 128 images: 16 steps at batch 8, 8 at batch 16; log_every 1000 logs at the epoch's end only

@@ -10,7 +10,7 @@ from core.checkpoint import load_checkpoint
 from core.model import SimSiam
 from core.rundir import RunDir
 from core.train import train
-from tests.conftest import tiny_config
+from tests.conftest import ABLATION_PATHS, tiny_config
 
 QUIET = dict(log=lambda s: None)
 
@@ -100,18 +100,24 @@ def test_a_bf16_channels_last_run_trains_like_fp32(tmp_path, path):
     assert max(abs(a - b) for a, b in zip(*rows)) < 0.006
 
 
+def _eager_and_compiled_losses(tmp_path, switch: str, **path) -> tuple[list[float], list[float]]:
+    """The logged losses of a one-epoch run, eager and with `switch` on (both runs end ok)."""
+    cfg = dict(optim__epochs=1, **path)
+    eager = train(tiny_config(**cfg), tmp_path / "eager", {}, **QUIET)
+    compiled = train(tiny_config(**{switch: True}, **cfg), tmp_path / "compiled", {}, **QUIET)
+    assert compiled["status"] == eager["status"] == "ok"
+    eager_rows, compiled_rows = ([r["loss"] for r in RunDir(tmp_path / d).read_metrics() if r["loss"] is not None]
+                                 for d in ("eager", "compiled"))
+    return eager_rows, compiled_rows
+
+
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                     reason="torch.compile on CPU (inductor) needs a C++ compiler")
 @pytest.mark.slow
 @pytest.mark.parametrize("switch", ["run__compile", "run__compile_step"])
 def test_compiled_run_matches_eager_and_keeps_checkpoint_keys(tmp_path, switch):
-    cfg = dict(optim__epochs=1)
-    eager = train(tiny_config(**cfg), tmp_path / "eager", {}, **QUIET)
-    compiled = train(tiny_config(**{switch: True}, **cfg), tmp_path / "compiled", {}, **QUIET)
-    assert compiled["status"] == eager["status"] == "ok"
-    rows = [[r["loss"] for r in RunDir(tmp_path / d).read_metrics() if r["loss"] is not None]
-            for d in ("eager", "compiled")]
-    torch.testing.assert_close(rows[1], rows[0], rtol=1e-4, atol=1e-5)     # fused kernels, the same math
+    eager, compiled = _eager_and_compiled_losses(tmp_path, switch)
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)     # fused kernels, the same math
     keys = [list(load_checkpoint(tmp_path / d)["model"]) for d in ("eager", "compiled")]
     assert keys[0] == keys[1] and not any("_orig_mod" in k for k in keys[1])
 
@@ -162,27 +168,13 @@ def test_compiled_whole_step_matches_the_eager_step_and_a_new_lr_is_no_recompile
 HOST_READS = ("Tensor.item()", "Tensor.tolist()", "Dynamic shape operator", "Data-dependent", "data-dependent")
 
 
-TARGET_PATHS = {
-    "k-step": {"target__k_steps": 4},
-    "moving-average": {"target__eta": "moving_average", "model__predictor": "none"},
-    "moco": {"loss__objective": "infonce", "loss__negatives": "queue", "loss__queue_size": 64,
-             "target__momentum": 0.9, "model__predictor": "none"},
-    "swav": {"loss__objective": "swav", "loss__prototypes": 10, "model__predictor": "none"},
-}
-
-
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                     reason="torch.compile on CPU (inductor) needs a C++ compiler")
 @pytest.mark.slow
-@pytest.mark.parametrize("path", list(TARGET_PATHS.values()), ids=list(TARGET_PATHS))
+@pytest.mark.parametrize("path", ["k-step", "moving-average", "moco", "swav"])
 def test_the_compiled_step_keeps_the_losses_of_every_target_and_objective(tmp_path, path):
     """run.compile_step compiles the targets' and objectives' state updates with the step (k-step's cache, the
     moving-average table, the momentum copy, the queue, Sinkhorn-Knopp): the same losses as the eager run."""
-    cfg = dict(optim__epochs=1, **path)
-    eager = train(tiny_config(**cfg), tmp_path / "eager", {}, **QUIET)
-    compiled = train(tiny_config(run__compile_step=True, **cfg), tmp_path / "compiled", {}, **QUIET)
-    assert compiled["status"] == eager["status"] == "ok"
-    rows = [[r["loss"] for r in RunDir(tmp_path / d).read_metrics() if r["loss"] is not None]
-            for d in ("eager", "compiled")]
-    assert len(rows[0]) == len(rows[1]) > 1
-    torch.testing.assert_close(rows[1], rows[0], rtol=1e-4, atol=1e-5)
+    eager, compiled = _eager_and_compiled_losses(tmp_path, "run__compile_step", **ABLATION_PATHS[path])
+    assert len(eager) == len(compiled) > 1
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
