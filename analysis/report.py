@@ -40,7 +40,9 @@ from analysis.selection import ReportError, plotted_runs, select_runs
 from analysis.speed import load_benchmarks, speed_section
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
+from analysis import stats
 from analysis.verdicts import Facts, Verdict, judge_all
+from core.claims import FLOOR_SWEEP
 from core.sweepfile import ABLATIONS_DIR, Sweep, SweepFileError, known_sweeps, load_sweep
 
 DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
@@ -51,8 +53,18 @@ OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
 AXIS = "axis.png"      # only for a sweep along a numeric axis
 
 
-def _facts(chosen, preset) -> Facts:
-    return Facts(chosen, preset, chance_of(chosen[chosen["status"] != UNFINISHED]))
+def floor_runs(runs_dir: str | Path, preset: str | None):
+    """The untrained network's finished runs at `preset` under `runs_dir` (core.claims.FLOOR_SWEEP), the floor
+    of the claims read in the scale's own units; None when there are none."""
+    runs = load_runs(runs_dir, FLOOR_SWEEP)
+    if runs.empty:
+        return None
+    runs = runs[(runs["preset"] == preset) & (runs["status"] != UNFINISHED)]
+    return runs if len(runs) else None
+
+
+def _facts(chosen, preset, sweep: Sweep, floor, level: float) -> Facts:
+    return Facts(chosen, preset, chance_of(chosen[chosen["status"] != UNFINISHED]), floor, level, len(sweep.seeds))
 
 
 def _runs(sweep: Sweep, runs_dir: str | Path, preset: str | None):
@@ -68,7 +80,7 @@ def _runs(sweep: Sweep, runs_dir: str | Path, preset: str | None):
     return add_curve_metrics(chosen, curves), curves, preset, notes
 
 
-def _lr_cells(sweep: Sweep, chosen, preset, verdicts: list[Verdict], lr_dirs) -> list[str]:
+def _lr_cells(sweep: Sweep, chosen, preset, verdicts: list[Verdict], lr_dirs, floor, level) -> list[str]:
     """Per claim, the lr check's summary over the trees in `lr_dirs` (analysis.lr_check); [] without any."""
     if not lr_dirs:
         return []
@@ -78,25 +90,26 @@ def _lr_cells(sweep: Sweep, chosen, preset, verdicts: list[Verdict], lr_dirs) ->
             alt, _, _, _ = _runs(sweep, d, preset)
         except ReportError:
             continue                                   # this tree has no runs of the sweep at the preset
-        for i, v in enumerate(judge_all(sweep.claims, _facts(alt, preset))):
+        for i, v in enumerate(judge_all(sweep.claims, _facts(alt, preset, sweep, floor, level))):
             others[i].append(lr_check.Tried(lr_check.lr_label(alt[alt["status"] != UNFINISHED]), v))
     main = lr_check.lr_label(chosen[chosen["status"] != UNFINISHED])
     return [lr_check.summarize(lr_check.Tried(main, v), o) for v, o in zip(verdicts, others)]
 
 
 def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset: str | None = None,
-                lr_dirs: tuple = ()) -> SweepReport:
+                lr_dirs: tuple = (), level: float = stats.LEVEL) -> SweepReport:
     """Write one sweep's report directory; raise ReportError when there is nothing to report."""
     chosen, curves, preset, notes = _runs(sweep, runs_dir, preset)
     table = aggregate(chosen, sweep)
     header = header_lines(sweep, chosen, preset, notes)
-    verdicts = judge_all(sweep.claims, _facts(chosen, preset))
+    floor = floor_runs(runs_dir, preset)
+    verdicts = judge_all(sweep.claims, _facts(chosen, preset, sweep, floor, level))
     recipe = load_recipe()
     done = chosen[chosen["status"] != UNFINISHED]
     sites = diagnose(done, sweep.cases)
     rep = SweepReport(sweep, preset, table, chosen, header, verdicts, differences(sweep, done, recipe),
                       our_evaluation(done), recipe, figures=["curves.png"],
-                      lr_cells=_lr_cells(sweep, chosen, preset, verdicts, lr_dirs),
+                      lr_cells=_lr_cells(sweep, chosen, preset, verdicts, lr_dirs, floor, level), level=level,
                       collapse_site=list(sites.values()))
     rep.verdicts = [with_site(v, sites) for v in verdicts]
 
@@ -135,16 +148,17 @@ def remove_stale_page(folder: Path) -> list[Path]:
 
 def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_dir: str | Path = "reports",
                  preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR,
-                 lr_dirs: tuple = ()) -> list[Path]:
+                 lr_dirs: tuple = (), level: float = stats.LEVEL) -> list[Path]:
     """Write <out_dir>/<sweep>/ (table.md, table.csv, table.tex, curves.png, [axis.png], README.md);
     return their paths. Raises ReportError (one-line message) for an unknown sweep or no runs."""
     sweep = load_sweep(name_or_path, Path(ablations_dir))
-    return write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs).paths
+    return write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs, level).paths
 
 
 def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", preset: str | None = None,
               ablations_dir: str | Path = ABLATIONS_DIR, command: str = "",
-              bench_dir: str | Path | None = None, lr_dirs: tuple = ()) -> tuple[list[Path], list[str]]:
+              bench_dir: str | Path | None = None, lr_dirs: tuple = (),
+              level: float = stats.LEVEL) -> tuple[list[Path], list[str]]:
     """Every sweep's report and <out_dir>/README.md; returns (paths written, one-line problems).
 
     A sweep without runs (or without runs of `preset`) is listed in the index, not an error; so is a file
@@ -157,7 +171,7 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
     for name in names:
         sweep = load_sweep(name, Path(ablations_dir))     # a malformed sweep file is an error: fix it
         try:
-            rep = write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs)
+            rep = write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs, level)
         except ReportError as err:
             problems.append(f"{name}: {err}")
             remove_stale_page(Path(out_dir) / name)
@@ -175,7 +189,7 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
                           + (" --lr-check " + " ".join(map(str, lr_dirs)) if lr_dirs else ""))
     index = Path(out_dir) / INDEX
     index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text(index_markdown(entries, command, speed, lr_checked=bool(lr_dirs)))
+    index.write_text(index_markdown(entries, command, speed, lr_checked=bool(lr_dirs), level=level))
     return paths + [index], problems
 
 
@@ -203,7 +217,19 @@ def _command(args) -> str:
         parts += ["--bench-dir", args.bench_dir]
     if args.lr_check is not None:
         parts += ["--lr-check", *args.lr_check]
+    if args.level != stats.LEVEL:
+        parts += ["--level", f"{args.level:g}"]
     return " ".join(shlex.quote(p) if i else p for i, p in enumerate(parts))
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.5 <= value < 1:
+        raise argparse.ArgumentTypeError(f"a confidence level between 0.5 and 1, e.g. 0.95; got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr-check", nargs="*", default=None, metavar="DIR",
                         help="run trees that differ from --runs-dir only in optim.base_lr; every claim is judged "
                              f"on each too (default: {DEFAULT_LR_CHECK} with the default --runs-dir)")
+    parser.add_argument("--level", type=_level, default=stats.LEVEL,
+                        help=f"confidence level of every interval a verdict reads (default {stats.LEVEL:g})")
     parser.add_argument("--ablations-dir", default=str(ABLATIONS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if bool(args.name) == bool(args.all):
@@ -228,10 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.all:
             paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args),
-                                        _bench_dir(args), _lr_dirs(args))
+                                        _bench_dir(args), _lr_dirs(args), args.level)
         else:
             paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir,
-                                           _lr_dirs(args)), []
+                                           _lr_dirs(args), args.level), []
     except (ReportError, SweepFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -81,6 +81,8 @@ def read_run(run_dir: Path) -> dict:
         row["status"] = str(result["status"])
     model, data, optim = config.get("model") or {}, config.get("data") or {}, config.get("optim") or {}
     row["dim"] = model.get("dim")
+    loss = config.get("loss") or {}
+    row["loss_kind"] = f"{loss.get('objective', 'similarity')}/{loss.get('similarity', 'cosine')}"
     row["dataset"] = data.get("dataset")
     row["base_lr"] = optim.get("base_lr")
     row["grid_label"] = grid_label(grid)
