@@ -96,6 +96,13 @@ def _lr_cells(sweep: Sweep, chosen, preset, verdicts: list[Verdict], lr_dirs, fl
     return [lr_check.summarize(lr_check.Tried(main, v), o) for v, o in zip(verdicts, others)]
 
 
+def judge_sweep(sweep: Sweep, runs_dir: str | Path, preset: str | None = None, level: float = stats.LEVEL):
+    """The verdicts of `sweep`'s claims on its runs under `runs_dir` (one preset), and those runs; what
+    `python -m sweeps.run --until-decided` reads between its looks. ReportError when there are no runs."""
+    chosen, _, preset, _ = _runs(sweep, runs_dir, preset)
+    return judge_all(sweep.claims, _facts(chosen, preset, sweep, floor_runs(runs_dir, preset), level)), chosen
+
+
 def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset: str | None = None,
                 lr_dirs: tuple = (), level: float = stats.LEVEL) -> SweepReport:
     """Write one sweep's report directory; raise ReportError when there is nothing to report."""
