@@ -85,6 +85,9 @@ class OptimConfig:
     optimizer: Literal["sgd", "lars"] = "sgd"  # Sec. 4.3: plain SGD for every batch size (LARS "expected" to help at 4096)
     lars_trust: float = 0.001       # LARS trust coefficient (You et al. 2017), for optimizer: lars
     pred_lr: Literal["cosine", "constant"] = "constant"  # Table 1c: h's lr not decayed (adopted after Sec. 4.2); Table 1 baseline and Fig. 2: cosine
+    # how often the lr changes: every step (the paper says only "cosine decay"; SGDR's cosine advances per batch),
+    # or once per epoch at the epoch's start, as the official main_simsiam.py's adjust_learning_rate (core/schedule.py)
+    lr_every: Literal["step", "epoch"] = "step"
 
 
 @dataclass(frozen=True)

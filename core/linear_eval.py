@@ -77,7 +77,7 @@ def build_classifier(dim: int, classes: int, seed: int, device: torch.device) ->
 def build_optimizer(classifier: nn.Module, e: EvalConfig) -> LARS:
     """apex LARC (no clipping) around momentum SGD, as main_lincls.py --lars: the ratio on every parameter."""
     return LARS(classifier.parameters(), lr=scaled_lr(e.lincls_base_lr, e.lincls_batch), momentum=e.lincls_momentum,
-                weight_decay=e.lincls_weight_decay, trust=e.lincls_trust, ratio_on_1d=True, eps=LARC_EPS)
+                weight_decay=e.lincls_weight_decay, trust=e.lincls_trust, larc=True, eps=LARC_EPS)
 
 
 def epoch_lr(e: EvalConfig, epoch: int) -> float:

@@ -1,6 +1,8 @@
 """Expand a sweep (cases x grid x seeds) at a preset into run specs. Needs no torch.
 
-Override order, later wins: config defaults < preset < case < grid point < --set < seed.
+Override order, later wins: config defaults < preset < recipe < case < grid point < --set < seed. A recipe
+(`--recipe official`, core/recipes/) is a published code's choices: it changes what every case starts from, and
+a case that sets one of its keys keeps the case's value.
 
 Schedule lengths in a sweep file (SCHEDULE_KEYS in a case or grid point) are the paper's, in epochs of its
 100-epoch ablation schedule (Sec. 3). They are scaled with the run: multiplied by `epoch_scale` = the run's
@@ -22,6 +24,7 @@ from pathlib import Path
 from core.config import Config, ConfigError, apply_overrides, config_hash
 from core.methods import method_overrides
 from core.presets import preset_overrides
+from core.recipes import recipe_overrides
 from sweeps.sweepfile import Sweep
 
 
@@ -38,11 +41,13 @@ class RunSpec:
 
     epoch_scale: float = 1.0            # applied to the sweep file's schedule lengths (module docstring)
     method: str = ""                    # the case's `method:` (core/methods.yaml), if any
+    recipe: str = ""                    # --recipe (core/recipes/), if any
 
     def meta(self) -> dict:
         return {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
                 "preset": self.preset, "run_id": self.run_id, "config_hash": config_hash(self.config),
-                "epoch_scale": self.epoch_scale, **({"method": self.method} if self.method else {})}
+                "epoch_scale": self.epoch_scale, **({"method": self.method} if self.method else {}),
+                **({"recipe": self.recipe} if self.recipe else {})}
 
 
 SCHEDULE_KEYS = ("optim.warmup_epochs", "optim.epochs")
@@ -92,8 +97,10 @@ def slug(text: str) -> str:
 
 
 def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = None,
-           cli_overrides: dict | None = None, cases: list[str] | None = None) -> list[RunSpec]:
+           cli_overrides: dict | None = None, cases: list[str] | None = None, recipe: str = "") -> list[RunSpec]:
     base = apply_overrides(Config(), preset_overrides(preset), f"preset {preset}")
+    if recipe:
+        base = apply_overrides(base, recipe_overrides(recipe, preset), f"recipe {recipe}")
     epochs = (apply_overrides(base, cli_overrides, "--set", check=False).optim.epochs if cli_overrides
               else base.optim.epochs)
     scale = epochs / PAPER_EPOCHS
@@ -114,5 +121,5 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
                 label = slug(case) + "".join(f"_{k.split('.')[-1]}={v}" for k, v in point.items())
                 run_id = f"{label}-s{seed}-{config_hash(run_cfg)}"
                 specs.append(RunSpec(sweep.name, case, seed, point, preset, run_cfg, run_id,
-                                     Path(runs_dir) / sweep.name / run_id, scale, method))
+                                     Path(runs_dir) / sweep.name / run_id, scale, method, recipe))
     return specs

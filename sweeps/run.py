@@ -1,4 +1,4 @@
-"""Run a sweep: `python -m sweeps.run NAME [--preset cpu] [--executor local] [--seeds 0 1] [--set k=v] ...`
+"""Run a sweep: `python -m sweeps.run NAME [--preset cpu] [--recipe official] [--executor local] [--seeds 0 1] ...`
 
 Expands the sweep file at the preset, skips finished runs, resumes partial ones, runs the rest, and ends by
 writing the sweep's report (analysis.report). Bad input gets one line on stderr and exit code 2.
@@ -15,6 +15,7 @@ from pathlib import Path
 from core.config import ConfigError
 from core.overrides import parse_set
 from core.presets import list_presets, preset_description
+from core.recipes import list_recipes, recipe_description
 from sweeps.cli_errors import one_line_errors
 from sweeps import slurm, stale
 from sweeps.executors import EXECUTORS
@@ -27,6 +28,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(prog="python -m sweeps.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", nargs="?", help="sweep name from ablations/ or path to a sweep file")
     ap.add_argument("--preset", default="cpu", help="scale preset (default: cpu); see --list-presets")
+    ap.add_argument("--recipe", default="", help="a published code's choices on top of the preset, under the "
+                    "sweep's cases, e.g. official (facebookresearch/simsiam); see --list-recipes")
     ap.add_argument("--executor", default="local", choices=[*sorted(EXECUTORS), "slurm"],
                     help="where runs execute (default: local)")
     ap.add_argument("--jobs", type=int, default=1, help="local executor: runs at a time (default 1)")
@@ -52,6 +55,7 @@ def parse_args(argv):
     ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
     ap.add_argument("--list", action="store_true", help="list the known sweeps")
     ap.add_argument("--list-presets", action="store_true", help="list the presets")
+    ap.add_argument("--list-recipes", action="store_true", help="list the recipes (--recipe)")
     ap.add_argument("--list-methods", action="store_true", help="the Sec. 6 methods side by side (Fig. 3 as a "
                     "table) and their recipes; a sweep case selects one with `method: NAME`")
     slurm.add_arguments(ap)
@@ -69,6 +73,10 @@ def main(argv=None) -> int:
         for name in list_presets():
             print(f"{name:10s} {preset_description(name)}")
         return 0
+    if args.list_recipes:
+        for name in list_recipes():
+            print(f"{name:10s} {recipe_description(name)}")
+        return 0
     if args.list_methods:
         from core.methods import methods_table
         print(methods_table())
@@ -83,10 +91,11 @@ def main(argv=None) -> int:
     sets = parse_set(args.sets)
     if args.data_root:
         sets["data.root"] = args.data_root
-    specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
+    specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases, args.recipe)
 
     options = slurm.options_from(args) if args.executor == "slurm" else None
-    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
+    recipe = f" | recipe {args.recipe}" if args.recipe else ""
+    print(f"{sweep.figure}: {sweep.title} | preset {args.preset}{recipe} | {len(specs)} runs in "
           f"{Path(args.runs_dir) / sweep.name}")
     rows = sweep_status([s.run_dir for s in specs])
     if args.status:
