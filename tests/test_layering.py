@@ -79,6 +79,8 @@ def test_sweeps_reaches_analysis_only_for_the_report():
     assert into_analysis == {
         # the report written at the end of a sweep: one entry point, imported when it is needed
         Import("sweeps/run.py", "analysis.report", ("write_report",), lazy=True),
+        # --until-decided: the sequential rule's looks, planned on the verdicts (the runner only trains)
+        Import("sweeps/run.py", "analysis.sequential", ("run_looks",), lazy=True),
     }
     assert "benchmarks" not in _roots("sweeps")
 

@@ -1,4 +1,5 @@
-"""Seeds until decided: `python -m sweeps.run SWEEP --until-decided [--max-seeds N]`.
+"""Seeds until decided: `python -m sweeps.run SWEEP --until-decided [--max-seeds N]`, planned here (the runner
+only trains what a look asks for: `run_looks` takes the training as a callback).
 
 The rule, declared before any seed is added (analysis.stats): a claim's rows are looked at when they have
 LOOKS[0], LOOKS[1], ... seeds (3, 6, 10). At each look every claim is judged; the rows of a claim that is

@@ -1,4 +1,4 @@
-"""Seeds until decided (sweeps.until_decided): which rows get seeds at each look, and the loop that adds them,
+"""Seeds until decided (analysis.sequential): which rows get seeds at each look, and the loop that adds them,
 on a toy sweep whose per-seed numbers are written by hand."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import yaml
 
 from core.sweepfile import load_sweep
-from sweeps.until_decided import next_look, plan_look, run_looks, seeds_for, look_now
+from analysis.sequential import next_look, plan_look, run_looks, seeds_for, look_now
 
 # 'a' - 'b' linear accuracy per seed: noisy in the first three, steady at +1 after: undecided at 3 and 6 seeds,
 # decided at 10 (the third look, judged at the Bonferroni level).
