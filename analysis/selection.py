@@ -62,6 +62,7 @@ def _differences(groups: list[RunGroup]) -> str:
 
 
 def _refuse(sweep: Sweep, runs_root: Path, known: pd.DataFrame, names: dict, groups: list[RunGroup]):
+    groups = sorted(groups, key=lambda g: names[g])
     return ReportError(f"the runs of '{sweep.name}' in {runs_root} are {len(groups)} groups that no verdict may "
                        f"judge together: they differ in {_differences(groups)}; report one with --group NAME: "
                        f"{_listing(known, names, groups)}")
@@ -80,7 +81,7 @@ def pick_group(known: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str |
     folder name), or like `like`; by default that of `preset` (or of the most recent run's preset). More than
     one group left is a ReportError naming what differs and how to pick one."""
     names = name_groups(known["group"])
-    groups = list(names)
+    groups = sorted(names, key=lambda g: names[g])
     if run_ids is not None:
         mine = list(dict.fromkeys(known.loc[known["run_id"].isin(list(run_ids)), "group"]))
         if len(mine) > 1:
@@ -126,9 +127,9 @@ def select_runs(runs: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str |
         raise ReportError(f"no runs of the cases of sweep '{sweep.name}' in {runs_root}")
     picked = pick_group(known, sweep, runs_root, preset, group, run_ids, like)
     chosen = known[known["group"].map(lambda g: g == picked.group)]
-    others = [g for g in dict.fromkeys(known["group"]) if g != picked.group]
+    names = name_groups(known["group"])
+    others = sorted((g for g in names if g != picked.group), key=lambda g: names[g])
     if others:
-        names = name_groups(known["group"])
         notes.append(f"other groups in {runs_root}, not judged with these: {_listing(known, names, others)}; "
                      "report one with --group NAME")
     chosen, dup_notes = resolve_duplicates(chosen)
