@@ -64,8 +64,9 @@ def _differences(groups: list[RunGroup]) -> str:
 def _refuse(sweep: Sweep, runs_root: Path, known: pd.DataFrame, names: dict, groups: list[RunGroup]):
     groups = sorted(groups, key=lambda g: names[g])
     return ReportError(f"the runs of '{sweep.name}' in {runs_root} are {len(groups)} groups that no verdict may "
-                       f"judge together: they differ in {_differences(groups)}; report one with --group NAME: "
-                       f"{_listing(known, names, groups)}")
+                       f"judge together: they differ in {_differences(groups)}; report one with --group NAME "
+                       f"(python -m analysis.report {sweep.name} --runs-dir {runs_root.parent} --group NAME), NAME "
+                       f"one of {_listing(known, names, groups)}")
 
 
 def _like(groups, like: Like) -> list[RunGroup]:
@@ -96,7 +97,7 @@ def pick_group(known: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str |
         return Picked(found[0], names[found[0]], group_slug(names[found[0]]))
     if like is not None:
         candidates = _like(groups, like)
-        what = f"other than in {', '.join(like.keys)}"
+        what = f"that differ from the reported group in {', '.join(like.keys)} alone"
     else:
         _, preset = select_preset(known, preset)
         candidates = [g for g in groups if g.preset == preset]
