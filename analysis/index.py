@@ -64,7 +64,7 @@ def _section(e: Entry, marks: dict) -> list[str]:
     if rep is None:
         out += [f"**Nothing to report:** {md_escape(e.error)}", "", "Claims:", ""] + _verdict_lines(e.verdicts) + [""]
         return out
-    out += [f"[full report]({s.name}/{PAGE}) · preset **{rep.preset}** · seeds {rep.seeds()} · "
+    out += [f"[full report]({rep.folder}/{PAGE}) · preset **{rep.preset}** · seeds {rep.seeds()} · "
             f"{len(rep.finished)} finished runs · run on {rep.dates()} · commit {rep.commits()}", ""]
     paper = (f"Paper column: {md_escape(s.paper_metric) or 'the paper'}." if s.paper else
              "No paper column: the paper has no numbers for these rows.")
@@ -74,7 +74,7 @@ def _section(e: Entry, marks: dict) -> list[str]:
         out += ["**Missing (partial sweep):** " + md_escape("; ".join(missing)), ""]
     out += ["Rows: mean ± standard deviation over seeds.", ""] + _table(rep) + [""]
     for name in rep.figures:
-        out += [f"![{md_escape(title_line(s))} ({name})]({s.name}/{name})", ""]
+        out += [f"![{md_escape(title_line(s))} ({name})]({rep.folder}/{name})", ""]
     out += ["Claims:", ""] + _verdict_lines(e.verdicts, rep.lr_cells, marks) + [""]
     if rep.collapse_site:
         out += ["Where the collapse sits (measured):", ""] + [f"- {md_escape(x)}" for x in rep.collapse_site] + [""]
@@ -211,7 +211,7 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
     for e in entries:
         c = verdict_counts([v for v in e.verdicts if id(v) not in repeats])
         rep = e.report
-        link = f"[{e.sweep.name}]({e.sweep.name}/{PAGE})" if rep is not None else e.sweep.name
+        link = f"[{e.sweep.name}]({rep.folder}/{PAGE})" if rep is not None else e.sweep.name
         cells = [md_escape(e.sweep.figure or e.sweep.name), link,
                  str(rep.preset) if rep else "-", rep.seeds() if rep else "-",
                  str(len(rep.finished)) if rep else "0"]

@@ -1,4 +1,4 @@
-"""A sweep's report page, <out>/<sweep>/README.md: the table beside the paper's, the figures, the
+"""A sweep's report page, <out>/<sweep>/<group>/README.md: the table beside the paper's, the figures, the
 verdict on each of the paper's claims, and how the runs' recipe differs from the paper's."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class SweepReport:
     sweep: Sweep
     preset: str | None
     table: pd.DataFrame                 # aggregate() of the sweep's metrics
-    runs: pd.DataFrame                  # the runs reported (one preset, duplicates resolved)
+    runs: pd.DataFrame                  # the runs reported (one group, duplicates resolved)
     header: list[tuple[str, str]]
     verdicts: list[Verdict]
     settings: list[Setting]
@@ -34,6 +34,8 @@ class SweepReport:
     lr_cells: list[str] = field(default_factory=list)  # per verdict: the lr check's summary (analysis.lr_check)
     collapse_site: list[str] = field(default_factory=list)  # analysis.collapse_site.diagnose
     level: float = stats.LEVEL                          # the verdicts' interval level
+    group: str = ""                     # the group's name (core.run_groups.name_groups), e.g. 'cpu'
+    folder: str = ""                    # where the page is, relative to the reports root: '<sweep>/<group slug>'
 
     @property
     def finished(self) -> pd.DataFrame:

@@ -147,7 +147,8 @@ def main(argv=None) -> int:
     if not args.no_report:
         from analysis.report import write_report
         report_dir = Path(args.report_dir) if args.report_dir else Path(args.runs_dir) / "reports"
-        for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset):
+        for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset,
+                                 run_ids=[s.run_id for s in specs]):      # the group of the runs just run
             print(f"wrote {path}")
     if failed:
         print(f"{len(failed)} runs did not finish cleanly: " + ", ".join(f"{r.run_id} ({r.text})" for r in failed),

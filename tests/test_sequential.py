@@ -6,7 +6,9 @@ import json
 
 import yaml
 
+from core.numerics import NUMERICS_VERSION
 from core.sweepfile import load_sweep
+from tests.conftest import expanded_config
 from analysis.sequential import next_look, plan_look, run_looks, seeds_for, look_now
 
 # 'a' - 'b' linear accuracy per seed: noisy in the first three, steady at +1 after: undecided at 3 and 6 seeds,
@@ -26,14 +28,14 @@ def _sweep(tmp_path, margin=0.0):
     return load_sweep(str(path))
 
 
-def _write(runs, case: str, seed: int):
+def _write(runs, case: str, seed: int, sweep=None):
     d = runs / "toy" / f"{case}-s{seed}"
     d.mkdir(parents=True)
     value = {"a": 70.0 + seed, "b": 70.0 + seed - DIFF[seed], "c": 40.0 + seed}[case]
-    (d / "config.yaml").write_text(yaml.safe_dump({"model": {"dim": 64}, "data": {"dataset": "fashion_mnist"},
-                                                   "optim": {"base_lr": 1.5}, "run": {"seed": seed}}))
+    config = expanded_config(load_sweep(str(runs.parent / "toy.yaml")), case, seed)
+    (d / "config.yaml").write_text(yaml.safe_dump(config))
     (d / "meta.json").write_text(json.dumps({"sweep": "toy", "case": case, "seed": seed, "preset": "cpu",
-                                             "run_id": d.name, "grid": {},
+                                             "run_id": d.name, "grid": {}, "numerics": NUMERICS_VERSION,
                                              "start_time": f"2024-05-01T10:{seed:02d}:00+00:00"}))
     (d / "result.json").write_text(json.dumps({"status": "ok", "linear_acc": value, "z_std": 0.1, "loss": -0.9}))
 

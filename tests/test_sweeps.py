@@ -88,9 +88,11 @@ def test_inline_sweep_end_to_end_then_rerun_starts_nothing(tmp_path, capsys):
         assert json.loads((r / "result.json").read_text())["status"] in ("ok", "collapsed")
         meta = json.loads((r / "meta.json").read_text())
         assert meta["sweep"] == "tinysweep" and meta["case"] in ("w/ stop-grad", "w/o stop-grad")
-    table = (tmp_path / "reports" / "tinysweep" / "table.md").read_text()
-    assert "w/ stop-grad" in table and "67.7" in table
-    assert (tmp_path / "reports" / "tinysweep" / "curves.png").stat().st_size > 1000
+    groups = list((tmp_path / "reports" / "tinysweep").iterdir())          # <report-dir>/<sweep>/<group>/
+    assert len(groups) == 1 and groups[0].name.startswith("cpu_data.dataset=synthetic_")
+    table = (groups[0] / "table.md").read_text()
+    assert "w/ stop-grad" in table and "67.7" in table and "w/o stop-grad | missing" not in table
+    assert (groups[0] / "curves.png").stat().st_size > 1000
     mtimes = {r: (r / "result.json").stat().st_mtime for r in runs}
     capsys.readouterr()
     assert cli(_tiny_args(tmp_path)) == 0
