@@ -1,4 +1,4 @@
-"""The dependency rules of DESIGN.md, read from the source (every import, also those inside functions):
+"""The dependency rules of docs/design.md, read from the source (every import, also those inside functions):
 core imports nothing of ours outside core; analysis no torch and of core only the record schema; sweeps
 reaches analysis only for the report at the end of a sweep (and, for now, the sweep file's report side);
 benchmarks imports neither sweeps nor analysis; and no module of ours imports itself back through others."""
