@@ -15,7 +15,7 @@ PACKAGES = ("core", "sweeps", "analysis", "benchmarks")
 @dataclass(frozen=True)
 class Import:
     file: str            # path relative to the repository, e.g. 'sweeps/run.py'
-    module: str          # the dotted module imported ('core.record'; `from core import config` gives 'core.config')
+    module: str          # the dotted module imported (`from pkg import mod` gives 'pkg.mod' where mod is a module)
     names: tuple         # what a `from` import takes, () for a plain import
     lazy: bool           # inside a function (or class), not at module level
 
@@ -55,23 +55,6 @@ def _roots(package: str) -> set[str]:
 
 def test_core_imports_nothing_from_sweeps_analysis_benchmarks_or_cluster_tools():
     assert not _roots("core") & {"sweeps", "analysis", "benchmarks", "submitit", "pandas", "seaborn", "matplotlib"}
-
-
-# The schema of the record and of the sweep files: torch-free, importing nothing of core but each other (and the
-# did-you-mean and flatten helpers of core.config_checks), shared by core, sweeps and analysis.
-SCHEMA = {"core.record", "core.sweepfile", "core.claims", "core.config_checks"}
-
-
-def test_analysis_imports_neither_torch_nor_core_beyond_the_schema():
-    assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
-    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA
-
-
-def test_the_schema_imports_only_the_schema():
-    for module in SCHEMA:
-        path = module.replace(".", "/") + ".py"
-        mine = {i.module for i in imports("core") if i.file == path and i.module.split(".")[0] == "core"}
-        assert mine <= SCHEMA, (module, mine)
 
 
 def test_sweeps_reaches_analysis_only_for_the_report():
@@ -125,6 +108,30 @@ def test_no_import_cycles_among_our_modules():
     assert _cycles(graph) == []
 
 
+def test_expanding_a_sweep_needs_no_torch():
+    code = ("import sys; from sweeps.sweepfile import load_sweep; from sweeps.expand import expand; "
+            "expand(load_sweep('stopgrad'), 'cpu', 'runs'); assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+# ---- core's layout: begin (the rules that name core's modules) ----
+# The schema of the record and of the sweep files: torch-free, importing nothing of core but each other (and the
+# did-you-mean and flatten helpers of core.config_checks), shared by core, sweeps and analysis.
+SCHEMA = {"core.record", "core.sweepfile", "core.claims", "core.config_checks"}
+
+
+def test_analysis_imports_neither_torch_nor_core_beyond_the_schema():
+    assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
+    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA
+
+
+def test_the_schema_imports_only_the_schema():
+    for module in SCHEMA:
+        path = module.replace(".", "/") + ".py"
+        mine = {i.module for i in imports("core") if i.file == path and i.module.split(".")[0] == "core"}
+        assert mine <= SCHEMA, (module, mine)
+
+
 def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema():
     code = ("import sys, analysis.report; ours = {m for m in sys.modules if m.split('.')[0] in ('core', 'sweeps')}; "
             f"assert 'torch' not in sys.modules and ours <= {SCHEMA | {'core'}!r}, sorted(ours)")
@@ -135,9 +142,4 @@ def test_the_schema_loads_no_torch_and_no_config_tree():
     code = ("import sys; import core.record, core.sweepfile, core.claims; "
             "assert not {'torch', 'core.config'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
-
-
-def test_expanding_a_sweep_needs_no_torch():
-    code = ("import sys; from sweeps.sweepfile import load_sweep; from sweeps.expand import expand; "
-            "expand(load_sweep('stopgrad'), 'cpu', 'runs'); assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+# ---- core's layout: end ----
