@@ -6,9 +6,10 @@
     python -m benchmarks.throughput --json out.json --steps 20 --rounds 2 --set optim.batch_size=128
 
 Same model, batch and data for every variant; pairs/s of
-  (1) full:        our step as core/train.py runs it: a batch from core.batches.ArraySource (uint8 on the device,
-                   both views by batched per-sample augmentation), forward at run.precision / memory format,
-                   loss, backward, SGD, loss and z_std summed on the device and read every run.log_every steps;
+  (1) full:        our step as core/train.py runs it: a batch from core.batches.ArraySource (uint8 on the
+                   device, both views by batched per-sample augmentation), forward at run.precision / memory
+                   format, loss, backward, SGD, loss and z_std summed on the device and read every run.log_every
+                   steps;
   (2) model_only:  the same step on one fixed pair of views already on the device (no batches, no augmentation);
   (3) reference:   the official-style step (benchmarks.reference): per-image PIL transforms in DataLoader
                    workers, fp32, NCHW, loss.item() every step;

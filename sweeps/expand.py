@@ -7,10 +7,10 @@ Schedule lengths in a sweep file (SCHEDULE_KEYS in a case or grid point) are the
 optim.epochs from the preset and --set / 100, so Table 3(a)'s and Table 2's 10-epoch warm-up stays 10% of
 training at any preset (1 epoch of the cpu preset's 10). A value given with --set is taken as it is.
 
-A case may name a Sec. 6 method (`method: byol`, core/methods.yaml): it stands for that method's values at
-the preset (core.methods.method_overrides), applied before the case's own overrides, so a case reads
-"BYOL, but with momentum 0" as {method: byol, target.momentum: 0}. The run records the resolved config, whose
-hash is the run id's: spelling the same values out gives the same run.
+A case may name a Sec. 6 method (`method: byol`, core/methods.yaml): it stands for that method's
+values at the preset (core.methods.method_overrides), applied before the case's own overrides, so a case
+reads "BYOL, but with momentum 0" as {method: byol, target.momentum: 0}. The run records the resolved
+config, whose hash is the run id's: spelling the same values out gives the same run.
 """
 from __future__ import annotations
 

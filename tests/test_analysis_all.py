@@ -27,7 +27,7 @@ def _config(overrides: dict, seed: int) -> dict:
            "optim": {"epochs": 4, "batch_size": 256, "base_lr": 1.5, "weight_decay": 5e-4, "momentum": 0.9},
            "data": {"dataset": "fashion_mnist", "image_size": 28}, "eval": {"linear": "sgd"}, "run": {"seed": seed}}
     for key, value in overrides.items():
-        if "." not in key:                   # a case's `method:` names a method (core/methods.yaml), not a key
+        if "." not in key:                   # a case's `method:` names a method, not a key
             continue
         section, name = key.split(".", 1)
         cfg.setdefault(section, {})[name] = value
