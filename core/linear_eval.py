@@ -9,7 +9,8 @@ crops. It is a stage of the run directory after pre-training, with its own check
     optimizer   LARS on every fc parameter, the bias included (apex LARC, trust eval.lincls_trust, no clipping),
                 momentum 0.9, wd 0, lr = lincls_base_lr x lincls_batch / 256, cosine decay set once per epoch,
                 no warm-up; cross-entropy, the mean over the whole batch
-    data        core.lincls_data: random resized crop (0.08-1) + flip for training; resize + centre crop for testing
+    data        core.lincls_data: random resized crop (0.08-1) + flip for training; resize + centre crop
+                for testing
     result      top-1 on the test split after every epoch (main_lincls.py validates every epoch); the last epoch's
                 is `linear_acc_paper`, the best (main_lincls.py keeps model_best.pth.tar) `linear_acc_paper_best`
 
@@ -17,7 +18,8 @@ linear.pt (classifier, optimizer, step, per-epoch top-1, the protocol and the pr
 is saved at the end of every epoch and when a stop signal arrives (at the next step); linear_eval.json is the
 stage's record, rewritten every epoch. A stage that finds a linear.pt of another protocol, or of another
 pre-training checkpoint, starts over. Data-parallel runs evaluate data-parallel: each rank a share of every
-batch (core.lincls_data), gradients averaged, rank 0 writing; no BN is synchronized, as every BN is in eval mode.
+batch (core.lincls_data), gradients averaged, rank 0 writing; no BN is synchronized, as every BN is in eval
+mode.
 """
 from __future__ import annotations
 

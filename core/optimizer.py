@@ -30,7 +30,7 @@ def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoc
     for group in optimizer.param_groups:
         constant = group["name"] == "predictor" and o.pred_lr == "constant"
         value = peak_lr * ramp if constant else lr
-        if isinstance(group["lr"], torch.Tensor):       # run.compile_step: filled in place (core.step.lr_as_tensor)
+        if isinstance(group["lr"], torch.Tensor):       # run.compile_step: filled in place (see lr_as_tensor)
             group["lr"].fill_(value)
         else:
             group["lr"] = value

@@ -110,10 +110,10 @@ def load_sweep(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) ->
     if not isinstance(cases, dict) or not cases:
         raise SweepFileError(f"{src}: 'cases' must map case names to override mappings")
     overrides = {}
-    for case, o in cases.items():
-        if o is not None and not isinstance(o, dict):
-            raise SweepFileError(f"{src}: case '{case}' must be a mapping of overrides, got {o!r}")
-        overrides[str(case)] = dict(o or {})
+    for case, case_overrides in cases.items():
+        if case_overrides is not None and not isinstance(case_overrides, dict):
+            raise SweepFileError(f"{src}: case '{case}' must be a mapping of overrides, got {case_overrides!r}")
+        overrides[str(case)] = dict(case_overrides or {})
     labels = list(overrides)
     grid = data.get("grid") or {}
     if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):

@@ -6,8 +6,9 @@ OUT.pth: the backbone of RUN_DIR's last.pt as a torchvision state dict (torch.lo
 A ResNet-50 run loads into `torchvision.models.resnet50()` with strict=True except fc.weight and fc.bias; a
 CIFAR ResNet-18 run into torchvision's resnet18 with App. D's stem (conv1 3x3 stride 1, no max-pool), which
 OUT.pth.json spells out. `--detectron2` also writes OUT.pkl, the pickled dict MoCo's detectron2 converter makes
-(core/export.py), for fine-tuning detection as in Table 5. OUT.pth.json records where the weights came from, how
-to build the model and how to normalize its input. Bad input gets one line on stderr and exit code 2.
+(core/export.py), for fine-tuning detection as in Table 5. OUT.pth.json records where the weights came
+from, how to build the model and how to normalize its input. Bad input gets one line on stderr and exit code
+2.
 """
 from __future__ import annotations
 
