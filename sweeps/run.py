@@ -8,6 +8,7 @@ With `--executor slurm` it submits the unfinished runs as one job array and retu
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,10 +18,14 @@ from core.overrides import parse_set
 from core.presets import list_presets, preset_description
 from sweeps.cli_errors import one_line_errors
 from sweeps import slurm, stale
+from sweeps.commands import module_command
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand
+from sweeps.interrupts import Interrupted
+from sweeps.progress import MODES, Display
 from sweeps.status import RunState, format_table, is_finished, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
+from sweeps.words import duration, plural
 
 
 def parse_args(argv):
@@ -50,6 +55,11 @@ def parse_args(argv):
     ap.add_argument("--dry-run", action="store_true", help="list the runs and their state (and with --executor "
                     "slurm the sbatch file); start nothing")
     ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
+    ap.add_argument("--progress", choices=MODES, default=None,
+                    help="auto (default: a bar per run and one for the sweep on a terminal, plain lines elsewhere), "
+                         "bar, plain, or off (log lines only)")
+    ap.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
+                    help="plain progress lines: a run's line at most this often (default 30)")
     ap.add_argument("--list", action="store_true", help="list the known sweeps")
     ap.add_argument("--list-presets", action="store_true", help="list the presets")
     ap.add_argument("--list-methods", action="store_true", help="the Sec. 6 methods side by side (Fig. 3 as a "
@@ -60,6 +70,31 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    listed = list_and_exit(args)
+    if listed is not None:
+        return listed
+    sweep, specs = expand_args(args)
+    options = slurm.options_from(args) if args.executor == "slurm" else None
+    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
+          f"{Path(args.runs_dir) / sweep.name}")
+    rows = sweep_status([s.run_dir for s in specs])
+    if args.status:
+        print(format_table(rows))
+        print(summary(rows))
+        return 0
+    pending = plan(args, specs, rows)
+    if args.dry_run:
+        print(f"{plural(len(pending), 'run')} of {len(specs)} would start or resume (dry run: nothing started)")
+        if pending and options is not None:
+            slurm.submit(pending, options, dry_run=True)
+        return 0
+    if pending and start(args, sweep, pending, options) == "submitted":
+        return 0
+    return finish(args, sweep, specs)
+
+
+def list_and_exit(args) -> int | None:
+    """--list, --list-presets, --list-methods: print and return 0; None for anything else."""
     if args.list:
         for name in known_sweeps():
             sw = load_sweep(name)
@@ -73,6 +108,11 @@ def main(argv=None) -> int:
         from core.methods import methods_table
         print(methods_table())
         return 0
+    return None
+
+
+def expand_args(args):
+    """The sweep file and its runs at the preset, with --seeds, --cases and --set applied; bad input raises."""
     if not args.sweep:
         raise ConfigError("name a sweep (python -m sweeps.run --list shows them)")
     if args.jobs < 1:
@@ -83,16 +123,11 @@ def main(argv=None) -> int:
     sets = parse_set(args.sets)
     if args.data_root:
         sets["data.root"] = args.data_root
-    specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
+    return sweep, expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
 
-    options = slurm.options_from(args) if args.executor == "slurm" else None
-    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
-          f"{Path(args.runs_dir) / sweep.name}")
-    rows = sweep_status([s.run_dir for s in specs])
-    if args.status:
-        print(format_table(rows))
-        print(summary(rows))
-        return 0
+
+def plan(args, specs: list, rows: list) -> list:
+    """Stale runs handled (--stale), every run listed with its state, twins copied: the runs to start."""
     held = {r.run_id for r in rows if r.state.held}
     for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_finished,
                              args.dry_run):
@@ -106,34 +141,37 @@ def main(argv=None) -> int:
     if pending and not args.no_reuse:
         from sweeps.twins import reuse_twins
         pending = reuse_twins(pending, Path(args.runs_dir), dry_run=args.dry_run, any_numerics=args.stale == "reuse")
-    if args.dry_run:
-        print(f"{len(pending)} of {len(specs)} runs would start or resume (dry run: nothing started)")
-        if pending and options is not None:
-            slurm.submit(pending, options, dry_run=True)
-        return 0
-    if pending:
-        from sweeps.prepare import check_all, prepare
-        check_all(pending, Path(args.runs_dir))
-        if options is not None:
-            slurm.check_options(options)
-            slurm.check_runs(pending, options)
-        for spec in pending:
-            prepare(spec)
-        if options is not None:
-            slurm.submit(pending, options)
-            return 0
-        t0 = time.time()
-        EXECUTORS[args.executor](pending, jobs=args.jobs)
-        print(f"{len(pending)} runs finished in {time.time() - t0:.0f} s")
-    elif busy:
-        print(f"nothing to start: {len(busy)} runs are queued or running elsewhere")
-    else:
-        print("all runs are finished; nothing to start")
+    if not pending:
+        print(f"nothing to start: {plural(len(busy), 'run')} queued or running elsewhere" if busy
+              else "all runs are finished; nothing to start")
+    return pending
 
+
+def start(args, sweep, pending: list, options) -> str:
+    """Check everything, prepare the run directories, then run them here or submit them: 'ran' or 'submitted'."""
+    from sweeps.prepare import check_all, prepare
+    check_all(pending, Path(args.runs_dir))
+    if options is not None:
+        slurm.check_options(options)
+        slurm.check_runs(pending, options)
+    for spec in pending:
+        prepare(spec)
+    if options is not None:
+        slurm.submit(pending, options)
+        return "submitted"
+    t0 = time.time()
+    display = Display(args.progress, args.progress_every, sweep=sweep.name, total_runs=len(pending), jobs=args.jobs)
+    EXECUTORS[args.executor](pending, jobs=args.jobs, display=display)
+    print(f"{plural(len(pending), 'run')} finished in {duration(time.time() - t0)}")
+    return "ran"
+
+
+def finish(args, sweep, specs: list) -> int:
+    """The report (unless --no-report) and what did not finish cleanly: 0, or 1 when a run failed or is left."""
     rows = sweep_status([s.run_dir for s in specs])
     elsewhere = [r.run_id for r in rows if r.state.held]
     if elsewhere:
-        print(f"{len(elsewhere)} runs are held by another process or job: " + ", ".join(elsewhere))
+        print(f"{plural(len(elsewhere), 'run')} held by another process or job: " + ", ".join(elsewhere))
     failed = [r for r in rows if r.state is not RunState.DONE and not r.state.held]    # failed, or unfinished
     if not args.no_report:
         from analysis.report import write_report
@@ -141,14 +179,32 @@ def main(argv=None) -> int:
         for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset):
             print(f"wrote {path}")
     if failed:
-        print(f"{len(failed)} runs did not finish cleanly: " + ", ".join(f"{r.run_id} ({r.text})" for r in failed),
-              file=sys.stderr)
+        print(f"{plural(len(failed), 'run')} did not finish cleanly: "
+              + ", ".join(f"{r.run_id} ({r.text})" for r in failed), file=sys.stderr)
         return 1
     return 0
 
 
 def cli(argv=None) -> int:
-    return one_line_errors(main, argv)
+    """main(argv) as the command line runs it: bad input in one line (exit 2); a sweep stopped by Ctrl-C or
+    SIGTERM in one line saying where its runs stopped and the command that resumes them (exit 128 + signal)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return one_line_errors(main, args)
+    except Interrupted as stop:
+        print(interrupted_line(stop, module_command("sweeps.run", args)), file=sys.stderr, flush=True)
+        return stop.exit_code
+    except KeyboardInterrupt:
+        print(interrupted_line(Interrupted(signal.SIGINT), module_command("sweeps.run", args)), file=sys.stderr,
+              flush=True)
+        return 128 + signal.SIGINT
+
+
+def interrupted_line(stop: Interrupted, command: str) -> str:
+    """One line: where each run stopped, and the command that resumes the sweep."""
+    how = signal.Signals(stop.signum).name + (" twice" if stop.at_once else "")
+    where = "; ".join(f"{run} {text}" for run, text in stop.stopped.items()) or "no run was training"
+    return f"interrupted ({how}): {where}. The same command resumes the sweep: {command}"
 
 
 if __name__ == "__main__":
