@@ -38,6 +38,7 @@ from core.progress import PRETRAIN, Progress, timed_stage
 from core.record import COLLAPSED, NUMERICS_KEY, collapse_status
 from core.rundir import FollowerRunDir, RunDir, base_meta
 from core.schedule import scaled_lr
+from core.sizes import check_sizes
 from core.step import lr_as_tensor, step_function
 from core.stopping import Preempted, StopFlag, request_stop
 from core.targets import make_targets
@@ -111,7 +112,7 @@ class _Training:
         torch.manual_seed(cfg.run.seed)
         self.n_pairs = n_pairs = 2 if cfg.loss.symmetry == "asym2x" else 1        # Sec. 4.6
         self.source = source = make_source(cfg, device, n_pairs, dp.rank, dp.world)  # this rank's share of each batch
-        check_fits(cfg, source.n_train)
+        check_sizes(cfg, source.n_train, "run")
         model = build_model(cfg, source.channels).to(device)                     # Table 1 h, Table 3 BN, App. B d
         model = distributed.convert_batchnorm(model, device)                     # BN over all ranks (W > 1 only)
         precision.prepare_model(model, cfg.run)                      # channels_last, compile (off by default)
@@ -309,13 +310,6 @@ class _Training:
                  f"{_pct(result['linear_acc'])} backbone std {result['backbone_std']:.4f} erank "
                  f"{result['backbone_erank']:.1f} (final evaluation {took.seconds:.1f}s)")
         return result
-
-
-def check_fits(cfg: C.Config, n_train: int) -> None:
-    """A MoCo queue holds keys of distinct images only if it is smaller than the training set."""
-    if cfg.loss.negatives == "queue" and cfg.loss.queue_size >= n_train:
-        raise C.ConfigError(f"loss.queue_size {cfg.loss.queue_size} is not smaller than the {n_train} training "
-                            "images: the queue would hold several keys of one image, its positive among them")
 
 
 def diverged_result(state: TrainState, spe: int) -> dict:

@@ -82,13 +82,14 @@ def main(argv=None) -> int:
         print(format_table(rows))
         print(summary(rows))
         return 0
-    pending = plan(args, specs, rows)
+    pending, twins = plan(args, specs, rows)
     if args.dry_run:
-        print(f"{plural(len(pending), 'run')} of {len(specs)} would start or resume (dry run: nothing started)")
-        if pending and options is not None:
-            slurm.submit(pending, options, dry_run=True)
+        to_train = [s for s in pending if s.run_id not in twins]
+        print(f"{plural(len(to_train), 'run')} of {len(specs)} would start or resume (dry run: nothing started)")
+        if to_train and options is not None:
+            slurm.submit(to_train, options, dry_run=True)
         return 0
-    if pending and start(args, sweep, pending, options) == "submitted":
+    if pending and start(args, sweep, pending, twins, options) == "submitted":
         return 0
     return finish(args, sweep, specs)
 
@@ -126,8 +127,9 @@ def expand_args(args):
     return sweep, expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
 
 
-def plan(args, specs: list, rows: list) -> list:
-    """Stale runs handled (--stale), every run listed with its state, twins copied: the runs to start."""
+def plan(args, specs: list, rows: list) -> tuple[list, dict]:
+    """Stale runs handled (--stale), every run listed with its state: the runs to start or copy, and
+    {run id: the finished twin whose record it copies} (sweeps.twins; copied only once the checks pass)."""
     held = {r.run_id for r in rows if r.state.held}
     for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_finished,
                              args.dry_run):
@@ -138,22 +140,38 @@ def plan(args, specs: list, rows: list) -> list:
         print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row.text}{job}")
     busy = {r.run_id for r in rows if r.state.held}
     pending = [s for s in specs if not is_finished(s.run_dir) and s.run_id not in busy]
+    twins = {}
     if pending and not args.no_reuse:
-        from sweeps.twins import reuse_twins
-        pending = reuse_twins(pending, Path(args.runs_dir), dry_run=args.dry_run, any_numerics=args.stale == "reuse")
+        from sweeps.twins import match_twins, twin_line
+        twins = match_twins(pending, Path(args.runs_dir), any_numerics=args.stale == "reuse")
+        if args.dry_run:
+            for spec in pending:
+                if spec.run_id in twins:
+                    print(twin_line(spec, twins[spec.run_id], dry_run=True))
     if not pending:
         print(f"nothing to start: {plural(len(busy), 'run')} queued or running elsewhere" if busy
               else "all runs are finished; nothing to start")
-    return pending
+    return pending, twins
 
 
-def start(args, sweep, pending: list, options) -> str:
-    """Check everything, prepare the run directories, then run them here or submit them: 'ran' or 'submitted'."""
+def start(args, sweep, pending: list, twins: dict, options) -> str:
+    """Check everything, copy the twins' records, prepare the run directories, then run them here or submit
+    them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
     from sweeps.prepare import check_all, prepare
-    check_all(pending, Path(args.runs_dir))
-    if options is not None:
-        slurm.check_options(options)
-        slurm.check_runs(pending, options)
+    from sweeps.twins import adopt, twin_line
+    to_train = [s for s in pending if s.run_id not in twins]
+    if to_train:
+        check_all(to_train, Path(args.runs_dir), str(sweep.path))
+        if options is not None:
+            slurm.check_options(options)
+            slurm.check_runs(to_train, options)
+    for spec in pending:
+        if spec.run_id in twins:
+            adopt(spec, twins[spec.run_id])
+            print(twin_line(spec, twins[spec.run_id], dry_run=False))
+    if not to_train:
+        return "copied"
+    pending = to_train
     for spec in pending:
         prepare(spec)
     if options is not None:
