@@ -25,10 +25,11 @@ from sweeps.interrupts import Interrupted
 from sweeps.progress import MODES, Display
 from sweeps.status import RunState, format_table, is_finished, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
-from sweeps.words import duration, plural
+from sweeps.words import duration, one_line, plural
 
 
 def parse_args(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
     ap = argparse.ArgumentParser(prog="python -m sweeps.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", nargs="?", help="sweep name from ablations/ or path to a sweep file")
     ap.add_argument("--preset", default="cpu", help="scale preset (default: cpu); see --list-presets")
@@ -52,6 +53,8 @@ def parse_args(argv):
                     help="runs made under other training numerics (core/numerics.py): refuse (default: stop and "
                          "list them), reuse (keep finished ones and copy such twins), rerun (move them to "
                          "<sweep>/.stale/ and train again)")
+    ap.add_argument("--retry-failed", action="store_true", help="train the runs that failed again: from their "
+                    "checkpoint, or from scratch without one (the failure is kept in failures.jsonl)")
     ap.add_argument("--dry-run", action="store_true", help="list the runs and their state (and with --executor "
                     "slurm the sbatch file); start nothing")
     ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
@@ -65,7 +68,9 @@ def parse_args(argv):
     ap.add_argument("--list-methods", action="store_true", help="the Sec. 6 methods side by side (Fig. 3 as a "
                     "table) and their recipes; a sweep case selects one with `method: NAME`")
     slurm.add_arguments(ap)
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.argv = argv
+    return args
 
 
 def main(argv=None) -> int:
@@ -82,6 +87,11 @@ def main(argv=None) -> int:
         print(format_table(rows))
         print(summary(rows))
         return 0
+    if args.retry_failed:
+        from sweeps.retry import retry
+        for line in retry(rows, {s.run_id: s.run_dir for s in specs}, args.dry_run):
+            print(line)
+        rows = sweep_status([s.run_dir for s in specs])
     pending, twins = plan(args, specs, rows)
     if args.dry_run:
         to_train = [s for s in pending if s.run_id not in twins]
@@ -149,8 +159,10 @@ def plan(args, specs: list, rows: list) -> tuple[list, dict]:
                 if spec.run_id in twins:
                     print(twin_line(spec, twins[spec.run_id], dry_run=True))
     if not pending:
+        failed = sum(r.state is RunState.FAILED for r in rows)
         print(f"nothing to start: {plural(len(busy), 'run')} queued or running elsewhere" if busy
-              else "all runs are finished; nothing to start")
+              else "all runs are finished" + (f" ({failed} failed: --retry-failed trains them again)" if failed
+                                              else "") + "; nothing to start")
     return pending, twins
 
 
@@ -198,9 +210,18 @@ def finish(args, sweep, specs: list) -> int:
             print(f"wrote {path}")
     if failed:
         print(f"{plural(len(failed), 'run')} did not finish cleanly: "
-              + ", ".join(f"{r.run_id} ({r.text})" for r in failed), file=sys.stderr)
+              + ", ".join(f"{r.run_id} ({r.state.value}: {one_line(r.detail, 160)})" if r.state is RunState.FAILED
+                          else f"{r.run_id} ({r.text})" for r in failed), file=sys.stderr)
+        if any(r.state is RunState.FAILED for r in failed):
+            print("a failed run is not trained again unless asked: re-run it (from its checkpoint) with "
+                  f"{module_command('sweeps.run', [*sys_args(args), '--retry-failed'])}", file=sys.stderr)
         return 1
     return 0
+
+
+def sys_args(args) -> list[str]:
+    """The command line this sweep was started with (without --retry-failed)."""
+    return [a for a in args.argv if a != "--retry-failed"]
 
 
 def cli(argv=None) -> int:

@@ -148,7 +148,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
         if stalled >= self.max_stalls:
             reason = (f"gave up: {stalled} attempts in a row made no progress past step {step} (killed, out of "
                       f"memory, a time limit too short?); job logs in {rd.path.parent / 'slurm'}; to try again, "
-                      "delete result.json and attempts.jsonl")
+                      "re-run the sweep with --retry-failed")
             result = {"status": "failed", "reason": reason}
             rd.write_result(result)
             runlock.release(rd.path, mine)

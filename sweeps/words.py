@@ -24,3 +24,9 @@ def duration(seconds: float | None) -> str:
         return f"{m // 60}h{m % 60:02d}m"
     h = math.ceil(m / 60)
     return f"{h // 24}d{h % 24:02d}h"
+
+
+def one_line(text: str | None, width: int = 200) -> str:
+    """A message (a failure's reason) on one line: whitespace collapsed, cut at `width` characters."""
+    flat = " ".join(str(text or "no reason recorded").split())
+    return flat if len(flat) <= width else flat[:width - 3] + "..."
