@@ -97,9 +97,13 @@ def check_all(specs: list[RunSpec], runs_dir: Path, sweep_file: str = "") -> Non
 
 
 def prepare(spec: RunSpec) -> None:
-    """Write config.yaml and meta.json of a run not started yet (a started one keeps its own)."""
+    """Write config.yaml and meta.json of a run not started yet. A started one keeps its meta.json, and its
+    config.yaml takes this sweep's values of the settings outside the run id (run.logger, data.root, run.threads,
+    ...: check_existing made sure nothing else differs), so a resumed run trains with what was asked now."""
     rd = RunDir(spec.run_dir)
     if rd.file("config.yaml").exists():
+        if rd.read_config() != spec.config:
+            rd.write_config(spec.config)
         return
     rd.write_config(spec.config)
     rd.write_meta({**spec.meta(), **base_meta()})

@@ -37,7 +37,8 @@ def parse_args(argv):
                     help="where runs execute (default: local)")
     ap.add_argument("--jobs", type=int, default=1, help="local executor: runs at a time (default 1)")
     ap.add_argument("--seeds", type=int, nargs="+", help="override the sweep file's seeds")
-    ap.add_argument("--cases", nargs="+", metavar="CASE", help="run only these cases (rows) of the sweep file")
+    ap.add_argument("--cases", "--case", nargs="+", metavar="CASE",
+                    help="run (or show) only these cases (rows) of the sweep file")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for every run, e.g. --set optim.epochs=2 (repeatable)")
     ap.add_argument("--data-root", help="data directory (sets data.root)")
@@ -63,6 +64,11 @@ def parse_args(argv):
                          "bar, plain, or off (log lines only)")
     ap.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
                     help="plain progress lines: a run's line at most this often (default 30)")
+    ap.add_argument("--show-config", action="store_true", help="print the resolved config of each run (with "
+                    "--case, --preset, --seeds, --set: exactly the config.yaml the run gets); start nothing")
+    ap.add_argument("--list-keys", nargs="?", const="", metavar="PREFIX", help="every config key (or those starting "
+                    "with PREFIX, e.g. optim) with its type, default, the value at --preset, the paper section it "
+                    "cites and its comment in core/config.py")
     ap.add_argument("--list", action="store_true", help="list the known sweeps")
     ap.add_argument("--list-presets", action="store_true", help="list the presets")
     ap.add_argument("--list-methods", action="store_true", help="the Sec. 6 methods side by side (Fig. 3 as a "
@@ -79,6 +85,8 @@ def main(argv=None) -> int:
     if listed is not None:
         return listed
     sweep, specs = expand_args(args)
+    if args.show_config:
+        return show_config(sweep, specs)
     options = slurm.options_from(args) if args.executor == "slurm" else None
     print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
           f"{Path(args.runs_dir) / sweep.name}")
@@ -119,7 +127,27 @@ def list_and_exit(args) -> int | None:
         from core.methods import methods_table
         print(methods_table())
         return 0
+    if args.list_keys is not None:
+        from core.config_docs import format_keys, key_docs
+        from core.presets import preset_overrides
+        docs = key_docs(args.list_keys)
+        if not docs:
+            from core.config import all_keys
+            from core.config_checks import suggest
+            raise ConfigError(f"--list-keys: no config key starts with '{args.list_keys}'"
+                              f"{suggest(args.list_keys, all_keys())}")
+        print(format_keys(docs, preset_overrides(args.preset), args.preset))
+        return 0
     return None
+
+
+def show_config(sweep, specs: list) -> int:
+    """Print each run's resolved config, as its config.yaml will hold it (a comment line names the run)."""
+    from core.config import dump_yaml
+    for spec in specs:
+        print(f"# {sweep.name} / {spec.case} / seed {spec.seed} at preset {spec.preset}: {spec.run_dir}/config.yaml")
+        print(dump_yaml(spec.config), end="")
+    return 0
 
 
 def expand_args(args):
@@ -158,12 +186,46 @@ def plan(args, specs: list, rows: list) -> tuple[list, dict]:
             for spec in pending:
                 if spec.run_id in twins:
                     print(twin_line(spec, twins[spec.run_id], dry_run=True))
+    for line in not_applied(specs, pending):
+        print(line)
     if not pending:
         failed = sum(r.state is RunState.FAILED for r in rows)
         print(f"nothing to start: {plural(len(busy), 'run')} queued or running elsewhere" if busy
               else "all runs are finished" + (f" ({failed} failed: --retry-failed trains them again)" if failed
                                               else "") + "; nothing to start")
     return pending, twins
+
+
+def not_applied(specs: list, pending: list) -> list[str]:
+    """A note per setting that does not change what is computed (run.logger, data.root, ...: not in the run id)
+    asked for here but differing in finished runs, whose records are complete: it was not applied to them."""
+    from core.config import Config, all_keys, get
+    from core.rundir import RunDir
+    keys = [k for k in all_keys() if not _identity(k)]
+    todo = {s.run_id for s in pending}
+    missed: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.run_id in todo or not (spec.run_dir / "config.yaml").exists():
+            continue
+        try:
+            done = RunDir(spec.run_dir).read_config()
+        except ConfigError:
+            continue
+        for key in keys:
+            if get(spec.config, key) != get(done, key) and get(spec.config, key) != get(Config(), key):
+                missed.setdefault(f"{key}={get(spec.config, key)}", []).append(spec.run_id)
+    return [f"note: {setting} was not applied to {plural(len(runs), 'finished run')} ({', '.join(runs[:3])}"
+            f"{', ...' if len(runs) > 3 else ''}): it changes how a run trains, and they have trained"
+            for setting, runs in missed.items()]
+
+
+def _identity(key: str) -> bool:
+    import dataclasses
+
+    from core.config import Config
+    sec, name = key.split(".", 1)
+    spec = {f.name: f for f in dataclasses.fields(getattr(Config(), sec))}[name]
+    return spec.metadata.get("identity", True)
 
 
 def start(args, sweep, pending: list, twins: dict, options) -> str:
