@@ -94,10 +94,8 @@ def load_cifar(cfg: DataConfig) -> ImageArrays:
     root = Path(cfg.root) if cfg.root else CACHE_DIR / cfg.dataset
     try:
         train, test = (cls(root, train=t, download=cfg.download) for t in (True, False))
-    except RuntimeError:                       # torchvision's "not found or corrupted": say which (core.data_checks)
-        from core.data_checks import check_data
-        check_data(cfg)
-        raise
+    except RuntimeError as err:                # torchvision's "not found or corrupted": make_source says which
+        raise DataError(f"{cfg.dataset} could not be loaded from {root}: {err}") from None
 
     def to_tensor(ds):  # (N, 32, 32, 3) uint8 -> (N, 3, 32, 32)
         return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets).long()
