@@ -106,9 +106,14 @@ def summary_lines(verdicts: list[Verdict], runs) -> list[str]:
     return out
 
 
-def run_looks(sweep: Sweep, runs_dir, preset: str, level: float, max_seeds: int, train) -> list[str]:
+def run_looks(sweep: Sweep, runs_dir, preset: str, level: float | None, max_seeds: int | None, train) -> list[str]:
     """Look, add the seeds the open claims need (train(sweep_name, cases, seeds) runs them), look again, until
-    no claim is open or --max-seeds is reached; returns the summary lines."""
+    no claim is open or `max_seeds` is reached (None: the last look's); returns the summary lines, the first
+    naming the rule."""
+    level = stats.LEVEL if level is None else level
+    max_seeds = stats.LOOKS[-1] if max_seeds is None else max_seeds
+    if not 0.5 <= level < 1 or max_seeds < 1:
+        raise ValueError(f"a level in [0.5, 1) and at least one seed, got {level} and {max_seeds}")
     verdicts: list[Verdict] = []
     for _ in range(len(stats.LOOKS) + 1):
         look, verdicts = look_now(sweep, runs_dir, preset, level, max_seeds)
@@ -125,4 +130,6 @@ def run_looks(sweep: Sweep, runs_dir, preset: str, level: float, max_seeds: int,
         _, runs = judge_sweep(sweep, runs_dir, preset, level)
     except ReportError:
         runs = None
-    return summary_lines(verdicts, runs)
+    head = (f"until decided (looks at {', '.join(map(str, stats.LOOKS))} seeds, at most {max_seeds}; "
+            f"{level:.0%} overall, {1 - (1 - level) / len(stats.LOOKS):.1%} a look past the sweep file's seeds):")
+    return [head] + summary_lines(verdicts, runs)

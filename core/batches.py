@@ -189,4 +189,10 @@ def make_source(cfg: Config, device: torch.device, n_pairs: int = 1, rank: int =
     if cfg.data.dataset == "folder":
         return FolderSource(cfg, device, n_pairs, rank=rank, world=world)
     from core.datasets import load_arrays
-    return ArraySource(load_arrays(cfg.data), cfg, device, rank, world)
+    try:
+        data = load_arrays(cfg.data)
+    except DataError:                          # missing, or there but unreadable: say which (core.data_checks)
+        from core.data_checks import check_data
+        check_data(cfg.data)
+        raise
+    return ArraySource(data, cfg, device, rank, world)

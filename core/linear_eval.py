@@ -36,6 +36,8 @@ from core.config import Config, EvalConfig, RunConfig
 from core.lars import LARS
 from core.lincls_data import SALT, LinclsImages, resize_size
 from core.model import SimSiam
+from core.progress import LINEAR_EVAL as PHASE
+from core.progress import Progress, timed_stage
 from core.record import LINEAR_EVAL, LINEAR_PAPER, LINEAR_PROTOCOL, TRAINED
 from core.rundir import RunDir
 from core.schedule import cosine_lr, scaled_lr
@@ -116,12 +118,15 @@ def top1(backbone: nn.Module, classifier: nn.Module, images: LinclsImages, run: 
     return 100.0 * correct / max(seen, 1)
 
 
-def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, preempted) -> dict:
+def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, preempted,
+              progress: Progress | None = None) -> dict:
     """Train (or resume, or just read back) the paper's linear evaluation of rd's last.pt; its record.
 
     `stop_flag` is core.train's StopFlag and `preempted` its Preempted (passed in: core.train calls this): a
-    SIGTERM/SIGUSR1 saves linear.pt at the next step and raises `preempted`."""
+    SIGINT/SIGTERM/SIGUSR1 saves linear.pt at the next step and raises `preempted`. `progress` hears of every
+    step (core.progress; no loss is read for it)."""
     dp, e, name = distributed.current(), cfg.eval, rd.path.name
+    progress = progress or Progress()
     if dp.active:
         torch.distributed.barrier()                          # rank 0 has saved last.pt before it gets here
     ckpt = load_checkpoint(rd.path, map_location="cpu")
@@ -134,15 +139,10 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
     classifier = build_classifier(dim, source.num_classes, cfg.run.seed, device)
     optimizer = build_optimizer(classifier, e)
     spe, proto = images.steps_per_epoch, protocol(cfg)
-    state = {"step": 0, "top1": [], "lr": [], "seconds": 0.0, "pretrain_step": ckpt["state"]["step"]}
-    saved = load_checkpoint(rd.path, map_location=device, names=LINEAR)
-    if saved is not None and saved["protocol"] == proto and saved["state"]["pretrain_step"] == state["pretrain_step"]:
-        classifier.load_state_dict(saved["classifier"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state = saved["state"]
+    state = _resume(rd, device, proto, ckpt["state"]["step"], classifier, optimizer,
+                    lambda s: log(f"[{name}] linear eval (paper) {s}"))
+    if state["step"]:
         log(f"[{name}] linear eval (paper) resumed at epoch {state['step'] / spe:.2f} of {e.lincls_epochs}")
-    elif saved is not None:
-        log(f"[{name}] linear eval (paper): linear.pt belongs to another protocol or checkpoint; starting over")
 
     def checkpoint():
         if dp.main:
@@ -156,6 +156,7 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
 
     for epoch, (acc, lr) in enumerate(zip(state["top1"], state["lr"])):   # a mirror turned on late catches up
         rd.mirror_row({"step": epoch + 1, "linear_eval/top1": acc, "linear_eval/lr": lr})
+    progress.start(PHASE, state["step"], e.lincls_epochs * spe, spe)
     with stop_flag() as stop:
         while state["step"] < e.lincls_epochs * spe:
             epoch, start = divmod(state["step"], spe)
@@ -171,11 +172,13 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
                 distributed.average_gradients(classifier.parameters(), dp.world)
                 optimizer.step()
                 state["step"] += 1
+                progress.advance(state["step"])
                 if i < spe - 1 and stop_asked(stop.set):
                     state["seconds"] += time.time() - t0
                     checkpoint()
-                    raise preempted(f"linear evaluation stopped by signal at step {state['step']}")
-            state["top1"].append(top1(backbone, classifier, images, cfg.run))
+                    raise preempted(_stopped(state["step"], spe, e.lincls_epochs))
+            with timed_stage(progress, "linear eval: top-1 on the test split"):
+                state["top1"].append(top1(backbone, classifier, images, cfg.run))
             state["lr"].append(lr)
             state["seconds"] += time.time() - t0
             checkpoint()
@@ -185,13 +188,33 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
             log(f"[{name}] linear eval (paper) epoch {epoch + 1}/{e.lincls_epochs} lr {lr:.4g} "
                 f"top-1 {state['top1'][-1]:.2f}% {time.time() - t0:.1f}s")
             if stop_asked(stop.set):
-                raise preempted(f"linear evaluation stopped by signal at step {state['step']}")
+                raise preempted(_stopped(state["step"], spe, e.lincls_epochs))
     changed = [k for k, v in backbone.state_dict().items() if not torch.equal(v, frozen[k])]
     if changed:                                              # main_lincls.py's sanity_check
         raise RuntimeError(f"the backbone changed during linear evaluation: {', '.join(changed[:3])}")
     record = _record(state, proto, e.lincls_epochs)
     rd.write_json(LINEAR_EVAL, record)
     return record
+
+
+def _resume(rd: RunDir, device: torch.device, proto: dict, pretrain_step: int, classifier: nn.Module,
+            optimizer: LARS, log) -> dict:
+    """The stage's state from linear.pt (classifier and optimizer loaded) when it is of this protocol and this
+    pre-training checkpoint; else a fresh state."""
+    state = {"step": 0, "top1": [], "lr": [], "seconds": 0.0, "pretrain_step": pretrain_step}
+    saved = load_checkpoint(rd.path, map_location=device, names=LINEAR)
+    if saved is not None and saved["protocol"] == proto and saved["state"]["pretrain_step"] == pretrain_step:
+        classifier.load_state_dict(saved["classifier"])
+        optimizer.load_state_dict(saved["optimizer"])
+        return saved["state"]
+    if saved is not None:
+        log("linear.pt belongs to another protocol or checkpoint; starting over")
+    return state
+
+
+def _stopped(step: int, spe: int, epochs: int) -> str:
+    return (f"linear evaluation stopped at step {step} of {epochs * spe} (epoch {step / spe:.2f} of {epochs}); "
+            "linear.pt saved")
 
 
 def _record(state: dict, proto: dict, epochs: int) -> dict:
@@ -214,13 +237,13 @@ def result_keys(record: dict, e: EvalConfig, configured: bool, evaluation: dict)
 
 
 def after_pretraining(cfg: Config, rd: RunDir, result: dict, log, device: torch.device, stop_flag,
-                      preempted) -> dict:
+                      preempted, progress: Progress | None = None) -> dict:
     """What linear evaluation adds to a pre-training result: which protocol gave linear_acc, and with
     eval.linear paper the stage's numbers (run here, resumable). Nothing for a run that did not train to its end."""
     if result.get("status") not in TRAINED:
         return {}
     extra = {LINEAR_PROTOCOL: cfg.eval.linear}
     if cfg.eval.linear == LINEAR_PAPER:
-        record = run_stage(cfg, rd, log, device, stop_flag, preempted)
+        record = run_stage(cfg, rd, log, device, stop_flag, preempted, progress)
         extra.update(result_keys(record, cfg.eval, True, result.get("eval") or {}))
     return extra

@@ -121,8 +121,12 @@ def cli(argv=None) -> int:
     try:
         return one_line_errors(main, argv, (DataError, LinearEvalError))
     except Preempted as stopped:
-        print(f"{stopped}; linear.pt saved: the same command resumes it", file=sys.stderr)
+        print(f"{stopped}: the same command resumes it", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        print("interrupted before the next step boundary (set-up, or a second Ctrl-C); linear.pt keeps the last "
+              "finished epoch: the same command resumes it", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

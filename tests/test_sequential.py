@@ -82,6 +82,7 @@ def test_seeds_are_added_look_by_look_until_the_claim_is_decided(tmp_path):
             _write(runs, case, s)
     lines = run_looks(sweep, runs, "cpu", 0.95, 10, _trainer(runs, calls))
     assert calls == [("toy", ("a", "b"), (0, 1, 2, 3, 4, 5)), ("toy", ("a", "b"), tuple(range(10)))]
+    assert lines[0].startswith("until decided (looks at 3, 6, 10 seeds, at most 10; 95% overall, 98.3% a look")
     assert "reproduced with 10 seeds: a beats b (Sec. 0)" in "\n".join(lines)
     assert not (runs / "toy" / "c-s3").exists()                                  # the decided claim's row
 

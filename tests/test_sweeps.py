@@ -140,6 +140,14 @@ def test_parse_set_reads_yaml_values():
     ("figure: F\ntitle: t\ncases: {a: {optim.base_lr: -0.5}}\n", "'optim.base_lr' must be >= 0, got -0.5"),
     ("figure: F\ntitle: t\ncases: {a: {model.predictor: identity}}\n",
      "'model.predictor' must be one of ['mlp', 'none', 'frozen']"),
+    # parsable, but YAML would keep only the last of a key written twice: refused, at any depth
+    ("figure: F\ntitle: t\ncases:\n  a: {}\n  a: {model.dim: 8}\n",
+     "line 5, column 3: key 'a' is written twice (first at line 4, column 3)"),
+    ("figure: F\ntitle: t\ncases:\n  a:\n    model.dim: 8\n    model.dim: 16\n",
+     "line 6, column 5: key 'model.dim' is written twice (first at line 5, column 5)"),
+    ("figure: F\ntitle: t\ncases: {a: {}}\ntitle: u\n", "key 'title' is written twice"),
+    ("", "empty sweep file"),
+    ("# a comment\n\n   # and another\n", "empty sweep file"),
 ])
 def test_bad_sweep_file_is_one_line_naming_file_and_key(text, message, tmp_path):
     path = tmp_path / "bad.yaml"
