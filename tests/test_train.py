@@ -158,3 +158,14 @@ def test_effective_rank_is_logged_with_z_std(tmp_path):
     rows = [r for r in RunDir(tmp_path / "r").read_metrics() if r["step"] > 0]
     assert all(1.0 <= r["z_erank"] <= cfg.model.dim for r in rows)
     assert result["z_erank"] == rows[-1]["z_erank"]
+
+
+def test_a_finished_run_keeps_one_checkpoint_unless_asked_for_two(tmp_path):
+    train(tiny_config(run__keep_checkpoints=1), tmp_path / "one", {}, **QUIET)
+    assert (tmp_path / "one" / "last.pt").exists() and not (tmp_path / "one" / "prev.pt").exists()
+    train(tiny_config(run__keep_checkpoints=2), tmp_path / "two", {}, **QUIET)
+    assert (tmp_path / "two" / "last.pt").exists() and (tmp_path / "two" / "prev.pt").exists()
+    failed = train(tiny_config(run__keep_checkpoints=1, optim__batch_size=4096), tmp_path / "failed", {}, **QUIET)
+    assert failed["status"] == "failed"                            # a failed run keeps what it has, for a retry
+    from core.config import Config
+    assert Config().run.keep_checkpoints == 1
