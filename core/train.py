@@ -288,7 +288,8 @@ class _Training:
     def final_result(self) -> dict:
         cfg, state, source, sqrt_d = self.cfg, self.state, self.source, self.sqrt_d
         final = state.epoch_acc.means()                              # means over the last epoch
-        what = "final evaluation: kNN monitor" + (f", linear probe ({cfg.eval.linear_epochs} epochs on cached "
+        n = cfg.eval.linear_epochs
+        what = "final evaluation: kNN monitor" + (f", linear probe ({n} epoch{'s' if n != 1 else ''} on cached "
                                                   "features)" if cfg.eval.linear == "sgd" else "")
         with timed_stage(self.progress, what) as took:
             evaluated = self.evaluated

@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     if args.show_config:
         return show_config(sweep, specs)
     options = slurm.options_from(args, args.preset) if args.executor == "slurm" else None
-    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
+    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {plural(len(specs), 'run')} in "
           f"{Path(args.runs_dir) / sweep.name}")
     rows = sweep_status([s.run_dir for s in specs])
     if args.status:

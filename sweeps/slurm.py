@@ -19,6 +19,7 @@ from core.config import ConfigError
 from sweeps import runlock
 from sweeps.executors import take
 from sweeps.expand import RunSpec
+from sweeps.words import plural
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -231,7 +232,7 @@ def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -
     queue.prefetch((runlock.read(s.run_dir) or {}).get("job_id") for s in specs)
     folder = log_folder(specs)
     if dry_run:
-        print(f"would submit {len(specs)} runs as {'a job array' if len(specs) > 1 else 'one job'}; "
+        print(f"would submit {plural(len(specs), 'run')} as {'a job array' if len(specs) > 1 else 'one job'}; "
               f"logs in {folder}/; the sbatch file:")
         print("    " + sbatch_script(specs, options).replace("\n", "\n    "))
         return []
