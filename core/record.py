@@ -26,7 +26,7 @@ import math
 from pathlib import Path
 
 CONFIG, META, METRICS, RESULT = "config.yaml", "meta.json", "metrics.jsonl", "result.json"
-LINEAR_EVAL, LIVE_LOG_DIR = "linear_eval.json", "tb"
+LINEAR_EVAL, LIVE_LOG_DIR, WANDB_DIR = "linear_eval.json", "tb", "wandb"      # the live logs' folders: core.live_log
 
 # Result statuses, in the order tables list them. `near-collapse` sits between ok and collapsed: the output
 # kept some spread, but less than half that of outputs spread evenly over the sphere (`collapse_status`).
