@@ -90,7 +90,7 @@ def axis_figure(table: pd.DataFrame, runs: pd.DataFrame, sweep: Sweep, key: str,
                 _mark_bad(ours, xs, mean, statuses)
         ours.set_title("ours: accuracy (%)")
         chance = chance_of(runs)
-        ours.text(0.98, 0.03, f"chance: {chance:g}%" if chance is not None else "chance: unknown",
+        ours.text(0.98, 0.03, f"chance: {chance:.3g}%" if chance is not None else "chance: unknown",
                   transform=ours.transAxes, ha="right", va="bottom", fontsize=10, color="0.25")
         _pad(ours, pd.concat([_col(table, f"{m}_mean") for m in ACC_METRICS]))
         handles, labels = ours.get_legend_handles_labels()

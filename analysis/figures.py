@@ -154,7 +154,7 @@ def draw_chance(ax, runs: pd.DataFrame) -> None:
     if chance is None:                     # an image folder whose class count no record states
         return
     ax.axhline(chance, color="0.35", ls=":", lw=1.2, zorder=1)
-    ax.annotate(f"chance ({chance:g}%)", xy=(1.0, chance), xycoords=("axes fraction", "data"),
+    ax.annotate(f"chance ({chance:.3g}%)", xy=(1.0, chance), xycoords=("axes fraction", "data"),
                 xytext=(-3, -3), textcoords="offset points", ha="right", va="top",
                 fontsize=11, color="0.25")
     lo, hi = ax.get_ylim()

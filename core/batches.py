@@ -44,6 +44,13 @@ def _step_seed(seed: int, step: int, rank: int, world: int) -> int:
     return _mix(seed, step) if world == 1 else _mix(seed, step, rank)
 
 
+def channel_stats(x_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std, (1, C, 1, 1), of uint8 images (N, C, H, W) scaled to [0, 1]: what ArraySource
+    normalizes with (and sweeps.export records)."""
+    x = x_train.float() / 255
+    return x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1), x.std(dim=(0, 2, 3)).view(1, -1, 1, 1)
+
+
 class ArraySource:
     def __init__(self, data: ImageArrays, cfg: Config, device: torch.device, rank: int = 0, world: int = 1):
         self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
@@ -51,9 +58,8 @@ class ArraySource:
         self.x_test, self.y_test = data.x_test.to(device), data.y_test.to(device)
         self.num_classes, self.channels = data.num_classes, data.channels
         self.n_train, self.n_test = len(data.y_train), len(data.y_test)
-        x = data.x_train.float() / 255
-        self.mean = x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1).to(device)  # per-channel, from the training set
-        self.std = x.std(dim=(0, 2, 3)).view(1, -1, 1, 1).to(device)
+        mean, std = channel_stats(data.x_train)                             # per-channel, from the training set
+        self.mean, self.std = mean.to(device), std.to(device)
         self.batch_size = cfg.optim.batch_size
         self.steps_per_epoch = len(self.x_train) // self.batch_size  # drop the last partial batch
         if self.steps_per_epoch == 0:

@@ -35,3 +35,8 @@ def load_checkpoint(run_dir: Path, map_location="cpu", names: tuple[str, str] = 
         except Exception as err:  # truncated or corrupt file: fall back to the previous one
             warnings.warn(f"{path}: unreadable checkpoint ({type(err).__name__}: {err}); trying an older one")
     return None
+
+
+def drop_previous(run_dir: Path, names: tuple[str, str] = PRETRAIN) -> None:
+    """Delete the previous checkpoint (names[1]) of a run that has ended: run.keep_checkpoints 1."""
+    (Path(run_dir) / names[1]).unlink(missing_ok=True)

@@ -165,9 +165,13 @@ class RunConfig:
     channels_last: bool = False     # NHWC weights and inputs (tensor-core convolutions on GPU)
     compile: bool = False           # torch.compile the model's forward (nn.Module.compile; checkpoints unchanged)
     compile_step: bool = False      # torch.compile the whole training step: forward, loss, backward, optimizer (core/step.py)
-    # a live copy of every metrics row for TensorBoard, in RUN_DIR/tb (core/live_log.py; needs the `live` extra).
-    # metrics.jsonl stays the record; the logger changes nothing that is computed, so it is not in the run id
-    logger: Literal["none", "tensorboard"] = field(default="none", metadata=_NOT_IDENTITY)
+    # a live copy of every metrics row for TensorBoard (RUN_DIR/tb; the `live` extra), Weights & Biases (RUN_DIR/wandb;
+    # the `wandb` extra) or both (core/live_log.py). metrics.jsonl stays the record; the logger changes nothing that
+    # is computed, so it is not in the run id
+    logger: Literal["none", "tensorboard", "wandb", "tensorboard+wandb"] = field(default="none", metadata=_NOT_IDENTITY)
+    # checkpoints a run keeps once it has ended (not failed): 1 = last.pt only (what sweeps.evaluate and sweeps.export
+    # read; a ResNet-50's pair is 440 MB), 2 = prev.pt too; a failed run keeps both for its retry. Not in the run id
+    keep_checkpoints: int = field(default=1, metadata=_NOT_IDENTITY)
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,9 @@ def check_consistency(cfg: Config, source: str) -> None:
     if cfg.optim.warmup_epochs >= cfg.optim.epochs:
         raise ConfigError(f"{source}: 'optim.warmup_epochs' ({cfg.optim.warmup_epochs:g}) must be shorter than "
                           f"'optim.epochs' ({cfg.optim.epochs}): a warm-up as long as training never decays the lr")
+    if cfg.run.keep_checkpoints not in (1, 2):
+        raise ConfigError(f"{source}: 'run.keep_checkpoints' must be 1 (last.pt) or 2 (last.pt and prev.pt), got "
+                          f"{cfg.run.keep_checkpoints}")
     if cfg.eval.collapse_frac > cfg.eval.near_collapse_frac:
         raise ConfigError(f"{source}: 'eval.collapse_frac' ({cfg.eval.collapse_frac:g}) must not exceed "
                           f"'eval.near_collapse_frac' ({cfg.eval.near_collapse_frac:g})")

@@ -6,9 +6,16 @@ A run directory holds:
     meta.json      sweep, case, seed, preset, git commit, numerics version, versions, host, start time
     metrics.jsonl  one JSON object per logging point (append-only; a torn last line is tolerated)
     result.json    final metrics and status, written atomically at the end
-    last.pt        rolling checkpoint (core.checkpoint)
+    error.txt      a failed run's traceback
+    last.pt        rolling checkpoint (core.checkpoint); prev.pt the one before, kept after the run ends only
+                   with run.keep_checkpoints 2 (a failed run keeps it too)
     linear_eval.json   eval.linear paper (or sweeps.evaluate): the stage's record; linear.pt its checkpoint
     tb/            run.logger tensorboard: event files mirroring metrics.jsonl (core.live_log)
+    wandb/         run.logger wandb: the W&B run's local files (core.live_log)
+    claim.json     the run's lock while a process or SLURM job has it (sweeps.runlock); claim.lock, the file
+                   that lock is taken under; claim.log, every stale claim broken
+    attempts.jsonl SLURM: one line per job attempt, for the retry bound (sweeps.slurm_job)
+    failures.jsonl the failures before a retry (sweeps.run --retry-failed): each failed result and traceback
 
 A run is finished when result.json exists and parses with a known status; anything else is partial.
 """
@@ -19,7 +26,7 @@ import math
 from pathlib import Path
 
 CONFIG, META, METRICS, RESULT = "config.yaml", "meta.json", "metrics.jsonl", "result.json"
-LINEAR_EVAL, LIVE_LOG_DIR = "linear_eval.json", "tb"
+LINEAR_EVAL, LIVE_LOG_DIR, WANDB_DIR = "linear_eval.json", "tb", "wandb"      # the live logs' folders: core.live_log
 
 # Result statuses, in the order tables list them. `near-collapse` sits between ok and collapsed: the output
 # kept some spread, but less than half that of outputs spread evenly over the sphere (`collapse_status`).

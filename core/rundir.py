@@ -14,7 +14,7 @@ from pathlib import Path
 from core import config as C
 from core.machine import cpu_name
 from core.numerics import NUMERICS_VERSION
-from core.record import LIVE_LOG_DIR, NUMERICS_KEY, STATUSES, read_jsonl
+from core.record import NUMERICS_KEY, STATUSES, read_jsonl
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -97,7 +97,7 @@ class RunDir:
             return
         if self._mirror is None:
             from core.live_log import open_mirror
-            self._mirror = open_mirror(self.logger, self.file(LIVE_LOG_DIR), self.read_metrics())
+            self._mirror = open_mirror(self.logger, self.path, self.read_metrics())
         self._mirror.write(row)
 
     def close_mirror(self) -> None:

@@ -26,7 +26,9 @@ import torch
 from core import config as C
 from core import distributed, precision
 from core.batches import make_source
-from core.checkpoint import load_checkpoint, save_checkpoint
+from core.checkpoint import LINEAR as LINEAR_CKPT
+from core.checkpoint import PRETRAIN as PRETRAIN_CKPT
+from core.checkpoint import drop_previous, load_checkpoint, save_checkpoint
 from core.evaluate import features, linear_accuracy, monitor, protocol
 from core.linear_eval import after_pretraining
 from core.model import build_model
@@ -88,6 +90,9 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
         log(f"[{rd.path.name}] failed: {result['reason']}")
     result.setdefault("wall_s", round(time.time() - t0, 1))
     rd.write_result(result)
+    if dp.main and result["status"] != "failed" and cfg.run.keep_checkpoints < 2:
+        for names in (PRETRAIN_CKPT, LINEAR_CKPT):                  # the run has ended: last.pt alone is kept
+            drop_previous(rd.path, names)
     progress.finish()
     return result
 
@@ -291,7 +296,8 @@ class _Training:
     def final_result(self) -> dict:
         cfg, state, source, sqrt_d = self.cfg, self.state, self.source, self.sqrt_d
         final = state.epoch_acc.means()                              # means over the last epoch
-        what = "final evaluation: kNN monitor" + (f", linear probe ({cfg.eval.linear_epochs} epochs on cached "
+        n = cfg.eval.linear_epochs
+        what = "final evaluation: kNN monitor" + (f", linear probe ({n} epoch{'s' if n != 1 else ''} on cached "
                                                   "features)" if cfg.eval.linear == "sgd" else "")
         with timed_stage(self.progress, what) as took:
             evaluated = self.evaluated

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from core.config import Config, ConfigError, apply_overrides
+from core.config import Config, ConfigError, EvalConfig, apply_overrides
 from core.overrides import parse_set
 from core.record import CONFIG, LINEAR_PAPER, TRAINED
 from sweeps.cli_errors import one_line_errors
@@ -34,7 +34,9 @@ def changeable(key: str) -> bool:
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="python -m sweeps.evaluate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m sweeps.evaluate", description=(
+        "Evaluate a pre-trained run again, without training it again: the paper's linear evaluation (App. A, "
+        "official main_lincls.py) of its last.pt, resumable, its numbers added to result.json."))
     ap.add_argument("run_dir", help="a run directory (runs/<sweep>/<run id>) whose pre-training has finished")
     ap.add_argument("--protocol", default=LINEAR_PAPER, choices=[LINEAR_PAPER],
                     help="paper: App. A / main_lincls.py (LARS, batch 4096, 90 epochs, augmented crops)")
@@ -104,10 +106,22 @@ def main(argv=None) -> int:
     finally:
         if _rank() == 0:
             runlock.release(run_dir, claim)
-    print(f"{run_dir}: paper linear evaluation top-1 {record['top1']:.2f}% after {record['epochs_done']} epochs "
-          f"(best {record['top1_best']:.2f}% at epoch {record['best_epoch']}; lr {record['protocol']['lr']:g}, "
-          f"batch {cfg.eval.lincls_batch}); written to result.json and linear_eval.json")
+    print(summary_line(run_dir, record, cfg, result.get("num_classes")))
     return 0
+
+
+def summary_line(run_dir: Path, record: dict, cfg: Config, num_classes: int | None) -> str:
+    """What the stage gave, with how many of the paper's epochs it ran and the chance level beside it."""
+    from sweeps.words import plural
+    paper = EvalConfig().lincls_epochs
+    done, epochs = record["epochs_done"], cfg.eval.lincls_epochs
+    ran = f"after {done} of {plural(epochs, 'epoch')}"
+    if epochs < paper:
+        ran += f" (eval.lincls_epochs {epochs}; the paper's protocol runs {paper}: not comparable with its numbers)"
+    chance = f"; chance {100 / num_classes:.3g}%" if num_classes else ""
+    return (f"{run_dir}: paper linear evaluation top-1 {record['top1']:.2f}% {ran} (best {record['top1_best']:.2f}% "
+            f"at epoch {record['best_epoch']}; lr {record['protocol']['lr']:g}, batch {cfg.eval.lincls_batch}"
+            f"{chance}); written to result.json and linear_eval.json")
 
 
 def _rank() -> int:

@@ -50,7 +50,7 @@ def check_runs_dir(runs_dir: Path, specs: list[RunSpec]) -> None:
     free = shutil.disk_usage(probe_dir).free
     if free < need:
         raise ConfigError(f"not enough disk for the checkpoints under {runs_dir}: {free / 2**30:.2f} GiB free, "
-                          f"{need / 2**30:.2f} GiB needed for {len(specs)} runs")
+                          f"{need / 2**30:.2f} GiB needed for {len(specs)} run(s)")
 
 
 def check_existing(spec: RunSpec) -> None:

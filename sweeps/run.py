@@ -101,9 +101,9 @@ def main(argv=None) -> int:
         return show_config(sweep, specs)
     if args.until_decided:
         return until_decided(args, sweep)
-    options = slurm.options_from(args) if args.executor == "slurm" else None
+    options = slurm.options_from(args, args.preset) if args.executor == "slurm" else None
     recipe = f" | recipe {args.recipe}" if args.recipe else ""
-    print(f"{sweep.figure}: {sweep.title} | preset {args.preset}{recipe} | {len(specs)} runs in "
+    print(f"{sweep.figure}: {sweep.title} | preset {args.preset}{recipe} | {plural(len(specs), 'run')} in "
           f"{Path(args.runs_dir) / sweep.name}")
     rows = sweep_status([s.run_dir for s in specs])
     if args.status:
@@ -120,6 +120,8 @@ def main(argv=None) -> int:
         to_train = [s for s in pending if s.run_id not in twins]
         print(f"{plural(len(to_train), 'run')} of {len(specs)} would start or resume (dry run: nothing started)")
         if to_train and options is not None:
+            for line in slurm.describe_resources(options, args.preset):
+                print(line)
             slurm.submit(to_train, options, dry_run=True)
         return 0
     if pending and start(args, sweep, pending, twins, options) == "submitted":
@@ -215,6 +217,19 @@ def plan(args, specs: list, rows: list) -> tuple[list, dict]:
     return pending, twins
 
 
+def warn_without_gpu(preset: str, specs: list) -> None:
+    """A GPU preset launched here, where there is no GPU: say so before anything starts."""
+    from core.presets import preset_needs_gpu
+    if not preset_needs_gpu(preset) or all(s.config.run.device == "cpu" for s in specs):
+        return
+    import torch
+    if torch.cuda.is_available():
+        return
+    print(f"warning: preset {preset} is sized for a GPU and this machine has none: its runs train on the CPU "
+          "(run.device auto), far slower, and a run.device cuda run fails; Ctrl-C stops them with their "
+          "checkpoints saved", file=sys.stderr)
+
+
 def not_applied(specs: list, pending: list) -> list[str]:
     """A note per setting that does not change what is computed (run.logger, data.root, ...: not in the run id)
     asked for here but differing in finished runs, whose records are complete: it was not applied to them."""
@@ -258,6 +273,10 @@ def start(args, sweep, pending: list, twins: dict, options) -> str:
         if options is not None:
             slurm.check_options(options)
             slurm.check_runs(to_train, options)
+            for line in slurm.describe_resources(options, args.preset):
+                print(line, file=sys.stderr if line.startswith("warning") else sys.stdout)
+        else:
+            warn_without_gpu(args.preset, to_train)
     for spec in pending:
         if spec.run_id in twins:
             adopt(spec, twins[spec.run_id])

@@ -19,6 +19,7 @@ from core.config import ConfigError
 from sweeps import runlock
 from sweeps.executors import take
 from sweeps.expand import RunSpec
+from sweeps.words import plural
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -165,13 +166,31 @@ def add_arguments(ap) -> None:
                        help=HELP.get(name, "") + default or None)
 
 
-def options_from(args) -> SlurmOptions:
-    values = load_profile(args.profile) if args.profile else {}
+def options_from(args, preset: str | None = None) -> SlurmOptions:
+    """The job's options: the preset's SLURM defaults (core/presets), then the --profile, then the flags."""
+    from core.presets import preset_slurm
+    values = {k: _coerce(k, v, f"preset {preset}") for k, v in preset_slurm(preset).items()} if preset else {}
+    for key in values:
+        if key not in FIELDS:
+            raise ConfigError(f"preset {preset}: unknown SLURM option '{key}'")
+    values.update(load_profile(args.profile) if args.profile else {})
     for name in FLAGS:
         flag = getattr(args, "slurm_" + name, None)
         if flag is not None:
             values[name] = _coerce(name, flag, "--" + name.replace("_", "-"))
     return SlurmOptions(**{k: v for k, v in values.items() if v is not None})
+
+
+def describe_resources(options: SlurmOptions, preset: str) -> list[str]:
+    """What each job asks for, and a warning when a GPU preset's job asks for no GPU."""
+    from core.presets import preset_needs_gpu
+    hours, minutes = divmod(options.time, 60)
+    lines = [f"SLURM: each job {options.nodes} node(s) x {options.gpus_per_node} GPU(s), time limit "
+             f"{hours}:{minutes:02d}:00 (preset {preset}'s defaults, then --profile, then the flags)"]
+    if preset_needs_gpu(preset) and options.gpus_per_node == 0:
+        lines.append(f"warning: preset {preset} is sized for a GPU, but its jobs ask for none (--gpus-per-node 0): "
+                     "they will train on the nodes' CPUs, far slower")
+    return lines
 
 
 # ---- submission --------------------------------------------------------------------------------------
@@ -213,7 +232,7 @@ def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -
     queue.prefetch((runlock.read(s.run_dir) or {}).get("job_id") for s in specs)
     folder = log_folder(specs)
     if dry_run:
-        print(f"would submit {len(specs)} runs as {'a job array' if len(specs) > 1 else 'one job'}; "
+        print(f"would submit {plural(len(specs), 'run')} as {'a job array' if len(specs) > 1 else 'one job'}; "
               f"logs in {folder}/; the sbatch file:")
         print("    " + sbatch_script(specs, options).replace("\n", "\n    "))
         return []

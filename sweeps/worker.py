@@ -75,5 +75,13 @@ def _ignore_signals() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
+def parse_args(argv: list[str]) -> list[str]:
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m sweeps.worker", description="Train (or resume) one prepared run "
+                                 "directory, as the local executor does; under torchrun, data-parallel.")
+    ap.add_argument("run_dir", help="a run directory with its config.yaml (sweeps.run prepares it)")
+    return [ap.parse_args(argv).run_dir]
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(parse_args(sys.argv[1:])))

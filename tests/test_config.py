@@ -104,7 +104,7 @@ def test_run_id_changes_with_every_identity_field():
                 checked += 1
             else:  # paths, worker and thread counts do not change what a run computes
                 assert config_hash(cfg) == h0, f.name
-    assert checked == len(C.all_keys()) - 6       # root, download, workers, device, threads, logger
+    assert checked == len(C.all_keys()) - 7       # root, download, workers, device, threads, logger, keep_checkpoints
 
 
 def test_dataset_folder_and_its_old_name_imagenet_are_one_value_and_one_run_id():

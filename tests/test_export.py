@@ -124,3 +124,39 @@ def test_errors_are_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("backbone", sorted(HOW_TO_BUILD))
 def test_every_exportable_backbone_says_how_to_build_it(backbone):
     assert build_torchvision(backbone).fc.in_features in (512, 2048)
+
+
+def test_the_notes_carry_the_normalization_numbers_the_run_used(tmp_path):
+    from core.batches import ArraySource
+    from core.datasets import load_arrays
+    run, _ = _run(tmp_path, "resnet50", channels=1)
+    assert cli([str(run), str(tmp_path / "g.pth")]) == 0
+    normalize = json.loads((tmp_path / "g.pth.json").read_text())["input"]["normalize"]
+    cfg = tiny_config(model__backbone="resnet50", data__image_size=32)
+    source = ArraySource(load_arrays(cfg.data), cfg, torch.device("cpu"))
+    assert normalize["mean"] == source.mean.flatten().tolist() * 3            # gray, repeated in R, G and B
+    assert normalize["std"] == source.std.flatten().tolist() * 3 and normalize["scale"] == "[0, 1]"
+    assert normalize["of"].startswith("the synthetic training set (128 images, data.train_subset 128)")
+    from sweeps.export import IMAGENET_NORMALIZE, normalization
+    folder = tiny_config(data__dataset="folder")
+    assert {k: normalization(folder, 3)[k] for k in ("mean", "std")} == IMAGENET_NORMALIZE
+
+
+def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+    run, _ = _run(tmp_path, "resnet50")
+    real = Path.write_bytes
+
+    def full_disk(self, data):
+        if self.name.endswith(".pkl.tmp"):
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    assert cli([str(run), str(tmp_path / "a" / "b" / "r50.pth"), "--detectron2"]) == 2
+    assert "export failed, nothing written: [Errno 28] No space left on device" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()                              # nor the directories made for it
+    monkeypatch.undo()
+    cfg = tiny_config(model__backbone="resnet50", data__dataset="cifar10", data__root=str(tmp_path / "none"))
+    RunDir(run).write_config(cfg)
+    assert cli([str(run), str(tmp_path / "a" / "r50.pth")]) == 2
+    assert "pass --data-root DIR" in capsys.readouterr().err and not (tmp_path / "a").exists()

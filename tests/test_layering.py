@@ -155,4 +155,26 @@ def test_the_schema_loads_no_torch_and_no_config_tree():
     code = ("import sys; import core.record, core.sweepfile, core.claims; "
             "assert not {'torch', 'core.config'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
 # ---- core's layout: end ----
+
+
+def test_expanding_a_sweep_needs_no_torch():
+    code = ("import sys; from sweeps.sweepfile import load_sweep; from sweeps.expand import expand; "
+            "expand(load_sweep('stopgrad'), 'cpu', 'runs'); assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_in_core_or_sweeps_is_over_80_lines():
+    long = []
+    for pkg in ("core", "sweeps"):
+        for path in sorted((REPO / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines = node.end_lineno - node.lineno + 1
+                    if lines > MAX_FUNCTION_LINES:
+                        long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, long

@@ -176,3 +176,14 @@ def test_a_run_stopped_at_another_batch_sizes_step_count(tmp_path):
     assert lrs[5] == pytest.approx(cosine_lr(peak, 1 + 0 / 4, 1.5))      # step 5 is epoch 1's first step
     assert lrs[6] == pytest.approx(cosine_lr(peak, 1 + 1 / 4, 1.5))
     assert max(r["step"] for r in rows) == 6
+
+
+def test_a_finished_run_keeps_one_checkpoint_unless_asked_for_two(tmp_path):
+    train(tiny_config(run__keep_checkpoints=1), tmp_path / "one", {}, **QUIET)
+    assert (tmp_path / "one" / "last.pt").exists() and not (tmp_path / "one" / "prev.pt").exists()
+    train(tiny_config(run__keep_checkpoints=2), tmp_path / "two", {}, **QUIET)
+    assert (tmp_path / "two" / "last.pt").exists() and (tmp_path / "two" / "prev.pt").exists()
+    failed = train(tiny_config(run__keep_checkpoints=1, optim__batch_size=4096), tmp_path / "failed", {}, **QUIET)
+    assert failed["status"] == "failed"                            # a failed run keeps what it has, for a retry
+    from core.config import Config
+    assert Config().run.keep_checkpoints == 1
