@@ -130,6 +130,22 @@ def _names(v, where: str, key: str) -> tuple[str, ...]:
     return tuple(str(x) for x in items)
 
 
+def _scale_fields(raw: dict, where: str, test: str, relative: str, cases: list[str]) -> tuple[str, float | None]:
+    """`baseline` and `floor_margin`: the scale's own units (relative_to gain) and a works claim's floor."""
+    baseline = str(raw["baseline"]) if raw.get("baseline") is not None else ""
+    floor_margin = _number(raw, "floor_margin", where)
+    if (relative == GAIN or floor_margin is not None) and not baseline:
+        raise ClaimError(f"{where}: 'relative_to: gain' and 'floor_margin' need a 'baseline' case (whose gain over "
+                         "the untrained network is 1)")
+    if baseline and relative != GAIN and floor_margin is None:
+        raise ClaimError(f"{where}: 'baseline' is only read with 'relative_to: gain' or 'floor_margin'")
+    if baseline and baseline not in cases:
+        raise ClaimError(f"{where}: baseline '{baseline}' is not in 'cases'{suggest(baseline, cases)}")
+    if test == "status" and raw.get("metric") is not None and floor_margin is None:
+        raise ClaimError(f"{where}: 'metric' of a status claim is only read with 'floor_margin'")
+    return baseline, floor_margin
+
+
 def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     """Validate one claim mapping against the sweep's case labels."""
     where = f"claim {index}"
@@ -188,17 +204,7 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     if at_most <= margin:
         raise ClaimError(f"{where}: 'at_most' ({at_most:g}) must be above 'margin' ({margin:g})")
 
-    baseline = str(raw["baseline"]) if raw.get("baseline") is not None else ""
-    floor_margin = _number(raw, "floor_margin", where)
-    if (relative == GAIN or floor_margin is not None) and not baseline:
-        raise ClaimError(f"{where}: 'relative_to: gain' and 'floor_margin' need a 'baseline' case (whose gain over "
-                         "the untrained network is 1)")
-    if baseline and relative != GAIN and floor_margin is None:
-        raise ClaimError(f"{where}: 'baseline' is only read with 'relative_to: gain' or 'floor_margin'")
-    if baseline and baseline not in cases:
-        raise ClaimError(f"{where}: baseline '{baseline}' is not in 'cases'{suggest(baseline, cases)}")
-    if test == "status" and raw.get("metric") is not None and floor_margin is None:
-        raise ClaimError(f"{where}: 'metric' of a status claim is only read with 'floor_margin'")
+    baseline, floor_margin = _scale_fields(raw, where, test, relative, cases)
 
     testable = raw.get("testable_at")
     testable = _names(testable, where, "testable_at") if testable is not None else ()
