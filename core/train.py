@@ -27,6 +27,8 @@ from core import config as C
 from core import distributed, precision
 from core.batches import make_source
 from core.checkpoint import load_checkpoint, save_checkpoint
+from core.checkpoint_fit import pretraining_fit
+from core.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy
 from core.evaluate import features, linear_accuracy, monitor, protocol
 from core.linear_eval import after_pretraining
 from core.model import build_model
@@ -58,9 +60,12 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.partial(print, flush=True)) -> dict:
+def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.partial(print, flush=True),
+          checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Run (or resume) one pre-training run (SimSiam, or a Sec. 6 method) and return its result dict.
-    In a data-parallel run every rank calls this with the same arguments; only rank 0 writes `run_dir` and logs."""
+    In a data-parallel run every rank calls this with the same arguments; only rank 0 writes `run_dir` and logs.
+    A checkpoint that cannot be used raises CheckpointError (no result written), unless `checkpoints` says
+    otherwise (core.checkpoint_policy)."""
     dp = distributed.current()
     rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
     if not dp.main:
@@ -71,9 +76,10 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
         rd.write_meta({**(meta or {}), **base_meta()})
     t0 = time.time()
     try:
-        result = _train(cfg, rd, log, dp)
-        result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), StopFlag, Preempted))
-    except Preempted:
+        result = _train(cfg, rd, log, dp, checkpoints)
+        result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), StopFlag, Preempted,
+                                        checkpoints))
+    except (Preempted, CheckpointError):
         raise
     except Exception as err:
         rd.write_error(traceback.format_exc())
@@ -88,7 +94,7 @@ def _silent(*args, **kwargs) -> None:
     pass
 
 
-def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
+def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist, checkpoints: CheckpointPolicy) -> dict:
     # ---- setup -----------------------------------------------------------------------------------
     distributed.check_supported(cfg, dp.world)                                   # before any work
     if cfg.run.threads:
@@ -117,7 +123,8 @@ def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist) -> dict:
 
     # ---- resume or start -------------------------------------------------------------------------
     state = TrainState()
-    ckpt = load_checkpoint(rd.path, map_location=device)
+    ckpt = load_checkpoint(rd.path, map_location=device, policy=checkpoints, log=log, main=dp.main,
+                           fits=pretraining_fit(model, optimizer, targets, objective))
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from core.checkpoint_policy import SAFE, CheckpointPolicy
 from sweeps import runlock
 from sweeps.expand import RunSpec
 from sweeps.status import is_finished
@@ -37,7 +38,7 @@ def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None) -> bool
     return True
 
 
-def run_inline(specs: list[RunSpec], jobs: int = 1, **_) -> None:
+def run_inline(specs: list[RunSpec], jobs: int = 1, checkpoints: CheckpointPolicy = SAFE, **_) -> None:
     from sweeps.worker import run_one
     for n, spec in enumerate(specs, 1):
         claim = runlock.new_claim("local")
@@ -45,12 +46,12 @@ def run_inline(specs: list[RunSpec], jobs: int = 1, **_) -> None:
             continue
         print(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
         try:
-            run_one(str(spec.run_dir))
+            run_one(str(spec.run_dir), checkpoints)
         finally:
             runlock.release(spec.run_dir, claim)
 
 
-def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
+def run_local(specs: list[RunSpec], jobs: int = 1, checkpoints: CheckpointPolicy = SAFE, **_) -> None:
     """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
     each with cores/jobs torch threads. The claim names this process and the run's process."""
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
@@ -69,7 +70,8 @@ def run_local(specs: list[RunSpec], jobs: int = 1, **_) -> None:
                 if not take(spec, claim):
                     continue
                 print(f"[{n}/{len(specs)}] start {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
-                proc = subprocess.Popen([sys.executable, "-m", "sweeps.worker", str(spec.run_dir)], env=env, cwd=REPO)
+                cmd = [sys.executable, "-m", "sweeps.worker", str(spec.run_dir), *checkpoints.flags()]
+                proc = subprocess.Popen(cmd, env=env, cwd=REPO)
                 claim = {**claim, "pids": claim["pids"] + [[proc.pid, runlock.process_start(proc.pid)]]}
                 runlock.update(spec.run_dir, claim)
                 running.append((proc, spec, claim))

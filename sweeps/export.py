@@ -7,7 +7,8 @@ A ResNet-50 run loads into `torchvision.models.resnet50()` with strict=True exce
 CIFAR ResNet-18 run into torchvision's resnet18 with App. D's stem (conv1 3x3 stride 1, no max-pool), which
 OUT.pth.json spells out. `--detectron2` also writes OUT.pkl, the pickled dict MoCo's detectron2 converter makes
 (core/export.py), for fine-tuning detection as in Table 5. OUT.pth.json records where the weights came from, how
-to build the model and how to normalize its input. Bad input gets one line on stderr and exit code 2.
+to build the model and how to normalize its input. Bad input gets one line on stderr and exit code 2, a last.pt
+that cannot be used too (--trust-checkpoint: docs/run-directory-safety.md).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import pickle
 import sys
 from pathlib import Path
 
+from core.checkpoint_policy import SAFE, CheckpointPolicy
+from core.checkpoint_policy import add_arguments as add_checkpoint_flags
 from core.config import ConfigError
 from core.record import CONFIG
 from sweeps.cli_errors import one_line_errors
@@ -29,6 +32,7 @@ def parse_args(argv):
     ap.add_argument("run_dir", help="a run directory (runs/<sweep>/<run id>) with a last.pt")
     ap.add_argument("out", help="where the torchvision state dict goes (e.g. resnet50_simsiam.pth)")
     ap.add_argument("--detectron2", action="store_true", help="also write OUT with suffix .pkl in detectron2's format")
+    add_checkpoint_flags(ap, restart=False)       # --trust-checkpoint
     return ap.parse_args(argv)
 
 
@@ -46,19 +50,21 @@ def notes(cfg, step: int, finished: bool, channels: int) -> dict:
             "step": step, "pretraining_finished": finished, "notes": gray}
 
 
-def export(run_dir: Path, out: Path, detectron2: bool) -> list[Path]:
+def export(run_dir: Path, out: Path, detectron2: bool, checkpoints: CheckpointPolicy = SAFE) -> list[Path]:
     """Write OUT (and OUT.json, and with `detectron2` OUT.pkl); the paths written."""
     if not (run_dir / CONFIG).is_file():
         raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG})")
     import torch
 
-    from core.checkpoint import load_checkpoint
-    from core.export import ExportError, detectron2_checkpoint, torchvision_state_dict
+    from core.checkpoint import load_final
+    from core.checkpoint_fit import backbone_fit
+    from core.export import ExportError, check_exportable, detectron2_checkpoint, torchvision_state_dict
     from core.rundir import RunDir
     rd = RunDir(run_dir)
     cfg = rd.read_config()
     try:
-        ckpt = load_checkpoint(run_dir)
+        check_exportable(cfg.model.backbone)
+        ckpt = load_final(run_dir, policy=checkpoints, fits=backbone_fit(cfg))
         if ckpt is None:
             origin = rd.read_meta().get("copied_from")
             raise ConfigError(f"{run_dir}: no checkpoint (last.pt)" + (f"; it is a copy of {origin}: export that "
@@ -84,7 +90,7 @@ def export(run_dir: Path, out: Path, detectron2: bool) -> list[Path]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    for path in export(Path(args.run_dir), Path(args.out), args.detectron2):
+    for path in export(Path(args.run_dir), Path(args.out), args.detectron2, CheckpointPolicy.from_args(args)):
         print(f"wrote {path}")
     return 0
 

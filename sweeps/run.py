@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from core.checkpoint_policy import CheckpointPolicy
+from core.checkpoint_policy import add_arguments as add_checkpoint_flags
 from core.config import ConfigError
 from core.overrides import parse_set
 from core.presets import list_presets, preset_description
@@ -47,6 +49,7 @@ def parse_args(argv):
                     help="runs made under other training numerics (core/numerics.py): refuse (default: stop and "
                          "list them), reuse (keep finished ones and copy such twins), rerun (move them to "
                          "<sweep>/.stale/ and train again)")
+    add_checkpoint_flags(ap)          # --trust-checkpoint, --restart-unreadable: docs/run-directory-safety.md
     ap.add_argument("--dry-run", action="store_true", help="list the runs and their state (and with --executor "
                     "slurm the sbatch file); start nothing")
     ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
@@ -119,11 +122,12 @@ def main(argv=None) -> int:
             slurm.check_runs(pending, options)
         for spec in pending:
             prepare(spec)
+        checkpoints = CheckpointPolicy.from_args(args)
         if options is not None:
-            slurm.submit(pending, options)
+            slurm.submit(pending, options, checkpoints=checkpoints)
             return 0
         t0 = time.time()
-        EXECUTORS[args.executor](pending, jobs=args.jobs)
+        EXECUTORS[args.executor](pending, jobs=args.jobs, checkpoints=checkpoints)
         print(f"{len(pending)} runs finished in {time.time() - t0:.0f} s")
     elif busy:
         print(f"nothing to start: {len(busy)} runs are queued or running elsewhere")

@@ -80,7 +80,7 @@ def _wait_for(pred, proc, timeout=120):
 
 def _ckpt_step(run_dir: Path) -> int:
     try:
-        return torch.load(run_dir / "last.pt", weights_only=False)["state"]["step"]
+        return torch.load(run_dir / "last.pt", weights_only=True)["state"]["step"]
     except Exception:
         return -1
 
