@@ -180,7 +180,7 @@ def test_a_truncated_last_pt_gives_way_to_prev_pt_saying_so_and_the_resume_is_ex
     assert torch.load(run / "prev.pt", weights_only=True)["state"]["step"] == 4   # not rotated over by the bad one
 
 
-def test_truncated_checkpoints_stop_the_run_and_restart_only_on_the_flag(finished, tmp_path):
+def test_truncated_checkpoints_stop_the_run_in_one_line(finished, tmp_path):
     run = _copy(finished, tmp_path)
     _truncate(run / "last.pt")
     _truncate(run / "prev.pt")
@@ -191,6 +191,12 @@ def test_truncated_checkpoints_stop_the_run_and_restart_only_on_the_flag(finishe
     assert RESTART_FLAG in text and TRUST_FLAG not in text       # trusting would not make a torn file readable
     assert not (run / "result.json").exists() and (run / "last.pt").exists() and (run / "prev.pt").exists()
 
+
+@pytest.mark.slow
+def test_with_the_flag_truncated_checkpoints_are_kept_aside_and_the_run_starts_over(finished, tmp_path):
+    run = _copy(finished, tmp_path)
+    _truncate(run / "last.pt")
+    _truncate(run / "prev.pt")
     lines = []
     restarted = train(tiny_config(), run, {}, log=lines.append, checkpoints=CheckpointPolicy(restart=True))
     assert any("starting over as --restart-unreadable asks" in x for x in lines), lines
