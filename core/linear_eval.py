@@ -35,7 +35,7 @@ from core.checkpoint_policy import SAFE, CheckpointPolicy
 from core.config import Config, EvalConfig, RunConfig
 from core.lars import LARS
 from core.lincls_data import SALT, LinclsImages, resize_size
-from core.model import SimSiam
+from core.model import SimSiam, build_model
 from core.record import LINEAR_EVAL, LINEAR_PAPER, LINEAR_PROTOCOL, TRAINED
 from core.rundir import RunDir
 from core.schedule import cosine_lr, scaled_lr
@@ -88,8 +88,9 @@ def epoch_lr(e: EvalConfig, epoch: int) -> float:
 
 
 def pretrained_model(cfg: Config, channels: int) -> SimSiam:
-    """The model whose state dict last.pt's "model" is loaded into (built on the meta device to check a fit)."""
-    return SimSiam(cfg.model, channels)
+    """The model whose state dict last.pt's "model" is loaded into (built on the meta device to check a fit):
+    the run's own, SwAV's prototypes included."""
+    return build_model(cfg, channels)
 
 
 def frozen_backbone(cfg: Config, weights: dict, channels: int, device: torch.device) -> tuple[nn.Module, int]:
