@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 
 .PHONY: figure2 test test-fast lint setup
-figure2: setup  ## Fig. 2 at CPU scale on Fashion-MNIST, seed 0: the stop-gradient sweep into runs/, its report in runs/reports/stopgrad/
+figure2: setup  ## Fig. 2 at CPU scale on Fashion-MNIST, seed 0: the stop-gradient sweep into runs/, its report in runs/reports/stopgrad/cpu/
 	$(PY) -m sweeps.run stopgrad --seeds 0 --jobs 2
 
 test: setup     ## the test suite (CPU, a few minutes)

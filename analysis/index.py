@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 
 from analysis import lr_check
-from analysis.report_page import PAGE, TEST_RULE, SweepReport, recipe_summary
+from analysis.report_page import PAGE, SweepReport, evidence_text, recipe_summary, test_rule
 from core.sweepfile import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
 from analysis.tables import metric_label, numeric_columns
-from analysis.verdicts import NO_DATA, VERDICTS, Verdict, verdict_counts
+from analysis.verdicts import (NO_DATA, NOT_REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, VERDICTS, WEAKER, Verdict,
+                               verdict_counts)
 
 INDEX = "README.md"
 
@@ -43,25 +44,27 @@ def _table(rep: SweepReport) -> list[str]:
     return out + ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in cells]
 
 
-def _verdict_lines(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str]:
+def _verdict_lines(verdicts: list[Verdict], lr_cells: list[str] = (), marks: dict | None = None) -> list[str]:
     if not verdicts:
         return ["- (no claims in the sweep file)"]
-    lr = bool(lr_cells)
+    lr, marks = bool(lr_cells), marks or {}
     out = ["| verdict | the paper says | evidence (ours) |" + (" across base lr |" if lr else ""),
            "|:---|:---|:---|" + (":---|" if lr else "")]
     for i, v in enumerate(verdicts):
-        cells = [f"**{v.verdict}**", md_escape(v.claim.paper), md_escape(v.evidence)]
+        mark = marks.get(id(v), "")
+        evidence = evidence_text(v) + (f" ({mark})" if mark else "")
+        cells = [f"**{v.word}**", md_escape(v.claim.paper), md_escape(evidence)]
         out.append("| " + " | ".join(cells + ([md_escape(lr_cells[i])] if lr else [])) + " |")
     return out
 
 
-def _section(e: Entry) -> list[str]:
+def _section(e: Entry, marks: dict) -> list[str]:
     s, rep = e.sweep, e.report
     out = [f"## {md_escape(title_line(s))}", ""]
     if rep is None:
         out += [f"**Nothing to report:** {md_escape(e.error)}", "", "Claims:", ""] + _verdict_lines(e.verdicts) + [""]
         return out
-    out += [f"[full report]({s.name}/{PAGE}) · preset **{rep.preset}** · seeds {rep.seeds()} · "
+    out += [f"[full report]({rep.folder}/{PAGE}) · preset **{rep.preset}** · seeds {rep.seeds()} · "
             f"{len(rep.finished)} finished runs · run on {rep.dates()} · commit {rep.commits()}", ""]
     paper = (f"Paper column: {md_escape(s.paper_metric) or 'the paper'}." if s.paper else
              "No paper column: the paper has no numbers for these rows.")
@@ -69,10 +72,10 @@ def _section(e: Entry) -> list[str]:
     missing = rep.missing()
     if missing:
         out += ["**Missing (partial sweep):** " + md_escape("; ".join(missing)), ""]
-    out += _table(rep) + [""]
+    out += ["Rows: mean ± standard deviation over seeds.", ""] + _table(rep) + [""]
     for name in rep.figures:
-        out += [f"![{md_escape(title_line(s))} ({name})]({s.name}/{name})", ""]
-    out += ["Claims:", ""] + _verdict_lines(e.verdicts, rep.lr_cells) + [""]
+        out += [f"![{md_escape(title_line(s))} ({name})]({rep.folder}/{name})", ""]
+    out += ["Claims:", ""] + _verdict_lines(e.verdicts, rep.lr_cells, marks) + [""]
     if rep.collapse_site:
         out += ["Where the collapse sits (measured):", ""] + [f"- {md_escape(x)}" for x in rep.collapse_site] + [""]
     return out
@@ -143,11 +146,49 @@ def lr_line(entries: list[Entry]) -> str:
             f"base lrs (column 'across base lr'): {counts}; the rest are not testable here or have no data.")
 
 
-def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr_checked: bool = False) -> str:
+def shared_runs(entries: list[Entry]) -> tuple[dict, set]:
+    """Which claims read runs that other claims read too, and which claims repeat another's test on the same
+    runs (counted once). Returns ({id(verdict): mark}, {id(verdict) of the repeats})."""
+    verdicts = [(e.sweep.name, i + 1, v) for e in entries for i, v in enumerate(e.verdicts) if v.run_ids]
+    marks, repeats, seen = {}, set(), {}
+    for name, number, v in verdicts:
+        c = v.claim
+        key = (c.test, c.metric, c.other_metric, c.equals, c.margin, c.at_most, c.relative_to, c.value, c.testable_at,
+               v.run_ids)
+        if key in seen:
+            repeats.add(id(v))
+            marks[id(v)] = f"the same test on the same runs as {seen[key]}: counted once"
+            continue
+        seen[key] = f"{name} claim {number}"
+        others = sum(1 for _, _, w in verdicts if w is not v and w.run_ids & v.run_ids)
+        if others:
+            marks[id(v)] = f"shares runs with {others} other claim{'s' if others > 1 else ''}: correlated errors"
+    return marks, repeats
+
+
+def counts_line(verdicts: list[Verdict], repeats: set) -> str:
+    """The headline counts, each claim once, the two kinds of 'not reproduced' and the sensitive ones apart."""
+    once = [v for v in verdicts if id(v) not in repeats]
+    totals = verdict_counts(once)
+    words = []
+    for v in VERDICTS:
+        word = f"{totals[v]} {v}"
+        if v == NOT_REPRODUCED and totals[v]:
+            other = totals[v] - totals[REVERSED] - totals[WEAKER]
+            word += f" ({totals[REVERSED]} {REVERSED}, {totals[WEAKER]} {WEAKER}, {other} other)"
+        words.append(word)
+    repeated = f" ({len(verdicts) - len(once)} more repeat a claim's test on the same runs and are not counted)" \
+        if len(once) < len(verdicts) else ""
+    sensitive = f"; {totals[THRESHOLD_SENSITIVE]} of them {THRESHOLD_SENSITIVE}" if totals[THRESHOLD_SENSITIVE] else ""
+    return f"**{len(once)} claims{repeated}:** " + ", ".join(words) + sensitive
+
+
+def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr_checked: bool = False,
+                   level: float = 0.95) -> str:
     """The page; `speed` is the '## Speed' section's lines (analysis.speed), placed after the sweeps."""
     entries = sorted(entries, key=lambda e: paper_order(e.sweep))
     everything = [v for e in entries for v in e.verdicts]
-    totals = verdict_counts(everything)
+    marks, repeats = shared_runs(entries)
     presets = sorted({str(e.report.preset) for e in entries if e.report is not None})
     out = ["# SimSiam ablations: our numbers beside the paper's", "",
            f"Generated by `{command}` from the run directories; nothing here is written by hand. "
@@ -156,24 +197,28 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
            f"ours come from preset{'s' if len(presets) != 1 else ''} {', '.join(presets) or '(none)'}, "
            "so levels are not comparable: the verdicts test the paper's qualitative claims, each stated in "
            "the sweep file with a machine-checkable test.", "",
-           f"**{len(everything)} claims:** " + ", ".join(f"{totals[v]} {v}" for v in VERDICTS), "",
-           TEST_RULE, "",
+           counts_line(everything, repeats), "",
+           f"**Interval:** every verdict reads a {level:.0%} confidence interval (Student's t at the estimate's "
+           "degrees of freedom; exact binomial for a share of runs); a claim marked 'shares runs' reads a row that "
+           "other claims read too (the SimSiam default is copied into several sweeps), so those verdicts are not "
+           "independent.", "",
+           test_rule(level), "",
            *([lr_line(entries), ""] if lr_checked and lr_line(entries) else []),
            *([seed_noise(entries), ""] if seed_noise(entries) else []),
            *([compute_line(entries), ""] if compute_line(entries) else []),
            "| paper | sweep | preset | seeds | runs | " + " | ".join(VERDICTS) + " |",
            "|:---|:---|:---|:---|---:|" + "---:|" * len(VERDICTS)]
     for e in entries:
-        c = verdict_counts(e.verdicts)
+        c = verdict_counts([v for v in e.verdicts if id(v) not in repeats])
         rep = e.report
-        link = f"[{e.sweep.name}]({e.sweep.name}/{PAGE})" if rep is not None else e.sweep.name
+        link = f"[{e.sweep.name}]({rep.folder}/{PAGE})" if rep is not None else e.sweep.name
         cells = [md_escape(e.sweep.figure or e.sweep.name), link,
                  str(rep.preset) if rep else "-", rep.seeds() if rep else "-",
                  str(len(rep.finished)) if rep else "0"]
         out.append("| " + " | ".join(cells + [str(c[v]) for v in VERDICTS]) + " |")
     out.append("")
     for e in entries:
-        out += _section(e)
+        out += _section(e, marks)
     out += list(speed)
     return "\n".join(out).rstrip("\n") + "\n"
 

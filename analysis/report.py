@@ -1,23 +1,28 @@
 """Write a sweep's report, or every sweep's report and the index page.
 
-    python -m analysis.report NAME [--runs-dir records/cpu] [--out reports] [--preset P]
-    python -m analysis.report --all [--runs-dir records/cpu] [--out reports] [--preset P] [--bench-dir DIR]
-                                    [--lr-check DIR ...]
+    python -m analysis.report NAME [--runs-dir records/cpu] [--out reports] [--preset P] [--group G]
+    python -m analysis.report --all [--runs-dir records/cpu] [--out reports] [--preset P] [--group G]
+                                    [--bench-dir DIR] [--lr-check DIR ...]
 
 The defaults regenerate the committed reproduction: reports/ from the run records in records/cpu/.
 For your own runs: --runs-dir runs --out runs/reports (where sweeps.run writes its report).
 
 NAME is a sweep name (ablations/NAME.yaml) or a path to a sweep file. Runs are read from
-<runs-dir>/<sweep name>/; only one preset is reported (default: that of the most recently
-started run). A report is <out>/<sweep>/: README.md (the page: table, figures, the paper's claims
+<runs-dir>/<sweep name>/. A report judges one group of runs (core.run_groups): runs whose configs differ only
+in their cases' own settings and the seed, of one preset and one numerics version. Runs of another preset,
+other --set overrides or other numerics are another group, with a report of its own: --group NAME picks one;
+by default the group of --preset (default: the preset of the most recently started run), and where that
+leaves more than one the report refuses, naming what differs. A report is <out>/<sweep>/<group>/ (e.g.
+reports/stopgrad/cpu/): README.md (the page: table, figures, the paper's claims
 with verdicts, recipe differences), table.md, table.csv, table.tex, curves.png and, for a numeric
 axis (batch size, d), axis.png. --all also writes <out>/README.md, the index of every sweep in
 ablations/; a sweep without runs is listed there with "nothing to report", and, from the throughput
 records in --bench-dir (default: records/benchmarks with the default --runs-dir, none otherwise), a speed
 table (analysis.speed). --lr-check names run trees that differ from --runs-dir only in optim.base_lr
-(default with the default --runs-dir: records/cpu-lr*); each claim is judged on them too, and its page and
-the index say whether the verdict holds at every lr tried (analysis.lr_check). The sweep runner calls
-`write_report` in-process.
+(default with the default --runs-dir: records/cpu-lr*); each claim is judged on them too (on the group of
+each tree that differs from the reported group in optim.base_lr alone), and its page and the index say
+whether the verdict holds at every lr tried (analysis.lr_check). The sweep runner calls `write_report`
+in-process, with the run ids it just ran, so its report is the group of those runs.
 """
 from __future__ import annotations
 
@@ -36,11 +41,14 @@ from analysis.index import INDEX, Entry, index_markdown, no_data_verdicts
 from analysis.recipe import differences, load_recipe, our_evaluation
 from analysis.report_page import PAGE, SweepReport, page_markdown
 from analysis.runs import UNFINISHED, load_curves, load_runs
-from analysis.selection import ReportError, plotted_runs, select_runs
+from analysis.selection import Like, Picked, ReportError, plotted_runs, select_runs
 from analysis.speed import load_benchmarks, speed_section
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
+from analysis import stats
 from analysis.verdicts import Facts, Verdict, judge_all
+from core.record import META
+from core.claims import FLOOR_SWEEP
 from core.sweepfile import ABLATIONS_DIR, Sweep, SweepFileError, known_sweeps, load_sweep
 
 DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
@@ -48,59 +56,86 @@ DEFAULT_BENCH = "records/benchmarks"   # the committed throughput records (pytho
 DEFAULT_LR_CHECK = "records/cpu-lr*"   # the committed lr check of the reproduction (scripts/reproduce_cpu.sh)
 
 OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
+LR_KEY = "optim.base_lr"          # what an lr check's tree may differ in from the reported group
 AXIS = "axis.png"      # only for a sweep along a numeric axis
 
 
-def _facts(chosen, preset) -> Facts:
-    return Facts(chosen, preset, chance_of(chosen[chosen["status"] != UNFINISHED]))
+def floor_runs(runs_dir: str | Path, preset: str | None):
+    """The untrained network's finished runs at `preset` under `runs_dir` (core.claims.FLOOR_SWEEP), the floor
+    of the claims read in the scale's own units; None when there are none."""
+    runs = load_runs(runs_dir, FLOOR_SWEEP)
+    if runs.empty:
+        return None
+    runs = runs[(runs["preset"] == preset) & (runs["status"] != UNFINISHED)]
+    return runs if len(runs) else None
 
 
-def _runs(sweep: Sweep, runs_dir: str | Path, preset: str | None):
-    """The runs a report of `sweep` reads from `runs_dir` (one preset, duplicates resolved, with the curve
-    metrics), their curves, the preset and the notes on what was left out; ReportError if there are none."""
+def _facts(chosen, preset, sweep: Sweep, floor, level: float) -> Facts:
+    return Facts(chosen, preset, chance_of(chosen[chosen["status"] != UNFINISHED]), floor, level, len(sweep.seeds))
+
+
+def _runs(sweep: Sweep, runs_dir: str | Path, preset: str | None, **pick):
+    """The runs a report of `sweep` reads from `runs_dir` (one group, duplicates resolved, with the curve
+    metrics), their curves, the group (Picked) and the notes on what was left out; ReportError if there are
+    none, or if the group to report is not clear. `pick`: select_runs's group, run_ids or like."""
     runs_root = Path(runs_dir) / sweep.name
     runs = load_runs(runs_dir, sweep.name)
     if runs.empty:
         raise ReportError(f"no runs found for sweep '{sweep.name}' in {runs_root}; "
                           f"create them with: python -m sweeps.run {sweep.name}")
-    chosen, preset, notes = select_runs(runs, sweep, runs_root, preset)
+    chosen, picked, notes = select_runs(runs, sweep, runs_root, preset, **pick)
     curves = load_curves(runs_dir, sweep.name, run_ids=list(chosen["run_id"]))
-    return add_curve_metrics(chosen, curves), curves, preset, notes
+    return add_curve_metrics(chosen, curves), curves, picked, notes
 
 
-def _lr_cells(sweep: Sweep, chosen, preset, verdicts: list[Verdict], lr_dirs) -> list[str]:
-    """Per claim, the lr check's summary over the trees in `lr_dirs` (analysis.lr_check); [] without any."""
+def _lr_cells(sweep: Sweep, chosen, picked: Picked, verdicts: list[Verdict], lr_dirs, floor,
+              level: float) -> list[str]:
+    """Per claim, the lr check's summary over the trees in `lr_dirs` (analysis.lr_check); [] without any. Each
+    tree is judged on its group that differs from `picked` in the base lr alone."""
     if not lr_dirs:
         return []
     others: list[list[lr_check.Tried]] = [[] for _ in verdicts]
+    preset = picked.preset
     for d in lr_dirs:
         try:
-            alt, _, _, _ = _runs(sweep, d, preset)
+            alt, _, _, _ = _runs(sweep, d, preset, like=Like(picked.group, (LR_KEY,)))
         except ReportError:
-            continue                                   # this tree has no runs of the sweep at the preset
-        for i, v in enumerate(judge_all(sweep.claims, _facts(alt, preset))):
+            continue                                   # no runs of the sweep that differ in the base lr alone
+        for i, v in enumerate(judge_all(sweep.claims, _facts(alt, preset, sweep, floor, level))):
             others[i].append(lr_check.Tried(lr_check.lr_label(alt[alt["status"] != UNFINISHED]), v))
     main = lr_check.lr_label(chosen[chosen["status"] != UNFINISHED])
     return [lr_check.summarize(lr_check.Tried(main, v), o) for v, o in zip(verdicts, others)]
 
 
+def judge_sweep(sweep: Sweep, runs_dir: str | Path, preset: str | None = None, level: float = stats.LEVEL,
+                group: str | None = None):
+    """The verdicts of `sweep`'s claims on its runs under `runs_dir` (one group), and those runs; what
+    `python -m sweeps.run --until-decided` reads between its looks. ReportError when there are no runs."""
+    chosen, _, picked, _ = _runs(sweep, runs_dir, preset, group=group)
+    floor = floor_runs(runs_dir, picked.preset)
+    return judge_all(sweep.claims, _facts(chosen, picked.preset, sweep, floor, level)), chosen
+
+
 def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset: str | None = None,
-                lr_dirs: tuple = ()) -> SweepReport:
-    """Write one sweep's report directory; raise ReportError when there is nothing to report."""
-    chosen, curves, preset, notes = _runs(sweep, runs_dir, preset)
+                lr_dirs: tuple = (), group: str | None = None, run_ids=None, level: float = stats.LEVEL) -> SweepReport:
+    """Write one group's report directory, <out_dir>/<sweep>/<group>/; raise ReportError when there is nothing
+    to report or the group is not clear (analysis.selection.pick_group)."""
+    chosen, curves, picked, notes = _runs(sweep, runs_dir, preset, group=group, run_ids=run_ids)
+    preset = picked.preset
     table = aggregate(chosen, sweep)
-    header = header_lines(sweep, chosen, preset, notes)
-    verdicts = judge_all(sweep.claims, _facts(chosen, preset))
+    header = header_lines(sweep, chosen, picked.name, notes)
+    floor = floor_runs(runs_dir, preset)
+    verdicts = judge_all(sweep.claims, _facts(chosen, preset, sweep, floor, level))
     recipe = load_recipe()
     done = chosen[chosen["status"] != UNFINISHED]
     sites = diagnose(done, sweep.cases)
     rep = SweepReport(sweep, preset, table, chosen, header, verdicts, differences(sweep, done, recipe),
                       our_evaluation(done), recipe, figures=["curves.png"],
-                      lr_cells=_lr_cells(sweep, chosen, preset, verdicts, lr_dirs),
-                      collapse_site=list(sites.values()))
+                      lr_cells=_lr_cells(sweep, chosen, picked, verdicts, lr_dirs, floor, level), level=level,
+                      collapse_site=list(sites.values()), group=picked.name, folder=f"{sweep.name}/{picked.slug}")
     rep.verdicts = [with_site(v, sites) for v in verdicts]
 
-    out = Path(out_dir) / sweep.name
+    out = Path(out_dir) / rep.folder
     out.mkdir(parents=True, exist_ok=True)
     rep.paths = [out / name for name in OUTPUTS]
     rep.paths[0].write_text(to_markdown(table, sweep, header))
@@ -109,7 +144,7 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
 
     plotted = plotted_runs(chosen, table)
     groups = list(dict.fromkeys(zip(table["case"], table["grid_label"])))
-    title = f"{title_line(sweep)} (preset {preset})" if preset else title_line(sweep)
+    title = f"{title_line(sweep)} ({'preset ' if picked.preset else ''}{picked.name})"
     mine = curves[curves["run_id"].isin(plotted["run_id"])]
     save_curves(curves_figure(mine, plotted, groups, title=title, paper=sweep.paper), rep.paths[3])
     key = numeric_axis(sweep)
@@ -123,7 +158,7 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
 
 
 def remove_stale_page(folder: Path) -> list[Path]:
-    """Delete what an earlier report wrote in `folder` (a sweep that now has no runs), and the folder if
+    """Delete what an earlier report wrote in `folder` (a group that now has no runs), and the folder if
     that empties it, so no page of old numbers outlives its records; other files are left alone."""
     removed = [folder / name for name in (*OUTPUTS, AXIS, PAGE) if (folder / name).is_file()]
     for path in removed:
@@ -133,22 +168,40 @@ def remove_stale_page(folder: Path) -> list[Path]:
     return removed
 
 
+def remove_stale_pages(sweep_folder: Path, keep: Path | None = None) -> list[Path]:
+    """Delete every report under <out>/<sweep>/ but `keep` (the one just written): the pages of groups
+    reported before, and a page of the layout before groups (<out>/<sweep>/README.md). A folder holding a run
+    record (meta.json) is never touched."""
+    if not sweep_folder.is_dir():
+        return []
+    removed = []
+    for sub in sorted(p for p in sweep_folder.iterdir() if p.is_dir()):
+        if (keep is None or sub.resolve() != keep.resolve()) and not (sub / META).exists():
+            removed += remove_stale_page(sub)
+    return removed + remove_stale_page(sweep_folder)
+
+
 def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_dir: str | Path = "reports",
                  preset: str | None = None, ablations_dir: str | Path = ABLATIONS_DIR,
-                 lr_dirs: tuple = ()) -> list[Path]:
-    """Write <out_dir>/<sweep>/ (table.md, table.csv, table.tex, curves.png, [axis.png], README.md);
-    return their paths. Raises ReportError (one-line message) for an unknown sweep or no runs."""
+                 lr_dirs: tuple = (), group: str | None = None, run_ids=None,
+                 level: float = stats.LEVEL) -> list[Path]:
+    """Write <out_dir>/<sweep>/<group>/ (table.md, table.csv, table.tex, curves.png, [axis.png], README.md);
+    return their paths. The group: the one holding `run_ids` (what sweeps.run just ran), or named `group`, or
+    that of `preset` (analysis.selection.pick_group). Raises ReportError (one-line message) for an unknown
+    sweep, no runs, or a group that is not clear."""
     sweep = load_sweep(name_or_path, Path(ablations_dir))
-    return write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs).paths
+    return write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs, group, run_ids, level).paths
 
 
 def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", preset: str | None = None,
               ablations_dir: str | Path = ABLATIONS_DIR, command: str = "",
-              bench_dir: str | Path | None = None, lr_dirs: tuple = ()) -> tuple[list[Path], list[str]]:
-    """Every sweep's report and <out_dir>/README.md; returns (paths written, one-line problems).
+              bench_dir: str | Path | None = None, lr_dirs: tuple = (),
+              group: str | None = None, level: float = stats.LEVEL) -> tuple[list[Path], list[str]]:
+    """Every sweep's report (one group each) and <out_dir>/README.md; returns (paths written, one-line problems).
 
-    A sweep without runs (or without runs of `preset`) is listed in the index, not an error; so is a file
-    in `bench_dir` that is not a throughput record.
+    A sweep without runs (or without runs of `preset`, or whose group is not clear) is listed in the index, not
+    an error; so is a file in `bench_dir` that is not a throughput record. Reports of other groups that an
+    earlier run left under <out_dir>/<sweep>/ are removed: the index links only what this run wrote.
     """
     names = known_sweeps(Path(ablations_dir))
     if not names:
@@ -157,12 +210,13 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
     for name in names:
         sweep = load_sweep(name, Path(ablations_dir))     # a malformed sweep file is an error: fix it
         try:
-            rep = write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs)
+            rep = write_sweep(sweep, runs_dir, out_dir, preset, lr_dirs, group, level=level)
         except ReportError as err:
             problems.append(f"{name}: {err}")
-            remove_stale_page(Path(out_dir) / name)
+            remove_stale_pages(Path(out_dir) / name)
             entries.append(Entry(sweep, None, no_data_verdicts(sweep, "no runs to report"), str(err)))
             continue
+        remove_stale_pages(Path(out_dir) / name, keep=Path(out_dir) / rep.folder)
         paths += rep.paths
         entries.append(Entry(sweep, rep, rep.verdicts))
     speed: list[str] = []
@@ -175,7 +229,7 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
                           + (" --lr-check " + " ".join(map(str, lr_dirs)) if lr_dirs else ""))
     index = Path(out_dir) / INDEX
     index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text(index_markdown(entries, command, speed, lr_checked=bool(lr_dirs)))
+    index.write_text(index_markdown(entries, command, speed, lr_checked=bool(lr_dirs), level=level))
     return paths + [index], problems
 
 
@@ -199,11 +253,25 @@ def _command(args) -> str:
     parts = ["python -m analysis.report", "--all", "--runs-dir", args.runs_dir, "--out", args.out]
     if args.preset:
         parts += ["--preset", args.preset]
+    if args.group:
+        parts += ["--group", args.group]
     if args.bench_dir is not None:
         parts += ["--bench-dir", args.bench_dir]
     if args.lr_check is not None:
         parts += ["--lr-check", *args.lr_check]
+    if args.level != stats.LEVEL:
+        parts += ["--level", f"{args.level:g}"]
     return " ".join(shlex.quote(p) if i else p for i, p in enumerate(parts))
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.5 <= value < 1:
+        raise argparse.ArgumentTypeError(f"a confidence level between 0.5 and 1, e.g. 0.95; got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,12 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="reports", help="reports root (default: reports)")
     parser.add_argument("--preset", default=None,
                         help="report runs of this preset (default: that of the most recent run)")
+    parser.add_argument("--group", default=None, metavar="NAME",
+                        help="report this group of runs (its name, e.g. 'cpu, optim.base_lr=0.05', or folder name); "
+                             "needed where runs of one preset differ in more than their cases' own settings")
     parser.add_argument("--bench-dir", default=None,
                         help=f"throughput records for the index's speed table (default: {DEFAULT_BENCH} with the "
                              "default --runs-dir, none otherwise; '' for none)")
     parser.add_argument("--lr-check", nargs="*", default=None, metavar="DIR",
                         help="run trees that differ from --runs-dir only in optim.base_lr; every claim is judged "
                              f"on each too (default: {DEFAULT_LR_CHECK} with the default --runs-dir)")
+    parser.add_argument("--level", type=_level, default=stats.LEVEL,
+                        help=f"confidence level of every interval a verdict reads (default {stats.LEVEL:g})")
     parser.add_argument("--ablations-dir", default=str(ABLATIONS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if bool(args.name) == bool(args.all):
@@ -228,10 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.all:
             paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args),
-                                        _bench_dir(args), _lr_dirs(args))
+                                        _bench_dir(args), _lr_dirs(args), args.group, args.level)
         else:
             paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir,
-                                           _lr_dirs(args)), []
+                                           _lr_dirs(args), args.group, level=args.level), []
     except (ReportError, SweepFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

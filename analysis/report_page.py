@@ -1,4 +1,4 @@
-"""A sweep's report page, <out>/<sweep>/README.md: the table beside the paper's, the figures, the
+"""A sweep's report page, <out>/<sweep>/<group>/README.md: the table beside the paper's, the figures, the
 verdict on each of the paper's claims, and how the runs' recipe differs from the paper's."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from analysis.recipe import Setting, differing_labels, recipe_markdown
 from analysis.runs import UNFINISHED
 from core.sweepfile import Sweep
 from analysis.table_files import md_escape, title_line, to_markdown
-from analysis.verdicts import Verdict
+from analysis.verdicts import INCONCLUSIVE, THRESHOLD_SENSITIVE, Verdict
 
 PAGE = "README.md"
 
@@ -23,7 +23,7 @@ class SweepReport:
     sweep: Sweep
     preset: str | None
     table: pd.DataFrame                 # aggregate() of the sweep's metrics
-    runs: pd.DataFrame                  # the runs reported (one preset, duplicates resolved)
+    runs: pd.DataFrame                  # the runs reported (one group, duplicates resolved)
     header: list[tuple[str, str]]
     verdicts: list[Verdict]
     settings: list[Setting]
@@ -33,6 +33,9 @@ class SweepReport:
     paths: list[Path] = field(default_factory=list)
     lr_cells: list[str] = field(default_factory=list)  # per verdict: the lr check's summary (analysis.lr_check)
     collapse_site: list[str] = field(default_factory=list)  # analysis.collapse_site.diagnose
+    level: float = stats.LEVEL                          # the verdicts' interval level
+    group: str = ""                     # the group's name (core.run_groups.name_groups), e.g. 'cpu'
+    folder: str = ""                    # where the page is, relative to the reports root: '<sweep>/<group slug>'
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -60,12 +63,29 @@ class SweepReport:
         return out
 
 
-TEST_RULE = (f"Each claim is data in the sweep file (`claims:`): the paper's sentence, a test, a margin fixed from "
-             f"the sentence before the runs, and why that is a fair reading. Every number is a mean over seeds with "
-             f"the interval ±{stats.Z:g} standard errors (a difference paired by seed where both rows have the same "
-             f"seeds): **reproduced** when every interval lies inside what the claim needs, **not reproduced** when "
-             f"one lies outside it, **inconclusive** when one straddles a bound or a row has fewer than "
-             f"{stats.MIN_SEEDS} seeds. A tie is never inside a strict bound.")
+def test_rule(level: float = stats.LEVEL) -> str:
+    """How a verdict is made, at the interval's `level`: the paragraph every page and the index carry."""
+    look = 1 - (1 - level) / len(stats.LOOKS)
+    return (f"Each claim is data in the sweep file (`claims:`): the paper's sentence, a test, a margin fixed from the "
+            f"sentence before the runs, and why that is a fair reading. Where the paper's margin is in ImageNet "
+            f"points, the claim is read in the scale's own units: 0 is the untrained network at the same preset (the "
+            f"`random_network` sweep, the floor), 1 the claim's baseline row. Every number is a mean over seeds with "
+            f"its {level:.0%} confidence interval from Student's t (n−1 degrees of freedom for a difference paired "
+            f"by seed, Welch–Satterthwaite otherwise): such an interval covers the true value in {level:.0%} of "
+            f"repetitions. Seeds added past the sweep file's own (`--until-decided`, looks at n = "
+            f"{', '.join(map(str, stats.LOOKS))}) are judged at {look:.1%} per look (Bonferroni), so that looking "
+            f"again keeps the chance of a false call under {1 - level:.0%}. A status claim (\"collapses\", "
+            f"\"trains\") must hold as a rule, a one-sided statement: the exact {level:.0%} lower bound of the share "
+            f"of runs that end so lies above one half (five runs of five at {level:.0%}, six of six at a sequential "
+            f"look); its verdict under other collapse lines (z std below 0.05 to 0.5 × 1/√d) and the loss "
+            f"test is shown, and a claim it changes is **{THRESHOLD_SENSITIVE}**. A \"works\" claim also needs the "
+            f"row above the untrained network by its stated margin. **reproduced** when every interval lies inside "
+            f"what the claim needs; **not reproduced** when one lies outside it: **(reversed)** on the far side of "
+            f"the claim's reference (the paper's order turned round), **(weaker than the paper)** in the paper's "
+            f"direction but short of its size; **inconclusive** when one straddles a bound or a row has fewer than "
+            f"{stats.MIN_SEEDS} seeds (with the seeds a decision would need at the observed spread). A tie is never "
+            f"inside a strict bound. In the tables, ± is the standard deviation over seeds; the claims show the "
+            f"interval.")
 
 
 def verdict_table(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str]:
@@ -75,9 +95,18 @@ def verdict_table(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str
     out = ["| verdict | the paper says | test, and why it reads the paper fairly | evidence (ours) |"
            + (" across base lr |" if lr else ""), "|:---|:---|:---|:---|" + (":---|" if lr else "")]
     for i, v in enumerate(verdicts):
-        cells = [f"**{v.verdict}**", md_escape(v.claim.paper), f"`{v.claim.test}`: {md_escape(v.claim.reading)}",
-                 md_escape(v.evidence)] + ([md_escape(lr_cells[i])] if lr else [])
+        cells = [f"**{v.word}**", md_escape(v.claim.paper), f"`{v.claim.test}`: {md_escape(v.claim.reading)}",
+                 md_escape(evidence_text(v))] + ([md_escape(lr_cells[i])] if lr else [])
         out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def evidence_text(v: Verdict) -> str:
+    """The evidence, with the seeds an undecided claim would need and the flags."""
+    out = v.evidence
+    if v.verdict == INCONCLUSIVE:
+        out += (f"; a decision would need about {v.seeds_needed} seeds a row at the observed spread" if v.seeds_needed
+                else "; no decision in sight at the observed spread (over 1000 seeds a row)")
     return out
 
 
@@ -88,7 +117,7 @@ def page_markdown(rep: SweepReport) -> str:
         out += ["**Missing (partial sweep):** " + "; ".join(missing), ""]
     for name in rep.figures:
         out += [f"![{md_escape(title_line(rep.sweep))}: {name}]({name})", ""]
-    out += ["## The paper's claims", "", TEST_RULE, ""]
+    out += ["## The paper's claims", "", test_rule(rep.level), ""]
     out += verdict_table(rep.verdicts, rep.lr_cells) + [""]
     if rep.collapse_site:
         out += ["## Where the collapse sits", "",

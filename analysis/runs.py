@@ -56,7 +56,8 @@ def _scalar(v):
 
 
 def read_run(run_dir: Path) -> dict:
-    """One row: meta fields, result fields (or status 'unfinished'), dim/dataset/base lr from config, grid."""
+    """One row: meta fields, result fields (or status 'unfinished'), dim/dataset/base lr from config, grid, and
+    the parsed config.yaml and meta.json themselves."""
     meta = read_json(run_dir / META) or {}
     config = _read_yaml(run_dir / CONFIG)
     result = read_result(run_dir)
@@ -81,11 +82,14 @@ def read_run(run_dir: Path) -> dict:
         row["status"] = str(result["status"])
     model, data, optim = config.get("model") or {}, config.get("data") or {}, config.get("optim") or {}
     row["dim"] = model.get("dim")
+    loss = config.get("loss") or {}
+    row["loss_kind"] = f"{loss.get('objective', 'similarity')}/{loss.get('similarity', 'cosine')}"
     row["dataset"] = data.get("dataset")
     row["base_lr"] = optim.get("base_lr")
     row["grid_label"] = grid_label(grid)
     row["grid_key"] = grid_key(grid)
     row["path"] = str(run_dir)
+    row["config_yaml"], row["meta_json"] = config, meta      # what the run's group is read from (core.run_groups)
     for k, v in grid.items():
         row[k] = v
     return row
@@ -95,7 +99,7 @@ def load_runs(runs_dir: str | Path, sweep: str) -> pd.DataFrame:
     """One row per run directory of `sweep` under `runs_dir` (empty frame when there are none)."""
     rows = [read_run(d) for d in run_dirs(runs_dir, sweep)]
     base = META_COLUMNS + list(RESULT_METRICS) + ["dim", "dataset", "base_lr", "grid_label", "grid_key", "path",
-                                                  "copied_from"]
+                                                  "copied_from", "config_yaml", "meta_json"]
     df = pd.DataFrame(rows, columns=list(dict.fromkeys(base + [k for r in rows for k in r])))
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True, errors="coerce", format="ISO8601")
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")

@@ -1,11 +1,15 @@
-"""Which runs a report shows: one preset, the sweep's cases, duplicates resolved; notes say what was left out."""
+"""Which runs a report shows: one group of runs (core.run_groups: one preset, one numerics version, configs that
+differ only in the cases' own settings and the seed), the sweep's cases, duplicates resolved; notes say what was
+left out. A report never judges runs of two groups together: where the choice is not clear it refuses."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.runs import UNFINISHED, resolve_duplicates, select_preset
+from core.run_groups import RunGroup, group_slug, name_groups, run_group, show
 from core.sweepfile import Sweep
 
 
@@ -13,8 +17,103 @@ class ReportError(Exception):
     """A user-facing error of the report (no runs, no runs of a preset): the CLI prints its one line."""
 
 
-def select_runs(runs: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str | None):
-    """Runs to report (one preset, known cases, duplicates resolved), the preset, and notes."""
+@dataclass(frozen=True)
+class Picked:
+    """The group a report shows, its readable name and its folder name."""
+    group: RunGroup
+    name: str
+    slug: str
+
+    @property
+    def preset(self) -> str | None:
+        return self.group.preset
+
+
+@dataclass(frozen=True)
+class Like:
+    """Pick the group that equals `group` but for the settings in `keys` (the lr check: another base lr)."""
+    group: RunGroup
+    keys: tuple
+
+
+def with_groups(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
+    """`runs` of the sweep's cases, with a `group` column (core.run_groups.RunGroup)."""
+    known = runs[runs["case"].isin(sweep.cases)].copy()
+    known["group"] = [run_group(r["config_yaml"] if isinstance(r["config_yaml"], dict) else {},
+                                r["meta_json"] if isinstance(r["meta_json"], dict) else {},
+                                sweep.overrides[r["case"]]) for _, r in known.iterrows()]
+    return known
+
+
+def _listing(known: pd.DataFrame, names: dict, groups) -> str:
+    counts = known["group"].value_counts()
+    return ", ".join(f"'{names[g]}' ({counts[g]} run{'s' if counts[g] > 1 else ''})" for g in groups)
+
+
+def _differences(groups: list[RunGroup]) -> str:
+    """'optim.base_lr (1.5 / 0.05)': the settings (and presets, numerics) in which `groups` differ."""
+    parts = [g.settings for g in groups]
+    out = []
+    for label, values in [("preset", [g.preset for g in groups]), ("numerics", [g.numerics for g in groups])] + [
+            (k, [p.get(k, "(absent)") for p in parts]) for k in dict.fromkeys(k for p in parts for k in p)]:
+        if len({repr(v) for v in values}) > 1:
+            out.append(f"{label} ({' / '.join(show(v) for v in values)})")
+    return ", ".join(out)
+
+
+def _refuse(sweep: Sweep, runs_root: Path, known: pd.DataFrame, names: dict, groups: list[RunGroup]):
+    groups = sorted(groups, key=lambda g: names[g])
+    return ReportError(f"the runs of '{sweep.name}' in {runs_root} are {len(groups)} groups that no verdict may "
+                       f"judge together: they differ in {_differences(groups)}; report one with --group NAME "
+                       f"(python -m analysis.report {sweep.name} --runs-dir {runs_root.parent} --group NAME), NAME "
+                       f"one of {_listing(known, names, groups)}")
+
+
+def _like(groups, like: Like) -> list[RunGroup]:
+    def rest(g):
+        return {k: v for k, v in g.settings.items() if k not in like.keys}
+    return [g for g in groups if (g.preset, g.numerics) == (like.group.preset, like.group.numerics)
+            and rest(g) == rest(like.group)]
+
+
+def pick_group(known: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str | None = None,
+               group: str | None = None, run_ids=None, like: Like | None = None) -> Picked:
+    """The group to report: the one holding `run_ids` (the runs a sweep just ran), or named `group` (its name or
+    folder name), or like `like`; by default that of `preset` (or of the most recent run's preset). More than
+    one group left is a ReportError naming what differs and how to pick one."""
+    names = name_groups(known["group"])
+    groups = sorted(names, key=lambda g: names[g])
+    if run_ids is not None:
+        mine = list(dict.fromkeys(known.loc[known["run_id"].isin(list(run_ids)), "group"]))
+        if len(mine) > 1:
+            raise _refuse(sweep, runs_root, known, names, mine)
+        if mine:
+            return Picked(mine[0], names[mine[0]], group_slug(names[mine[0]]))
+    if group is not None:
+        found = [g for g in groups if group in (names[g], group_slug(names[g]))]
+        if not found:
+            raise ReportError(f"no group '{group}' among the runs of '{sweep.name}' in {runs_root}; its groups: "
+                              f"{_listing(known, names, groups)}")
+        return Picked(found[0], names[found[0]], group_slug(names[found[0]]))
+    if like is not None:
+        candidates = _like(groups, like)
+        what = f"that differ from the reported group in {', '.join(like.keys)} alone"
+    else:
+        _, preset = select_preset(known, preset)
+        candidates = [g for g in groups if g.preset == preset]
+        what = f"with preset '{preset}'"
+    if not candidates:
+        found = sorted({str(p) for p in known["preset"].dropna()})
+        raise ReportError(f"no runs {what} for sweep '{sweep.name}' in {runs_root} "
+                          f"(presets found: {', '.join(found) or 'none'})")
+    if len(candidates) > 1:
+        raise _refuse(sweep, runs_root, known, names, candidates)
+    return Picked(candidates[0], names[candidates[0]], group_slug(names[candidates[0]]))
+
+
+def select_runs(runs: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str | None = None,
+                group: str | None = None, run_ids=None, like: Like | None = None):
+    """Runs to report (one group, known cases, duplicates resolved), the group (Picked), and notes."""
     notes = []
     no_meta = runs[runs["case"].isna()]
     if len(no_meta):
@@ -24,22 +123,21 @@ def select_runs(runs: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str |
     if len(unknown):
         cases = ", ".join(sorted({str(c) for c in unknown["case"]}))
         notes.append(f"ignored {len(unknown)} run(s) whose case is not in the sweep file: {cases}")
-    known = runs[runs["case"].isin(sweep.cases)]
-    chosen, preset = select_preset(known if len(known) else runs, preset)
-    if chosen.empty:
-        found = sorted({str(p) for p in runs["preset"].dropna()})
-        raise ReportError(f"no runs with preset '{preset}' for sweep '{sweep.name}' in {runs_root} "
-                          f"(presets found: {', '.join(found) or 'none'})")
-    chosen = chosen[chosen["case"].isin(sweep.cases)]
-    others = known[known["preset"] != preset]["preset"].dropna().value_counts()
-    if len(others):
-        listing = ", ".join(f"{p} ({k} run{'s' if k > 1 else ''})" for p, k in others.items())
-        notes.append(f"other presets in {runs_root}: {listing}; choose one with --preset")
+    known = with_groups(runs, sweep)
+    if known.empty:
+        raise ReportError(f"no runs of the cases of sweep '{sweep.name}' in {runs_root}")
+    picked = pick_group(known, sweep, runs_root, preset, group, run_ids, like)
+    chosen = known[known["group"].map(lambda g: g == picked.group)]
+    names = name_groups(known["group"])
+    others = sorted((g for g in names if g != picked.group), key=lambda g: names[g])
+    if others:
+        notes.append(f"other groups in {runs_root}, not judged with these: {_listing(known, names, others)}; "
+                     "report one with --group NAME")
     chosen, dup_notes = resolve_duplicates(chosen)
     notes += dup_notes
     for _, r in chosen[chosen["status"] == UNFINISHED].iterrows():
         notes.append(f"unfinished, not counted: '{r['case']}' seed {r['seed']} ({r['run_id']})")
-    return chosen, preset, notes
+    return chosen, picked, notes
 
 
 def plotted_runs(chosen: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

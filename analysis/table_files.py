@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.runs import UNFINISHED
 from analysis.tables import LINEAR_PROTOCOLS, display_rows, linear_protocols, numeric_columns, protocols_recorded
+from core.run_groups import identity_config, show
 from core.sweepfile import REPO_ROOT, Sweep
 
 _TEX_ESCAPES = {
@@ -37,24 +38,20 @@ def _show_path(path) -> str:
         return str(path)
 
 
-def header_lines(sweep: Sweep, runs: pd.DataFrame, preset: str | None,
+def header_lines(sweep: Sweep, runs: pd.DataFrame, group: str,
                  notes: list[str] = ()) -> list[tuple[str, str]]:
-    """(label, text) pairs printed above the table: what was run, from which code, against what."""
+    """(label, text) pairs printed above the table: what was run, what every row shares, from which code,
+    against what. `runs` are one group's (analysis.selection), named `group`."""
     done = runs[runs["status"] != UNFINISHED]
     seeds = sorted({int(s) for s in done["seed"].dropna()}) if len(done) else []
     commits = sorted({str(c) for c in done["commit"].dropna()})
     lines = [("Sweep", f"{sweep.name} ({_show_path(sweep.path)})"),
-             ("Preset", str(preset) if preset is not None else "(none recorded)"),
+             ("Group", f"{group}: every row's runs share their config but for their case's own settings and the "
+                       "seed (core/run_groups.py)"),
+             ("Shared by every row", shared_text(runs)),
              ("Seeds", ", ".join(map(str, seeds)) or "(no finished runs)"),
              ("Commit" + ("s" if len(commits) > 1 else ""), ", ".join(commits) or "(unknown)"),
              ("Runs", f"{len(done)} finished, {len(runs) - len(done)} unfinished")]
-    versions = sorted({int(v) for v in done["numerics"].dropna()}) if "numerics" in done else []
-    if len(versions) > 1:
-        lines.append(("Numerics (mixed!)", "rows were trained under training-numerics versions "
-                      + ", ".join(f"v{v}" for v in versions) + " (core/numerics.py): the numerics column says "
-                      "which; numbers from different versions are not the same computation"))
-    elif versions:
-        lines.append(("Numerics", f"v{versions[0]} (core/numerics.py)"))
     if sweep.paper_metric:
         lines.append(("Paper column", sweep.paper_metric))
     if "eval" in done and done["eval"].notna().any():
@@ -71,6 +68,40 @@ def header_lines(sweep: Sweep, runs: pd.DataFrame, preset: str | None,
         lines.append(("Sweep notes", " ".join(sweep.notes.split())))
     lines.extend(("Note", n) for n in notes)
     return lines
+
+
+# The settings a reader compares reports by, as the header's "Shared by every row" line names them
+SHARED = (("data.dataset", "data set {}"), ("data.train_subset", "{} training images"),
+          ("data.image_size", "{} px"), ("optim.epochs", "{} epochs"), ("optim.batch_size", "batch {}"),
+          ("optim.base_lr", "base lr {}"))
+
+
+def shared_text(runs: pd.DataFrame) -> str:
+    """'preset cpu; data set fashion_mnist; 10000 training images; 28 px; 10 epochs; batch 256; base lr 1.5;
+    numerics v2 (core/numerics.py)': a setting that a case changes reads 'per case' with its values."""
+    configs = [identity_config(c) for c in runs["config_yaml"] if isinstance(c, dict)] if "config_yaml" in runs \
+        else []
+    presets = sorted({str(p) for p in runs["preset"].dropna()})
+    out = [f"preset {', '.join(presets) or '(none recorded)'}"]
+    for key, text in SHARED:
+        values = sorted({show(c[key]) for c in configs if key in c}, key=_natural)
+        if key == "data.train_subset":
+            values = ["all" if v == "0" else v for v in values]
+        if len(values) == 1:
+            out.append(text.format(values[0]).replace("1 epochs", "1 epoch"))
+        elif values:
+            out.append(text.format("per case: " + ", ".join(values)))
+    versions = sorted({int(v) for v in runs["numerics"].dropna()}) if "numerics" in runs else []
+    if versions:
+        out.append("numerics " + ", ".join(f"v{v}" for v in versions) + " (core/numerics.py)")
+    return "; ".join(out)
+
+
+def _natural(text: str):
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
 
 
 def _compact_json(text: str) -> str:

@@ -127,7 +127,7 @@ def aggregate(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     Columns: case, <grid keys>, grid_label, status, n, running, run_ids, then per metric
     <m>_mean, <m>_std (ddof=1, NaN when n<2), <m>_n, then paper (text) and paper_value (number); and
     linear_protocol (which gave linear_acc) when any run records it.
-    `runs` should already be filtered to one preset and have duplicates resolved.
+    `runs` should already be one group (analysis.selection) with duplicates resolved.
     """
     rows, recorded = [], protocols_recorded(runs)
     for case, grid in _row_keys(sweep, runs):

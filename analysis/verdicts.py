@@ -1,44 +1,67 @@
-"""Judge each claim of a sweep file (core.claims) on the runs of one preset. Pure functions.
+"""Judge each claim of a sweep file (core.claims) on the runs of one group. Pure functions.
 
 A verdict is one of VERDICTS and carries its evidence: per part of the test, the estimate with its
-interval (analysis.stats: value +- 2 SE over seeds, paired by seed where the rows share seeds), what the
-claim needs, and where the interval lies. A test with several parts (several cases, the steps of a trend,
-the pairs of a flat test) is reproduced when every part is, not reproduced when any part lies outside what
-it needs, and inconclusive otherwise: fewer than three seeds, or an interval across a bound.
+interval (analysis.stats: a Student t interval at the verdict's level, paired by seed where the rows share
+seeds), what the claim needs, and where the interval lies. A test with several parts (several cases, the
+steps of a trend, the pairs of a flat test, a status and its floor) is reproduced when every part is, not
+reproduced when any part lies outside what it needs, and inconclusive otherwise: fewer than three seeds, or
+an interval across a bound.
+
+A "not reproduced" says how it failed (`Verdict.how`): REVERSED when every failing part lies on the far
+side of the claim's reference (the paper's order turned round), WEAKER when every failing part lies
+between the reference and the bound (the paper's direction, short of its size); neither when the parts
+disagree or the test has no direction (status, flat, between). A status claim whose verdict changes with
+the collapse line (SENSITIVITY_LINES x 1/sqrt(d), or the loss test) is flagged THRESHOLD_SENSITIVE.
 """
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pandas as pd
 
 from analysis import stats
-from core.claims import Claim
 from analysis.runs import UNFINISHED
 from analysis.tables import format_value, metric_label
+from core.claims import Claim
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_TESTABLE, NO_DATA = "not testable at this scale", "no data yet"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTABLE, NO_DATA)
+REVERSED, WEAKER = "reversed", "weaker than the paper"
+THRESHOLD_SENSITIVE = "threshold-sensitive"
 OUTCOME = {stats.INSIDE: REPRODUCED, stats.OUTSIDE: NOT_REPRODUCED, stats.ACROSS: INCONCLUSIVE,
            stats.TOO_FEW: INCONCLUSIVE}
+
+# The status claims' sensitivity: the collapse line z std < t / sqrt(d) for each t, and the loss test (a mean
+# negative-cosine loss within 0.01 of its minimum -1, Fig. 2's reading), which reads only cosine-loss runs.
+SENSITIVITY_LINES = (0.05, 0.1, 0.25, 0.5)
+LOSS_LINE = -0.99
+COSINE_LOSS = "similarity/cosine"
+COLLAPSE_STATUSES = {"ok", "near-collapse", "collapsed"}
 
 
 @dataclass(frozen=True)
 class Part:
     """One number a test reads and what it needed: 'w/o sg' loss, or '256' − '64' linear acc."""
     what: str
-    estimate: str             # '-0.999 [-1.000, -0.998] (n=3)' or '1.9 [0.3, 3.5] (paired, n=3)'
-    needs: str                # '< -0.990', '0 < · ≤ 4.0', 'every run collapsed'
+    estimate: str             # '-0.999 [-1.000, -0.998] (n=3, 95%)' or '1.9 [0.3, 3.5] (paired, n=3, 95%)'
+    needs: str                # '< -0.990', '0 < · ≤ 4.0', 'more than half of the runs collapsed'
     place: str                # stats.INSIDE | OUTSIDE | ACROSS | TOO_FEW
+    how: str = ""             # REVERSED | WEAKER | "" (only for OUTSIDE)
+    note: str = ""            # more evidence: the points behind a gain, the sensitivity of a status
+    seeds_needed: int | None = None   # ACROSS: the seeds a decision would need at the observed spread
 
     @property
     def text(self) -> str:
         where = {stats.INSIDE: "meets it", stats.OUTSIDE: "fails it", stats.ACROSS: "across the bound",
                  stats.TOO_FEW: f"fewer than {stats.MIN_SEEDS} seeds"}[self.place]
-        return f"{self.what} {self.estimate}; needs {self.needs}: {where}"
+        if self.how:
+            where += f" ({self.how})"
+        extra = f"; {self.note}" if self.note else ""
+        return f"{self.what} {self.estimate}; needs {self.needs}: {where}{extra}"
 
 
 @dataclass(frozen=True)
@@ -47,15 +70,32 @@ class Verdict:
     verdict: str
     evidence: str
     parts: tuple[Part, ...] = field(default=())
+    how: str = ""                       # for NOT_REPRODUCED: REVERSED, WEAKER or ""
+    flags: tuple[str, ...] = ()         # THRESHOLD_SENSITIVE
+    run_ids: frozenset = frozenset()    # the runs it read, copies resolved to their origin
+    seeds_needed: int | None = None     # INCONCLUSIVE: seeds per row a decision would need (None: unknown)
+
+    @property
+    def word(self) -> str:
+        """The verdict as the pages print it: 'not reproduced (reversed)', 'reproduced', ..."""
+        return f"{self.verdict} ({self.how})" if self.how else self.verdict
 
 
 @dataclass
 class Facts:
-    """What claims are judged on: the finished and unfinished runs of one preset (duplicates resolved), one
-    row each with case, seed, status, dim and the result metrics; the preset; the chance accuracy (%)."""
+    """What claims are judged on: the finished and unfinished runs of one group (duplicates resolved), one row
+    each with case, seed, status, dim and the result metrics; the preset; the chance accuracy (%); the
+    untrained network's finished runs at this preset (the floor of `relative_to: gain`); the interval's
+    level and the sweep file's own seed count (stats.look_level)."""
     runs: pd.DataFrame
     preset: str | None
     chance: float | None             # None: the data set's class count is not known
+    floor: pd.DataFrame | None = None
+    level: float = stats.LEVEL
+    declared: int = stats.LOOKS[0]
+
+    def level_for(self, n: int) -> float:
+        return stats.look_level(self.level, n, self.declared)
 
 
 class _NoData(Exception):
@@ -69,30 +109,92 @@ def _finished(facts: Facts, case: str) -> pd.DataFrame:
     return mine
 
 
+def _values(runs: pd.DataFrame, metric: str) -> dict:
+    values = pd.to_numeric(runs[metric], errors="coerce") if metric in runs else pd.Series(dtype=float)
+    return {int(s): float(v) for s, v in zip(runs["seed"], values) if not pd.isna(v) and not pd.isna(s)}
+
+
 def per_seed(facts: Facts, case: str, metric: str) -> dict:
     """{seed: value} of a case's finished runs that have the metric."""
-    mine = _finished(facts, case)
-    values = pd.to_numeric(mine[metric], errors="coerce") if metric in mine else pd.Series(dtype=float)
-    out = {int(s): float(v) for s, v in zip(mine["seed"], values) if not pd.isna(v) and not pd.isna(s)}
+    out = _values(_finished(facts, case), metric)
     if not out:
         raise _NoData(f"no {metric_label(metric)} for '{case}'")
     return out
 
 
+def floor_per_seed(facts: Facts, metric: str) -> dict:
+    """{seed: value} of the untrained network at this preset (the floor of the scale's own units)."""
+    runs = facts.floor
+    out = _values(runs[runs["status"] != UNFINISHED], metric) if runs is not None and len(runs) else {}
+    if not out:
+        raise _NoData(f"no untrained-network floor for {metric_label(metric)} at preset {facts.preset}: run "
+                      f"python -m sweeps.run random_network --preset {facts.preset} (the same seeds)")
+    return out
+
+
 def _interval(est: stats.Estimate, metric: str) -> str:
     how = f"{'paired, ' if est.paired else ''}n={est.n}"
-    if math.isnan(est.se):
+    if math.isnan(est.half_width):
         return f"{format_value(est.value, metric)} ({how}: no spread)"
     return (f"{format_value(est.value, metric)} [{format_value(est.low, metric)}, "
-            f"{format_value(est.high, metric)}] ({how})")
+            f"{format_value(est.high, metric)}] ({how}, {est.level:.1%})".replace(".0%)", "%)"))
+
+
+def _gain_interval(est: stats.Estimate) -> str:
+    how = f"paired, n={est.n}"
+    if math.isnan(est.half_width):
+        return f"{est.value:.2f} ({how}: no spread)"
+    return f"{est.value:.2f} [{est.low:.2f}, {est.high:.2f}] ({how}, {est.level:.1%})".replace(".0%)", "%)")
 
 
 def _range(low: float, high: float, metric: str) -> str:
+    fmt = (lambda v: f"{v:g}") if metric == "" else (lambda v: format_value(v, metric))
     if math.isinf(high):
-        return f"> {format_value(low, metric)}"
+        return f"> {fmt(low)}"
     if math.isinf(low):
-        return f"< {format_value(high, metric)}"
-    return f"{format_value(low, metric)} < · < {format_value(high, metric)}"
+        return f"< {fmt(high)}"
+    return f"{fmt(low)} < · < {fmt(high)}"
+
+
+def _how(claim: Claim, est: stats.Estimate, low: float, high: float) -> str:
+    """REVERSED or WEAKER for an interval outside (low, high), read against the claim's reference."""
+    ref = claim.reference_level()
+    if ref is None:
+        return ""
+    if est.high <= low and ref <= low:            # the claim needs more than `low`
+        return REVERSED if est.high <= ref else WEAKER if est.low > ref else ""
+    if est.low >= high and ref >= high and math.isinf(low):   # the claim needs less than `high`
+        return REVERSED if est.low >= ref else WEAKER if est.high < ref else ""
+    return ""
+
+
+def _seeds_needed(facts: Facts, est: stats.Estimate, low: float, high: float) -> int | None:
+    bounds = [b for b in (low, high) if not math.isinf(b) and est.low < b < est.high]
+    if not bounds:
+        return None
+    level = 1 - (1 - facts.level) / len(stats.LOOKS)       # a decision from added seeds is a sequential look
+    needs = [stats.seeds_needed(est, b, level) for b in bounds]
+    return None if None in needs else max(needs)
+
+
+def _part(facts: Facts, claim: Claim, what: str, est: stats.Estimate, low: float, high: float, estimate: str,
+          needs: str, note: str = "") -> Part:
+    est = est.at(facts.level_for(est.n))
+    place = stats.decide(est, low, high)
+    estimate = estimate or (_gain_interval(est) if claim.in_gain else _interval(est, claim.metric))
+    return Part(what, estimate, needs, place, _how(claim, est, low, high) if place == stats.OUTSIDE else "",
+                note, _seeds_needed(facts, est, low, high) if place == stats.ACROSS else None)
+
+
+def _gain_ratio(a: dict, b: dict | None, baseline: dict, floor: dict, factor: float = 1.0) -> stats.Estimate:
+    try:
+        return stats.gain_ratio(a, b, baseline, floor, factor)
+    except ValueError:
+        raise _NoData("no seed shared by the rows, their baseline and the untrained network (the floor), or no "
+                      "baseline above its floor") from None
+
+
+GAIN_UNITS = "in units of the baseline's gain over the untrained network"
 
 
 def _scale(facts: Facts, claim: Claim, case: str) -> tuple[float, str]:
@@ -113,13 +215,28 @@ def _scale(facts: Facts, claim: Claim, case: str) -> tuple[float, str]:
 def _threshold(facts: Facts, claim: Claim, case: str, value: float) -> tuple[float, str]:
     scale, name = _scale(facts, claim, case)
     t = value * scale
+    if claim.in_gain:
+        return t, f"{t:g}"
     return t, (f"{value:g} × {name} = {format_value(t, claim.metric)}" if name else format_value(t, claim.metric))
+
+
+def _points_note(facts: Facts, claim: Claim, rows: dict[str, dict]) -> str:
+    """The points behind a gain: each row's mean, the floor's and the baseline's."""
+    cells = [f"'{name}' {format_value(sum(v.values()) / len(v), claim.metric)}" for name, v in rows.items()]
+    return f"in points ({metric_label(claim.metric)}): " + ", ".join(cells)
 
 
 def _bounds(facts: Facts, claim: Claim) -> list[Part]:
     parts = []
     for case in claim.cases:
-        est = stats.mean_se(list(per_seed(facts, case, claim.metric).values()))
+        values = per_seed(facts, case, claim.metric)
+        if claim.in_gain:
+            base, floor = per_seed(facts, claim.baseline, claim.metric), floor_per_seed(facts, claim.metric)
+            est = _gain_ratio(values, None, base, floor)
+            what = f"'{case}' {metric_label(claim.metric)}, {GAIN_UNITS} ('{claim.baseline}')"
+            note = _points_note(facts, claim, {case: values, "untrained": floor, claim.baseline: base})
+        else:
+            est, what, note = stats.mean_se(list(values.values())), f"'{case}' {metric_label(claim.metric)}", ""
         if claim.test == "between":
             low, low_text = _threshold(facts, claim, case, claim.low)
             high, high_text = _threshold(facts, claim, case, claim.high)
@@ -130,27 +247,97 @@ def _bounds(facts: Facts, claim: Claim) -> list[Part]:
         else:
             (low, t_text), high = _threshold(facts, claim, case, claim.value), math.inf
             needs = f"> {t_text}"
-        parts.append(Part(f"'{case}' {metric_label(claim.metric)}", _interval(est, claim.metric), needs,
-                          stats.decide(est, low, high)))
+        parts.append(_part(facts, claim, what, est, low, high, "", needs, note))
     return parts
+
+
+def _matches(runs: pd.DataFrame, equals: tuple[str, ...], line: float | None) -> list[bool] | None:
+    """Per run, whether it ends as `equals` says ("collapsed", or "ok": not collapsed) when the collapse line
+    is `line` x 1/sqrt(d) (None: the loss test); None when the line does not apply (a status that is not
+    about collapse, a run without z std or a cosine loss)."""
+    wanted = set(equals)
+    if not wanted <= COLLAPSE_STATUSES or wanted == {"near-collapse"} or {"ok", "collapsed"} <= wanted:
+        return None
+    wants_collapse = "collapsed" in wanted
+    out = []
+    for _, r in runs.iterrows():
+        if r["status"] not in COLLAPSE_STATUSES:
+            out.append(False)
+            continue
+        if line is None:
+            if r.get("loss_kind") != COSINE_LOSS or pd.isna(r.get("loss")):
+                return None
+            collapsed = float(r["loss"]) < LOSS_LINE
+        else:
+            if pd.isna(r.get("z_std")) or pd.isna(r.get("dim")):
+                return None
+            collapsed = float(r["z_std"]) * math.sqrt(float(r["dim"])) < line
+        out.append(collapsed == wants_collapse)
+    return out
+
+
+def _sensitivity(facts: Facts, runs: pd.DataFrame, equals: tuple[str, ...], main: str) -> tuple[str, bool]:
+    """The status part's verdict under each collapse line and the loss test, and whether any differs."""
+    cells, flips = [], False
+    for line in (*SENSITIVITY_LINES, None):
+        hits = _matches(runs, equals, line)
+        if hits is None:
+            continue
+        place = stats.decide_rate(sum(hits), len(hits), facts.level_for(len(hits)))
+        name = f"z std < {line:g}/√d" if line is not None else f"loss < {LOSS_LINE:g}"
+        cells.append(f"{name}: {sum(hits)}/{len(hits)} {OUTCOME[place]}")
+        flips |= OUTCOME[place] != main
+    return ("under other collapse lines: " + ", ".join(cells)) if cells else "", flips
 
 
 def _status(facts: Facts, claim: Claim) -> list[Part]:
     parts = []
     for case in claim.cases:
-        statuses = list(_finished(facts, case)["status"])
-        hits = sum(s in claim.equals for s in statuses)
+        runs = _finished(facts, case)
+        statuses = list(runs["status"])
+        k, n = sum(s in claim.equals for s in statuses), len(statuses)
         counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
-        place = (stats.OUTSIDE if hits < len(statuses) else
-                 stats.TOO_FEW if len(statuses) < stats.MIN_SEEDS else stats.INSIDE)
-        parts.append(Part(f"'{case}' status", f"{counts} (n={len(statuses)})",
-                          f"every run {' or '.join(claim.equals)}", place))
+        level = facts.level_for(n)
+        place = stats.decide_rate(k, n, level)
+        low, high = stats.rate_bounds(k, n, level)
+        note, flips = _sensitivity(facts, runs, claim.equals, OUTCOME[place])
+        if flips:
+            note += f" ({THRESHOLD_SENSITIVE})"
+        needed = stats.rate_seeds_needed(k, n, 1 - (1 - facts.level) / len(stats.LOOKS)) \
+            if place in (stats.ACROSS, stats.TOO_FEW) else None
+        parts.append(Part(f"'{case}' status", f"{counts}: {k}/{n} {' or '.join(claim.equals)}, share "
+                          f"between {low:.2f} and {high:.2f} (one-sided bounds, {level:.1%} each)".replace(".0%", "%"),
+                          f"more than half of the runs {' or '.join(claim.equals)}", place,
+                          note=note, seeds_needed=needed))
+    if claim.floor_margin is not None:
+        parts += _beats_floor(facts, claim)
+    return parts
+
+
+def _beats_floor(facts: Facts, claim: Claim) -> list[Part]:
+    """A "works" claim's second half: each case keeps more than floor_margin of the baseline's gain over the
+    untrained network (the baseline itself: beats the network, in points)."""
+    floor, parts = floor_per_seed(facts, claim.metric), []
+    base = per_seed(facts, claim.baseline, claim.metric)
+    for case in claim.cases:
+        values = per_seed(facts, case, claim.metric)
+        if case == claim.baseline:
+            est = stats.difference(values, floor)
+            plain = replace(claim, relative_to="", test="exceeds")
+            parts.append(_part(facts, plain, f"'{case}' − untrained {metric_label(claim.metric)}", est, 0.0,
+                               math.inf, "", "> 0"))
+            continue
+        est = _gain_ratio(values, None, base, floor)
+        gain = replace(claim, relative_to="gain", test="above")
+        parts.append(_part(facts, gain, f"'{case}' {metric_label(claim.metric)}, {GAIN_UNITS} ('{claim.baseline}')",
+                           est, claim.floor_margin, math.inf, "", f"> {claim.floor_margin:g}",
+                           _points_note(facts, claim, {case: values, "untrained": floor, claim.baseline: base})))
     return parts
 
 
 def _difference_part(facts: Facts, claim: Claim, a: str, b: str, metric: str, other_metric: str,
                      factor: float, low: float, high: float) -> Part:
-    est = stats.difference(per_seed(facts, a, metric), per_seed(facts, b, other_metric), factor)
+    va, vb = per_seed(facts, a, metric), per_seed(facts, b, other_metric)
     times = f"{factor:g} × " if factor != 1 else ""
     if a == b:
         what = f"'{a}': {metric_label(metric)} − {times}{metric_label(other_metric)}"
@@ -158,7 +345,16 @@ def _difference_part(facts: Facts, claim: Claim, a: str, b: str, metric: str, ot
         what = f"'{a}' − {times}'{b}' {metric_label(metric)}"
     else:
         what = f"'{a}' {metric_label(metric)} − {times}'{b}' {metric_label(other_metric)}"
-    return Part(what, _interval(est, metric), _range(low, high, metric), stats.decide(est, low, high))
+    if not claim.in_gain:
+        return _part(facts, claim, what, stats.difference(va, vb, factor), low, high, "", _range(low, high, metric))
+    base, floor = per_seed(facts, claim.baseline, metric), floor_per_seed(facts, metric)
+    est = _gain_ratio(va, vb, base, floor, factor)
+    points = stats.difference(va, vb, factor)
+    points = points.at(facts.level_for(points.n))
+    note = (f"in points: {_interval(points, metric)}; "
+            + _points_note(facts, claim, {"untrained": floor, claim.baseline: base}))
+    return _part(facts, claim, f"{what}, {GAIN_UNITS} ('{claim.baseline}')", est, low, high, "",
+                 _range(low, high, ""), note)
 
 
 def _exceeds(facts: Facts, claim: Claim) -> list[Part]:
@@ -194,17 +390,46 @@ def combine(places: list[str]) -> str:
     return INCONCLUSIVE
 
 
+def failure_kind(parts) -> str:
+    """REVERSED or WEAKER when every failing part says so, else ''."""
+    kinds = {p.how for p in parts if p.place == stats.OUTSIDE}
+    return kinds.pop() if len(kinds) == 1 and "" not in kinds else ""
+
+
+def _run_ids(facts: Facts, claim: Claim) -> frozenset:
+    """The runs a claim reads as '<sweep>/<run dir>', each copy named by its origin (sweeps.twins), so that
+    two claims on the same runs are seen to be one."""
+    names = set(claim.cases) | ({claim.other} if claim.other else set()) | ({claim.baseline} if claim.baseline
+                                                                            else set())
+    mine = facts.runs[facts.runs["case"].isin(names) & (facts.runs["status"] != UNFINISHED)]
+    out = set()
+    for _, r in mine.iterrows():
+        origin = r.get("copied_from")
+        if isinstance(origin, str) and origin:
+            out.add(origin)
+        elif isinstance(r.get("path"), str):
+            out.add(f"{Path(r['path']).parent.name}/{Path(r['path']).name}")
+    return frozenset(out)
+
+
 def judge(claim: Claim, facts: Facts) -> Verdict:
     try:
         parts = tuple(TESTS[claim.test](facts, claim))
         outcome, evidence = combine([p.place for p in parts]), "; ".join(p.text for p in parts)
     except _NoData as missing:
         parts, outcome, evidence = (), NO_DATA, str(missing)
+    how = failure_kind(parts) if outcome == NOT_REPRODUCED else ""
+    flags = (THRESHOLD_SENSITIVE,) if any(THRESHOLD_SENSITIVE in p.note for p in parts) else ()
+    needed = [p.seeds_needed for p in parts if p.place in (stats.ACROSS, stats.TOO_FEW)]
+    seeds = max(needed) if needed and None not in needed else None
+    ids = _run_ids(facts, claim) if len(facts.runs) and "path" in facts.runs else frozenset()
     if claim.testable_at and facts.preset not in claim.testable_at:
         ours = f"ours ({outcome}): {evidence}" if parts else f"ours: {evidence}"
         return Verdict(claim, NOT_TESTABLE, f"{claim.reason} (testable at: {', '.join(claim.testable_at)}; "
-                                            f"this preset: {facts.preset}). For the record, {ours}", parts)
-    return Verdict(claim, outcome, evidence, parts)
+                                            f"this preset: {facts.preset}). For the record, {ours}", parts,
+                       run_ids=ids)
+    return Verdict(claim, outcome, evidence, parts, how, flags, ids,
+                   seeds if outcome == INCONCLUSIVE else None)
 
 
 def judge_all(claims: list[Claim], facts: Facts) -> list[Verdict]:
@@ -212,4 +437,9 @@ def judge_all(claims: list[Claim], facts: Facts) -> list[Verdict]:
 
 
 def verdict_counts(verdicts: list[Verdict]) -> dict[str, int]:
-    return {v: sum(1 for x in verdicts if x.verdict == v) for v in VERDICTS}
+    """Per verdict word the number of claims, and REVERSED, WEAKER and THRESHOLD_SENSITIVE apart."""
+    out = {v: sum(1 for x in verdicts if x.verdict == v) for v in VERDICTS}
+    out[REVERSED] = sum(1 for x in verdicts if x.verdict == NOT_REPRODUCED and x.how == REVERSED)
+    out[WEAKER] = sum(1 for x in verdicts if x.verdict == NOT_REPRODUCED and x.how == WEAKER)
+    out[THRESHOLD_SENSITIVE] = sum(1 for x in verdicts if THRESHOLD_SENSITIVE in x.flags)
+    return out

@@ -8,9 +8,9 @@ import torch
 
 from benchmarks import timing
 from benchmarks.reference import TwoCropsDataset, endless, official_loader, official_transform
-from core import config as C
 from core import precision
 from core.batches import ArraySource
+from core.config import Config
 from core.losses import simsiam_loss
 from core.model import SimSiam, build_model
 from core.objectives import make_objective
@@ -24,7 +24,7 @@ class OurStep:
     """core/train.py's training step, `core.step.train_step`, with the config's objective and target encoder
     (one view pair per step: the k-step and moving-average targets of Sec. 5.2 are timed as the same network)."""
 
-    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device):
+    def __init__(self, cfg: Config, source: ArraySource, device: torch.device):
         torch.manual_seed(cfg.run.seed)
         self.cfg, self.device = cfg, device
         self.model = precision.prepare_model(build_model(cfg, source.channels).to(device), cfg.run)
@@ -33,8 +33,8 @@ class OurStep:
         self.optimizer = build_optimizer(cfg, self.model, self.peak_lr)
         lr_as_tensor(self.optimizer, cfg.run, device)      # run.compile_step only
         self.step_fn = step_function(cfg.run)               # train_step, or compiled as a whole (run.compile_step)
-        self.spe, self.steps = source.steps_per_epoch, 0
-        total = cfg.optim.epochs * self.spe
+        self.steps_per_epoch, self.steps = source.steps_per_epoch, 0
+        total = cfg.optim.epochs * self.steps_per_epoch
         # Sec. 5.2's targets follow the trainer's data order: the benchmark times them as the same network
         self.targets = make_targets(cfg, self.model, source, 1, device, total) if cfg.target.momentum else SameNetwork()
         self.objective = make_objective(cfg, self.model, device)
@@ -43,7 +43,7 @@ class OurStep:
 
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> None:
         cfg = self.cfg
-        set_lr(self.optimizer, cfg, self.peak_lr, self.steps / self.spe)
+        set_lr(self.optimizer, cfg, self.peak_lr, self.steps / self.steps_per_epoch)
         out = self.step_fn(self.model, self.optimizer, [(x1, x2)], self.idx, self.targets, self.objective, cfg.run,
                            self.steps)
         self.sums += out.stats
@@ -62,7 +62,7 @@ def our_batches(source: ArraySource):
 class ReferenceStep:
     """The official-style step: fp32, NCHW, eager, `loss.item()` every step, batches from DataLoader workers."""
 
-    def __init__(self, cfg: C.Config, source: ArraySource, device: torch.device, workers: int):
+    def __init__(self, cfg: Config, source: ArraySource, device: torch.device, workers: int):
         torch.manual_seed(cfg.run.seed)
         self.cfg, self.device = cfg, device
         self.model = SimSiam(cfg.model, source.channels).to(device)
@@ -90,7 +90,7 @@ class ReferenceStep:
         self.losses.append(loss.item())                 # official: losses.update(loss.item(), images[0].size(0))
 
 
-def step_flops(cfg: C.Config, x1: torch.Tensor, x2: torch.Tensor, channels: int) -> int:
+def step_flops(cfg: Config, x1: torch.Tensor, x2: torch.Tensor, channels: int) -> int:
     """Model FLOPs of one step (forward + loss + backward) on a fresh fp32 eager copy of the model."""
     model = SimSiam(cfg.model, channels).to(x1.device).train()
 

@@ -156,21 +156,21 @@ class FolderSource:
 
     def train_epoch(self, epoch: int, start: int = 0, n_pairs: int = 1):
         """As ArraySource.train_epoch; the crops come from the workers (2 * n_pairs given at construction)."""
-        seed, spe = self.cfg.run.seed, self.steps_per_epoch
+        seed, steps_per_epoch = self.cfg.run.seed, self.steps_per_epoch
         perm = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(_mix(seed, epoch)))
-        steps = perm[start * self.batch_size: spe * self.batch_size].view(-1, self.batch_size)
+        steps = perm[start * self.batch_size: steps_per_epoch * self.batch_size].view(-1, self.batch_size)
         share = _share(self.batch_size, self.rank, self.world)
         order = steps[:, share].reshape(-1)                                   # this rank's shares
         # (image, crop seed) in loading order, drawn lazily (k-step's second pass reads only a block of them);
         # the seed names the step and the position in the whole batch
-        items = ((index, _mix(seed, epoch * spe + i, pos))
+        items = ((index, _mix(seed, epoch * steps_per_epoch + i, pos))
                  for i, row in enumerate(steps.tolist(), start=start)
                  for pos, index in zip(range(share.start, share.stop), row[share]))
         b = self.batch_size // self.world
         loader = torch.utils.data.DataLoader(self.train, batch_size=b, sampler=items, num_workers=self.workers,
                                              pin_memory=self.device.type == "cuda", drop_last=True)
         for i, (crops, _) in enumerate(loader, start=start):
-            self._gen.manual_seed(_step_seed(seed, epoch * spe + i, self.rank, self.world))
+            self._gen.manual_seed(_step_seed(seed, epoch * steps_per_epoch + i, self.rank, self.world))
             crops = torch.cat([v.to(self.device, non_blocking=True) for v in crops[:2 * n_pairs]])
             views = augment.photometric(augment.to_float(crops), self.cfg.augment, self._gen, views=2 * n_pairs)
             views = [self.normalize(v) for v in views.chunk(2 * n_pairs)]
@@ -189,4 +189,10 @@ def make_source(cfg: Config, device: torch.device, n_pairs: int = 1, rank: int =
     if cfg.data.dataset == "folder":
         return FolderSource(cfg, device, n_pairs, rank=rank, world=world)
     from core.datasets import load_arrays
-    return ArraySource(load_arrays(cfg.data), cfg, device, rank, world)
+    try:
+        data = load_arrays(cfg.data)
+    except DataError:                          # missing, or there but unreadable: say which (core.data_checks)
+        from core.data_checks import check_data
+        check_data(cfg.data)
+        raise
+    return ArraySource(data, cfg, device, rank, world)

@@ -17,13 +17,29 @@ asks of the data (analysis.verdicts judges it, with "inconclusive" when the data
     below / above   case(s) metric < value / > value; `relative_to: inv_sqrt_d | chance` scales the
                     value by 1/sqrt(d) of the row or by the chance accuracy (%) of the data set
     between         low < metric < high (same `relative_to`)
-    status          every finished run of the case(s) has a status in `equals` (one or a list)
+    status          the case(s) end with a status in `equals` (one or a list) as a rule: the share of runs
+                    that do is above one half at the verdict's confidence (analysis.stats.rate_interval)
     exceeds         margin < case's metric - factor x other's other_metric [< at_most]: one-sided, or
                     two-sided with `at_most` ("only 2 points below" is below, by about that much)
                     (`other` defaults to `case`, `other_metric` to `metric`, factor 1, margin 0)
     trend           every step between consecutive `cases` (default: all, in file order) goes in
                     `direction` (increasing | decreasing)
     flat            every pair of `cases` differs by less than `tolerance`
+
+The scale's own units, `relative_to: gain` with `baseline: CASE` (below, above, between, exceeds, flat): an
+accuracy is read as the fraction of the baseline's gain over the floor, (x - floor) / (baseline - floor),
+and a difference as (a - b) / (baseline - floor). The floor is the untrained network at the same preset
+(the `random_network` sweep, FLOOR_SWEEP), so 0 is "no better than untrained" and 1 is "as good as the
+baseline" at any scale, where a margin in ImageNet points is not. The evidence shows the points too.
+
+A "works / trains" status claim also names `floor_margin` (a gain fraction), `baseline` and optionally
+`metric` (default linear_acc): each case must keep more than that fraction of the baseline's gain over the
+floor (the baseline itself: beat the floor), so an untrained row never passes it.
+
+`reference` (optional, in the test's units) is the level a "not reproduced" is read against: an estimate
+on the far side of it is "reversed", one between it and the bound "weaker than the paper". Defaults: 0 for
+exceeds and trend (no difference); with `relative_to: gain`, 1 for below (the baseline) and 0 for above
+(the floor).
 """
 from __future__ import annotations
 
@@ -35,16 +51,19 @@ from core.record import RESULT_METRICS, STATUSES
 
 DERIVED_METRICS = ("loss_jitter",)      # computed from metrics.jsonl by the analysis (analysis/curve_metrics.py)
 TESTS = ("below", "above", "between", "status", "exceeds", "trend", "flat")
-RELATIVE = ("inv_sqrt_d", "chance")
+RELATIVE = ("inv_sqrt_d", "chance", "gain")
+GAIN = "gain"
+FLOOR_SWEEP = "random_network"      # the untrained network of each preset: the floor of `relative_to: gain`
 COMMON = ("paper", "test", "reading", "testable_at", "reason")
 FIELDS = {   # test -> (required fields, optional fields)
-    "below": (("case", "metric", "value"), ("relative_to",)),
-    "above": (("case", "metric", "value"), ("relative_to",)),
-    "between": (("case", "metric", "low", "high"), ("relative_to",)),
-    "status": (("case", "equals"), ()),
-    "exceeds": (("case", "metric"), ("other", "other_metric", "margin", "at_most", "factor")),
+    "below": (("case", "metric", "value"), ("relative_to", "baseline", "reference")),
+    "above": (("case", "metric", "value"), ("relative_to", "baseline", "reference")),
+    "between": (("case", "metric", "low", "high"), ("relative_to", "baseline")),
+    "status": (("case", "equals"), ("floor_margin", "baseline", "metric")),
+    "exceeds": (("case", "metric"), ("other", "other_metric", "margin", "at_most", "factor", "relative_to",
+                                     "baseline", "reference")),
     "trend": (("metric", "direction"), ("cases",)),
-    "flat": (("metric", "tolerance"), ("cases",)),
+    "flat": (("metric", "tolerance"), ("cases", "relative_to", "baseline")),
 }
 
 
@@ -73,9 +92,26 @@ class Claim:
     reading: str = ""                   # why the test and its margin are a fair reading of `paper`
     testable_at: tuple[str, ...] = ()   # presets that can test it (empty: every preset)
     reason: str = ""
+    baseline: str = ""                  # relative_to gain / floor_margin: the row whose gain over the floor is 1
+    floor_margin: float | None = None   # status: each case keeps more than this fraction of the baseline's gain
+    reference: float | None = None      # where "reversed" starts (see the module docstring); None: the default
 
     def metrics(self) -> set[str]:
         return {m for m in (self.metric, self.other_metric) if m}
+
+    @property
+    def in_gain(self) -> bool:
+        return self.relative_to == GAIN
+
+    def reference_level(self) -> float | None:
+        """The level that separates "reversed" from "weaker than the paper", or None where none applies."""
+        if self.reference is not None:
+            return self.reference
+        if self.test in ("exceeds", "trend"):
+            return 0.0
+        if self.in_gain and self.test in ("below", "above"):
+            return 1.0 if self.test == "below" else 0.0
+        return None
 
 
 def _number(raw: dict, key: str, where: str, default=None) -> float | None:
@@ -152,6 +188,18 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     if at_most <= margin:
         raise ClaimError(f"{where}: 'at_most' ({at_most:g}) must be above 'margin' ({margin:g})")
 
+    baseline = str(raw["baseline"]) if raw.get("baseline") is not None else ""
+    floor_margin = _number(raw, "floor_margin", where)
+    if (relative == GAIN or floor_margin is not None) and not baseline:
+        raise ClaimError(f"{where}: 'relative_to: gain' and 'floor_margin' need a 'baseline' case (whose gain over "
+                         "the untrained network is 1)")
+    if baseline and relative != GAIN and floor_margin is None:
+        raise ClaimError(f"{where}: 'baseline' is only read with 'relative_to: gain' or 'floor_margin'")
+    if baseline and baseline not in cases:
+        raise ClaimError(f"{where}: baseline '{baseline}' is not in 'cases'{suggest(baseline, cases)}")
+    if test == "status" and raw.get("metric") is not None and floor_margin is None:
+        raise ClaimError(f"{where}: 'metric' of a status claim is only read with 'floor_margin'")
+
     testable = raw.get("testable_at")
     testable = _names(testable, where, "testable_at") if testable is not None else ()
     reason = raw.get("reason") or ""
@@ -161,9 +209,11 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
         raise ClaimError(f"{where}: 'reason' is only read with 'testable_at'")
 
     return Claim(
-        paper=" ".join(raw["paper"].split()), test=test, cases=names, metric=str(raw.get("metric") or ""),
+        paper=" ".join(raw["paper"].split()), test=test, cases=names,
+        metric=str(raw.get("metric") or ("linear_acc" if floor_margin is not None else "")),
         value=_number(raw, "value", where), low=low, high=high, relative_to=relative, equals=equals,
         other=other, other_metric=str(raw.get("other_metric") or raw.get("metric") or ""),
+        baseline=baseline, floor_margin=floor_margin, reference=_number(raw, "reference", where),
         margin=margin, at_most=at_most, factor=_number(raw, "factor", where, 1.0),
         direction=direction, tolerance=tolerance, reading=" ".join(raw["reading"].split()),
         testable_at=testable, reason=" ".join(reason.split()),

@@ -85,25 +85,28 @@ class OptimConfig:
     optimizer: Literal["sgd", "lars"] = "sgd"  # Sec. 4.3: plain SGD for every batch size (LARS "expected" to help at 4096)
     lars_trust: float = 0.001       # LARS trust coefficient (You et al. 2017), for optimizer: lars
     pred_lr: Literal["cosine", "constant"] = "constant"  # Table 1c: h's lr not decayed (adopted after Sec. 4.2); Table 1 baseline and Fig. 2: cosine
+    # how often the lr changes: every step (the paper says only "cosine decay"; SGDR's cosine advances per batch),
+    # or once per epoch at the epoch's start, as the official main_simsiam.py's adjust_learning_rate (core/schedule.py)
+    lr_every: Literal["step", "epoch"] = "step"
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     # Sec. 3 / MoCo v2 recipe, sampled independently per image and view.
     crop_scale_min: float = 0.2     # RandomResizedCrop scale (0.2, 1.0)
-    crop_scale_max: float = 1.0
+    crop_scale_max: float = 1.0     # Sec. 3: RandomResizedCrop scale upper bound
     crop_ratio_min: float = 3 / 4   # torchvision default aspect range
-    crop_ratio_max: float = 4 / 3
+    crop_ratio_max: float = 4 / 3   # torchvision default aspect range, upper bound
     flip_p: float = 0.5             # horizontal flip
     jitter_p: float = 0.8           # ColorJitter applied with p=0.8
-    brightness: float = 0.4
-    contrast: float = 0.4
+    brightness: float = 0.4         # Sec. 3 / MoCo v2: ColorJitter(0.4, 0.4, 0.4, 0.1) brightness
+    contrast: float = 0.4           # ColorJitter contrast
     saturation: float = 0.4         # on 1-channel images saturation, hue and grayscale are exact no-ops
-    hue: float = 0.1
-    grayscale_p: float = 0.2
+    hue: float = 0.1                # ColorJitter hue
+    grayscale_p: float = 0.2        # Sec. 3 / MoCo v2: RandomGrayscale p=0.2
     blur_p: float = 0.5             # official code (MoCo v2): p=0.5, sigma in [0.1, 2.0]; App. D CIFAR: no blur
-    blur_sigma_min: float = 0.1
-    blur_sigma_max: float = 2.0
+    blur_sigma_min: float = 0.1     # Gaussian blur sigma range, lower bound (official code)
+    blur_sigma_max: float = 2.0     # Gaussian blur sigma range, upper bound (official code)
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,8 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=_NOT_IDENTITY)
+    seed: int = 0                   # initial weights, augmentation and data order (a sweep's seeds axis)
+    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=_NOT_IDENTITY)  # auto: cuda if there is one
     threads: int = field(default=0, metadata=_NOT_IDENTITY)  # torch CPU threads (0 = torch's default)
     log_every: int = 10             # log loss and z_std every N optimizer steps (and at each epoch end); also the host-sync interval
     # how the training step runs (core/precision.py); each changes the computed bits, so each is part of the run id

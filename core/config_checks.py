@@ -67,4 +67,4 @@ def coerce_value(value, ftype, key: str, source: str, owner: type):
         if not isinstance(value, str):
             raise ConfigError(f"{source}: '{key}' must be a string, got {value!r}")
         return value
-    raise TypeError(f"unsupported config field type {ftype} for {key}")  # a bug in config.py, not user input
+    raise TypeError(f"unsupported config field type {ftype} for {key}")  # a bug in core/config.py

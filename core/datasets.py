@@ -94,9 +94,8 @@ def load_cifar(cfg: DataConfig) -> ImageArrays:
     root = Path(cfg.root) if cfg.root else CACHE_DIR / cfg.dataset
     try:
         train, test = (cls(root, train=t, download=cfg.download) for t in (True, False))
-    except RuntimeError as err:
-        raise DataError(f"{cfg.dataset} not found under {root} ({err}). Pass --data-root DIR or allow a "
-                        "download with --set data.download=true.") from None
+    except RuntimeError as err:                # torchvision's "not found or corrupted": make_source says which
+        raise DataError(f"{cfg.dataset} could not be loaded from {root}: {err}") from None
 
     def to_tensor(ds):  # (N, 32, 32, 3) uint8 -> (N, 3, 32, 32)
         return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets).long()
@@ -107,7 +106,11 @@ def load_cifar(cfg: DataConfig) -> ImageArrays:
 
 # ---- synthetic (tests only) -----------------------------------------------------------------------
 
-def make_synthetic(size: int, n_train: int = 1000, n_test: int = 200, classes: int = 10, seed: int = 0) -> ImageArrays:
+SYNTHETIC_SIZES = (1000, 200)          # training and test images of the synthetic set
+
+
+def make_synthetic(size: int, n_train: int = SYNTHETIC_SIZES[0], n_test: int = SYNTHETIC_SIZES[1], classes: int = 10,
+                   seed: int = 0) -> ImageArrays:
     """Gratings whose orientation and frequency encode the class, with random phase and noise; 1 channel.
 
     Learnable by a tiny network in a few steps, so tests can tell a trained network from an untrained one.
@@ -139,24 +142,6 @@ def stratified_subset(y: torch.Tensor, n: int, num_classes: int) -> torch.Tensor
     per_class = math.ceil(n / num_classes)
     idx = torch.cat([(y == c).nonzero().flatten()[:per_class] for c in range(num_classes)])
     return idx.sort().values[:n]
-
-
-def check_available(cfg: DataConfig) -> None:
-    """Raise DataError (saying how to get the data) if loading `cfg` would fail for want of files."""
-    if cfg.dataset == "fashion_mnist":
-        candidates = [Path(cfg.root)] if cfg.root else [Path(FASHION_MNIST_SYSTEM_DIR), CACHE_DIR / "fashion-mnist"]
-        if not cfg.download and not any(all(_find_idx(d, s) for s in _FMNIST_FILES.values()) for d in candidates):
-            load_fashion_mnist(cfg)  # raises the explanatory DataError
-    elif cfg.dataset in ("cifar10", "cifar100"):
-        root = Path(cfg.root) if cfg.root else CACHE_DIR / cfg.dataset
-        if not cfg.download and not root.is_dir():
-            raise DataError(f"{cfg.dataset} not found under {root}. Pass --data-root DIR or allow a download "
-                            "with --set data.download=true.")
-    elif cfg.dataset == "folder":
-        root = Path(cfg.root)
-        if not cfg.root or not (root / "train").is_dir() or not (root / "val").is_dir():
-            raise DataError(f"data.dataset folder needs --data-root DIR with train/ and val/ class folders "
-                            f"(got '{cfg.root}')")
 
 
 def load_arrays(cfg: DataConfig) -> ImageArrays:

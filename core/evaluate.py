@@ -1,6 +1,7 @@
 """Evaluation of the frozen backbone: kNN monitor (Fig. 2 right), the spread of its features, and the linear
 probe on cached features (eval.linear sgd). Features are extracted once per evaluation point and shared by all
-three. The paper's own linear evaluation (eval.linear paper) trains on augmented crops instead: core.linear_eval."""
+three. The paper's own linear evaluation (eval.linear paper) trains on augmented crops instead:
+core.linear_eval."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -76,7 +76,7 @@ class LinclsImages:
 
     def train_epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(x, y) of this rank's share of each step start.. of `epoch`: x (b, C, size, size) normalized, y (b,)."""
-        seed, spe, dev = self.cfg.run.seed, self.steps_per_epoch, self.source.device
+        seed, steps_per_epoch, dev = self.cfg.run.seed, self.steps_per_epoch, self.source.device
         shares = self._steps(epoch, start)
         empty = (torch.zeros(0, self.source.channels, self.size, self.size, device=dev),
                  torch.zeros(0, dtype=torch.long, device=dev))      # a rank's share of a short last batch: none
@@ -86,7 +86,7 @@ class LinclsImages:
                     yield empty
                     continue
                 idx = idx.to(dev)
-                self._gen.manual_seed(_mix(seed, SALT, epoch * spe + i, self.rank))
+                self._gen.manual_seed(_mix(seed, SALT, epoch * steps_per_epoch + i, self.rank))
                 x = augment.augment(self.source.x_train[idx], self.augment, self.size, self._gen)
                 yield self.source.normalize(x), self.source.y_train[idx]
             return
@@ -94,7 +94,8 @@ class LinclsImages:
         items = []
         for i, idx in enumerate(shares, start=start):
             first = sum(len(s) for s in torch.tensor_split(torch.arange(self.batch_len(i)), self.world)[:self.rank])
-            items.append([(int(j), _mix(seed, SALT, epoch * spe + i, first + p)) for p, j in enumerate(idx)])
+            step = epoch * steps_per_epoch + i
+            items.append([(int(j), _mix(seed, SALT, step, first + p)) for p, j in enumerate(idx)])
         loader = iter(torch.utils.data.DataLoader(self.crops, batch_sampler=[b for b in items if b],
                                                   num_workers=self.source.workers, pin_memory=dev.type == "cuda"))
         for batch in items:

@@ -9,7 +9,8 @@ crops. It is a stage of the run directory after pre-training, with its own check
     optimizer   LARS on every fc parameter, the bias included (apex LARC, trust eval.lincls_trust, no clipping),
                 momentum 0.9, wd 0, lr = lincls_base_lr x lincls_batch / 256, cosine decay set once per epoch,
                 no warm-up; cross-entropy, the mean over the whole batch
-    data        core.lincls_data: random resized crop (0.08-1) + flip for training; resize + centre crop for testing
+    data        core.lincls_data: random resized crop (0.08-1) + flip for training; resize + centre crop
+                for testing
     result      top-1 on the test split after every epoch (main_lincls.py validates every epoch); the last epoch's
                 is `linear_acc_paper`, the best (main_lincls.py keeps model_best.pth.tar) `linear_acc_paper_best`
 
@@ -17,7 +18,8 @@ linear.pt (classifier, optimizer, step, per-epoch top-1, the protocol and the pr
 is saved at the end of every epoch and when a stop signal arrives (at the next step); linear_eval.json is the
 stage's record, rewritten every epoch. A stage that finds a linear.pt of another protocol, or of another
 pre-training checkpoint, starts over. Data-parallel runs evaluate data-parallel: each rank a share of every
-batch (core.lincls_data), gradients averaged, rank 0 writing; no BN is synchronized, as every BN is in eval mode.
+batch (core.lincls_data), gradients averaged, rank 0 writing; no BN is synchronized, as every BN is in eval
+mode.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ from core.config import Config, EvalConfig, RunConfig
 from core.lars import LARS
 from core.lincls_data import SALT, LinclsImages, resize_size
 from core.model import SimSiam, build_model
+from core.progress import LINEAR_EVAL as PHASE
+from core.progress import Progress, timed_stage
 from core.record import LINEAR_EVAL, LINEAR_PAPER, LINEAR_PROTOCOL, TRAINED
 from core.rundir import RunDir
 from core.schedule import cosine_lr, scaled_lr
@@ -79,7 +83,7 @@ def build_classifier(dim: int, classes: int, seed: int, device: torch.device) ->
 def build_optimizer(classifier: nn.Module, e: EvalConfig) -> LARS:
     """apex LARC (no clipping) around momentum SGD, as main_lincls.py --lars: the ratio on every parameter."""
     return LARS(classifier.parameters(), lr=scaled_lr(e.lincls_base_lr, e.lincls_batch), momentum=e.lincls_momentum,
-                weight_decay=e.lincls_weight_decay, trust=e.lincls_trust, ratio_on_1d=True, eps=LARC_EPS)
+                weight_decay=e.lincls_weight_decay, trust=e.lincls_trust, larc=True, eps=LARC_EPS)
 
 
 def epoch_lr(e: EvalConfig, epoch: int) -> float:
@@ -123,37 +127,31 @@ def top1(backbone: nn.Module, classifier: nn.Module, images: LinclsImages, run: 
 
 
 def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, preempted,
-              checkpoints: CheckpointPolicy = SAFE) -> dict:
+              progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Train (or resume, or just read back) the paper's linear evaluation of rd's last.pt; its record.
 
     `stop_flag` is core.train's StopFlag and `preempted` its Preempted (passed in: core.train calls this): a
-    SIGTERM/SIGUSR1 saves linear.pt at the next step and raises `preempted`. last.pt is read as it is (no older
-    checkpoint in its place); a linear.pt that cannot be used gives way to linear.prev.pt (core.checkpoint)."""
+    SIGINT/SIGTERM/SIGUSR1 saves linear.pt at the next step and raises `preempted`. `progress` hears of every
+    step (core.progress; no loss is read for it). last.pt is read as it is (no older checkpoint in its place); a
+    linear.pt that cannot be used gives way to linear.prev.pt (core.checkpoint), under `checkpoints`."""
     dp, e, name = distributed.current(), cfg.eval, rd.path.name
+    progress = progress or Progress()
     if dp.active:
         torch.distributed.barrier()                          # rank 0 has saved last.pt before it gets here
     source = make_source(cfg, device, 1, dp.rank, dp.world)
-    with torch.device("meta"):                               # shapes only: no memory, no random draws
-        layout = pretrained_model(cfg, source.channels).state_dict()
-    ckpt = load_final(rd.path, policy=checkpoints, fits=weights_fit(layout), log=log)
-    if ckpt is None:
-        raise LinearEvalError(f"{rd.path}: no pre-training checkpoint (last.pt) to evaluate")
+    ckpt = _pretrained(cfg, rd, source.channels, checkpoints, log)
     backbone, dim = frozen_backbone(cfg, ckpt["model"], source.channels, device)
     frozen = {k: v.clone() for k, v in backbone.state_dict().items()}
     images = LinclsImages(source, cfg, dp.rank, dp.world)
     classifier = build_classifier(dim, source.num_classes, cfg.run.seed, device)
     optimizer = build_optimizer(classifier, e)
     spe, proto = images.steps_per_epoch, protocol(cfg)
-    state = {"step": 0, "top1": [], "lr": [], "seconds": 0.0, "pretrain_step": ckpt["state"]["step"]}
     saved = load_checkpoint(rd.path, map_location=device, names=LINEAR, policy=checkpoints, log=log, main=dp.main,
                             fits=linear_fit(classifier, optimizer))
-    if saved is not None and saved["protocol"] == proto and saved["state"]["pretrain_step"] == state["pretrain_step"]:
-        classifier.load_state_dict(saved["classifier"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state = saved["state"]
+    state = _resume(saved, proto, ckpt["state"]["step"], classifier, optimizer,
+                    lambda s: log(f"[{name}] linear eval (paper) {s}"))
+    if state["step"]:
         log(f"[{name}] linear eval (paper) resumed at epoch {state['step'] / spe:.2f} of {e.lincls_epochs}")
-    elif saved is not None:
-        log(f"[{name}] linear eval (paper): linear.pt belongs to another protocol or checkpoint; starting over")
 
     def checkpoint():
         if dp.main:
@@ -167,6 +165,7 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
 
     for epoch, (acc, lr) in enumerate(zip(state["top1"], state["lr"])):   # a mirror turned on late catches up
         rd.mirror_row({"step": epoch + 1, "linear_eval/top1": acc, "linear_eval/lr": lr})
+    progress.start(PHASE, state["step"], e.lincls_epochs * spe, spe)
     with stop_flag() as stop:
         while state["step"] < e.lincls_epochs * spe:
             epoch, start = divmod(state["step"], spe)
@@ -182,11 +181,13 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
                 distributed.average_gradients(classifier.parameters(), dp.world)
                 optimizer.step()
                 state["step"] += 1
+                progress.advance(state["step"])
                 if i < spe - 1 and stop_asked(stop.set):
                     state["seconds"] += time.time() - t0
                     checkpoint()
-                    raise preempted(f"linear evaluation stopped by signal at step {state['step']}")
-            state["top1"].append(top1(backbone, classifier, images, cfg.run))
+                    raise preempted(_stopped(state["step"], spe, e.lincls_epochs))
+            with timed_stage(progress, "linear eval: top-1 on the test split"):
+                state["top1"].append(top1(backbone, classifier, images, cfg.run))
             state["lr"].append(lr)
             state["seconds"] += time.time() - t0
             checkpoint()
@@ -196,13 +197,42 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
             log(f"[{name}] linear eval (paper) epoch {epoch + 1}/{e.lincls_epochs} lr {lr:.4g} "
                 f"top-1 {state['top1'][-1]:.2f}% {time.time() - t0:.1f}s")
             if stop_asked(stop.set):
-                raise preempted(f"linear evaluation stopped by signal at step {state['step']}")
+                raise preempted(_stopped(state["step"], spe, e.lincls_epochs))
     changed = [k for k, v in backbone.state_dict().items() if not torch.equal(v, frozen[k])]
     if changed:                                              # main_lincls.py's sanity_check
         raise RuntimeError(f"the backbone changed during linear evaluation: {', '.join(changed[:3])}")
     record = _record(state, proto, e.lincls_epochs)
     rd.write_json(LINEAR_EVAL, record)
     return record
+
+
+def _pretrained(cfg: Config, rd: RunDir, channels: int, checkpoints: CheckpointPolicy, log) -> dict:
+    """rd's last.pt, as it is, when it fits the run's model (checked on shapes alone); LinearEvalError without one."""
+    with torch.device("meta"):                               # shapes only: no memory, no random draws
+        layout = pretrained_model(cfg, channels).state_dict()
+    ckpt = load_final(rd.path, policy=checkpoints, fits=weights_fit(layout), log=log)
+    if ckpt is None:
+        raise LinearEvalError(f"{rd.path}: no pre-training checkpoint (last.pt) to evaluate")
+    return ckpt
+
+
+def _resume(saved: dict | None, proto: dict, pretrain_step: int, classifier: nn.Module, optimizer: LARS,
+            log) -> dict:
+    """The stage's state from `saved` (linear.pt, as read; classifier and optimizer loaded) when it is of this
+    protocol and this pre-training checkpoint; else a fresh state."""
+    state = {"step": 0, "top1": [], "lr": [], "seconds": 0.0, "pretrain_step": pretrain_step}
+    if saved is not None and saved["protocol"] == proto and saved["state"]["pretrain_step"] == pretrain_step:
+        classifier.load_state_dict(saved["classifier"])
+        optimizer.load_state_dict(saved["optimizer"])
+        return saved["state"]
+    if saved is not None:
+        log("linear.pt belongs to another protocol or checkpoint; starting over")
+    return state
+
+
+def _stopped(step: int, spe: int, epochs: int) -> str:
+    return (f"linear evaluation stopped at step {step} of {epochs * spe} (epoch {step / spe:.2f} of {epochs}); "
+            "linear.pt saved")
 
 
 def _record(state: dict, proto: dict, epochs: int) -> dict:
@@ -225,13 +255,13 @@ def result_keys(record: dict, e: EvalConfig, configured: bool, evaluation: dict)
 
 
 def after_pretraining(cfg: Config, rd: RunDir, result: dict, log, device: torch.device, stop_flag,
-                      preempted, checkpoints: CheckpointPolicy = SAFE) -> dict:
+                      preempted, progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     """What linear evaluation adds to a pre-training result: which protocol gave linear_acc, and with
     eval.linear paper the stage's numbers (run here, resumable). Nothing for a run that did not train to its end."""
     if result.get("status") not in TRAINED:
         return {}
     extra = {LINEAR_PROTOCOL: cfg.eval.linear}
     if cfg.eval.linear == LINEAR_PAPER:
-        record = run_stage(cfg, rd, log, device, stop_flag, preempted, checkpoints)
+        record = run_stage(cfg, rd, log, device, stop_flag, preempted, progress, checkpoints)
         extra.update(result_keys(record, cfg.eval, True, result.get("eval") or {}))
     return extra

@@ -11,8 +11,8 @@ rows past its checkpoint, which metrics.jsonl then dropped and the resumed run l
 once: the first value written for a step is kept (on a CPU the re-logged value is the same, bit for bit). A
 run started with the logger off and resumed with it on catches up from metrics.jsonl the same way.
 
-Only rank 0 writes a run directory (core.rundir.FollowerRunDir has no mirror). `tensorboard` is imported here
-only when a mirror opens: with the logger off nothing of it is loaded.
+Only rank 0 writes a run directory (core.rundir.FollowerRunDir has no mirror). `tensorboard` is imported
+here only when a mirror opens: with the logger off nothing of it is loaded.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Which settings of the Sec. 6 switches (objective, negatives, target encoder) mean something together.
 
-Called by core.config.check_consistency, so a combination that means nothing is refused when the config is
-resolved, before any run directory or model exists; each message names the keys involved. Imports no torch
-and nothing of core.config (it reads the config's attributes only).
+Called by core.config.check_consistency, so a combination that means nothing is refused when the config
+is resolved, before any run directory or model exists; each message names the keys involved. Imports no
+torch and nothing of core.config (it reads the config's attributes only).
 """
 from __future__ import annotations
 

@@ -89,7 +89,8 @@ def methods_table() -> str:
     lines.append("per preset (core/presets/*.yaml):")
     for preset in list_presets():
         recipes, per_method = preset_methods(preset)
-        values = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in o.items()) for m, o in per_method.items())
+        at_scale = "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+                             for name, overrides in per_method.items())
         lines.append(f"  {preset}: recipes {'applied' if recipes else 'not applied'}"
-                     + (f"; {values}" if values else ""))
+                     + (f"; {at_scale}" if at_scale else ""))
     return "\n".join(lines)

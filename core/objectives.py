@@ -1,8 +1,7 @@
 """The objective of one training step (Sec. 6, Fig. 3): what the loss of a view pair is, given p1, p2 (online
 branch) and t1, t2 (what the target provider returned for z1, z2).
 
-    similarity   SimSiam / BYOL: D(p1, sg(t2))/2 + D(p2, sg(t1))/2 (core.losses, Eq. 4): today's loss, the
-                 same function called with the same arguments
+    similarity   SimSiam / BYOL: D(p1, sg(t2))/2 + D(p2, sg(t1))/2 (Eq. 4, core.losses.simsiam_loss)
     infonce      SimCLR (negatives: batch) / MoCo (negatives: queue): InfoNCE of query p against key t
     swav         SwAV: each view's prototype scores predict the other view's Sinkhorn-Knopp codes
 

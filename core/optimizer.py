@@ -6,7 +6,7 @@ import torch
 
 from core import config as C
 from core.lars import LARS
-from core.schedule import cosine_lr
+from core.schedule import lr_at, warmup_factor
 
 
 def build_optimizer(cfg: C.Config, model, lr: float) -> torch.optim.Optimizer:
@@ -21,14 +21,16 @@ def build_optimizer(cfg: C.Config, model, lr: float) -> torch.optim.Optimizer:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoch: float) -> float:
-    """Cosine (with warm-up) for f; h the same, or held at the peak after warm-up (Table 1c)."""
+    """Cosine (with warm-up) for f; h the same, or held at the peak after warm-up (Table 1c). `epoch` is the
+    step's fractional epoch; optim.lr_every (read here only) says whether the lr changes every step or once per
+    epoch, as main_simsiam.py (core/schedule.py)."""
     o = cfg.optim
-    lr = cosine_lr(peak_lr, epoch, o.epochs, o.warmup_epochs)
-    ramp = min(1.0, epoch / o.warmup_epochs) if o.warmup_epochs else 1.0
+    lr = lr_at(peak_lr, epoch, o.epochs, o.warmup_epochs, o.lr_every)
+    ramp = warmup_factor(epoch, o.warmup_epochs, o.lr_every)
     for group in optimizer.param_groups:
         constant = group["name"] == "predictor" and o.pred_lr == "constant"
         value = peak_lr * ramp if constant else lr
-        if isinstance(group["lr"], torch.Tensor):       # run.compile_step: filled in place (core.step.lr_as_tensor)
+        if isinstance(group["lr"], torch.Tensor):       # run.compile_step: filled in place (see lr_as_tensor)
             group["lr"].fill_(value)
         else:
             group["lr"] = value

@@ -62,7 +62,7 @@ def base_meta() -> dict:
 class RunDir:
     def __init__(self, path: Path, logger: str = "none"):
         self.path = Path(path)
-        self.logger = logger            # run.logger: a live mirror of metrics.jsonl (core.live_log), opened lazily
+        self.logger = logger            # run.logger: a live mirror of metrics.jsonl (core.live_log), lazily
         self._mirror = None
 
     def file(self, name: str) -> Path:

@@ -1,7 +1,10 @@
-"""Stopping a training run from outside: SIGTERM/SIGUSR1 (a scheduler's preemption) or `request_stop()`.
+"""Stopping a training run from outside: Ctrl-C (SIGINT), SIGTERM/SIGUSR1 (a scheduler's preemption) or
+`request_stop()`.
 
 The training loop holds a `StopFlag` while it trains and checks it between steps; when set it saves a
-checkpoint and raises `Preempted`, so the run can be requeued and resume where it stopped.
+checkpoint and raises `Preempted`, whose message says where the run stopped, so the run can be requeued or
+re-run and resume there. A second Ctrl-C does not wait for the step boundary: it raises KeyboardInterrupt at
+once (what was checkpointed before stays).
 """
 from __future__ import annotations
 
@@ -10,24 +13,32 @@ import threading
 
 
 class Preempted(Exception):
-    """Raised after a checkpoint was saved because SIGTERM/SIGUSR1 asked the run to stop."""
+    """Raised after a checkpoint was saved because a signal (or request_stop) asked the run to stop; the message
+    says where it stopped, e.g. 'stopped at step 120 of 390 (epoch 3.08 of 10); last.pt saved'."""
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGUSR1 (main thread only) or `request_stop()` while training; checked between steps."""
+    """Set by SIGINT/SIGTERM/SIGUSR1 (main thread only) or `request_stop()` while training; checked between
+    steps. A second SIGINT raises KeyboardInterrupt at once."""
     active: "StopFlag | None" = None        # the flag of the training loop running in this process, if any
+    last_signal: int | None = None          # the signal that set a flag last in this process (an exit code's)
 
     def __init__(self):
-        self.set, self._old = False, {}
+        self.set, self.interrupts, self._old = False, 0, {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGUSR1):
+            for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
                 self._old[sig] = signal.signal(sig, self._handle)
         StopFlag.active = self
         return self
 
     def _handle(self, signum, frame):
+        StopFlag.last_signal = signum
+        if signum == signal.SIGINT:
+            self.interrupts += 1
+            if self.interrupts > 1:                 # the second Ctrl-C: leave now, not at the next step
+                raise KeyboardInterrupt
         self.set = True
 
     def __exit__(self, *exc):

@@ -79,14 +79,47 @@ def locate(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) -> Pat
                          f"{', '.join(known) if known else 'none yet'}")
 
 
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, first, second):
+        super().__init__(f"key '{key}' is written twice (first at line {first.line + 1}, column {first.column + 1}); "
+                         "YAML would silently keep the last")
+        self.problem_mark = second
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key written twice in one mapping, at any depth (YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark)
+            except TypeError:                               # an unhashable key: the constructor reports it
+                continue
+            if first is not key_node.start_mark:
+                raise DuplicateKey(key, first, key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path):
-    """Parse a sweep file; a syntax error names the file, line and column."""
+    """Parse a sweep file, refusing a key written twice and a file with nothing in it; an error names the file,
+    line and column."""
     try:
-        return yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.load(Path(path).read_text(), Loader=UniqueKeyLoader)
+    except DuplicateKey as err:
+        raise SweepFileError(f"{path}: line {err.problem_mark.line + 1}, column {err.problem_mark.column + 1}: "
+                             f"{err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
         raise SweepFileError(f"{path}:{where} YAML syntax error: {getattr(err, 'problem', None) or err}") from None
+    if data is None:
+        raise SweepFileError(f"{path}: empty sweep file (nothing but blank lines or comments); a sweep file is a "
+                             f"mapping with keys {', '.join(TOP_KEYS)} (figure, title and cases required)")
+    return data
 
 
 def check_seeds(seeds, source: str) -> None:
@@ -110,10 +143,10 @@ def load_sweep(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) ->
     if not isinstance(cases, dict) or not cases:
         raise SweepFileError(f"{src}: 'cases' must map case names to override mappings")
     overrides = {}
-    for case, o in cases.items():
-        if o is not None and not isinstance(o, dict):
-            raise SweepFileError(f"{src}: case '{case}' must be a mapping of overrides, got {o!r}")
-        overrides[str(case)] = dict(o or {})
+    for case, case_overrides in cases.items():
+        if case_overrides is not None and not isinstance(case_overrides, dict):
+            raise SweepFileError(f"{src}: case '{case}' must be a mapping of overrides, got {case_overrides!r}")
+        overrides[str(case)] = dict(case_overrides or {})
     labels = list(overrides)
     grid = data.get("grid") or {}
     if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):

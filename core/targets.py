@@ -124,9 +124,9 @@ class KStepTargets(SameNetwork):
         self.cached, self.i = [], 0
 
     def begin(self, epoch: int, i: int) -> None:
-        k, spe = self.block, self.source.steps_per_epoch
+        k, steps_per_epoch = self.block, self.source.steps_per_epoch
         if i % k == 0:
-            coming = itertools.islice(self.source.train_epoch(epoch, i, self.n_pairs), min(k, spe - i))
+            coming = itertools.islice(self.source.train_epoch(epoch, i, self.n_pairs), min(k, steps_per_epoch - i))
             with frozen_bn_stats(self.model), precision.autocast(self.device, self.precision):
                 self.cached = kstep_targets(self.model.f, [ps for ps, _ in coming])
         self.i = i

@@ -36,9 +36,11 @@ from core.monitors import effective_rank
 from core.numerics import NUMERICS_VERSION
 from core.objectives import make_objective
 from core.optimizer import build_optimizer, set_lr
+from core.progress import PRETRAIN, Progress, timed_stage
 from core.record import COLLAPSED, NUMERICS_KEY, collapse_status
 from core.rundir import FollowerRunDir, RunDir, base_meta
 from core.schedule import scaled_lr
+from core.sizes import check_sizes
 from core.step import lr_as_tensor, step_function
 from core.stopping import Preempted, StopFlag, request_stop
 from core.targets import make_targets
@@ -61,25 +63,27 @@ def describe_device(device: torch.device) -> str:
 
 
 def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.partial(print, flush=True),
-          checkpoints: CheckpointPolicy = SAFE) -> dict:
+          progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Run (or resume) one pre-training run (SimSiam, or a Sec. 6 method) and return its result dict.
-    In a data-parallel run every rank calls this with the same arguments; only rank 0 writes `run_dir` and logs.
-    A checkpoint that cannot be used raises CheckpointError (no result written), unless `checkpoints` says
-    otherwise (core.checkpoint_policy)."""
+    In a data-parallel run every rank calls this with the same arguments; only rank 0 writes `run_dir`, logs
+    and reports progress (core.progress). A checkpoint that cannot be used raises CheckpointError (no result
+    written), unless `checkpoints` says otherwise (core.checkpoint_policy)."""
     dp = distributed.current()
     rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
     if not dp.main:
-        log = _silent
+        log, progress = _silent, None
+    progress = progress or Progress()
     if not rd.file("config.yaml").exists():
         rd.write_config(cfg)
     if not rd.file("meta.json").exists():
         rd.write_meta({**(meta or {}), **base_meta()})
     t0 = time.time()
     try:
-        result = _train(cfg, rd, log, dp, checkpoints)
+        result = _Training(cfg, rd, log, dp, progress, checkpoints).run()
         result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), StopFlag, Preempted,
-                                        checkpoints))
+                                        progress, checkpoints=checkpoints))
     except (Preempted, CheckpointError):
+        progress.finish()
         raise
     except Exception as err:
         rd.write_error(traceback.format_exc())
@@ -87,6 +91,7 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
         log(f"[{rd.path.name}] failed: {result['reason']}")
     result.setdefault("wall_s", round(time.time() - t0, 1))
     rd.write_result(result)
+    progress.finish()
     return result
 
 
@@ -94,171 +99,223 @@ def _silent(*args, **kwargs) -> None:
     pass
 
 
-def _train(cfg: C.Config, rd: RunDir, log, dp: distributed.Dist, checkpoints: CheckpointPolicy) -> dict:
+class _Training:
+    """One run's training: the set-up (here), then the sections of the loop, each a method named for what it
+    does: resume or start, the random network's monitor, the epochs (each: its steps, then its end), the
+    final evaluation."""
+
     # ---- setup -----------------------------------------------------------------------------------
-    distributed.check_supported(cfg, dp.world)                                   # before any work
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    device = resolve_device(cfg.run.device)
-    precision.configure_backends(device)                                         # cudnn.benchmark on CUDA
-    torch.manual_seed(cfg.run.seed)
-    n_pairs = 2 if cfg.loss.symmetry == "asym2x" else 1                           # Sec. 4.6
-    source = make_source(cfg, device, n_pairs, dp.rank, dp.world)              # this rank's share of each batch
-    check_fits(cfg, source.n_train)
-    model = build_model(cfg, source.channels).to(device)                         # Table 1 h, Table 3 BN, App. B d
-    model = distributed.convert_batchnorm(model, device)                         # BN over all ranks (W > 1 only)
-    precision.prepare_model(model, cfg.run)                          # channels_last, compile (off by default)
-    o = cfg.optim
-    peak_lr = scaled_lr(o.base_lr, o.batch_size)                                 # Sec. 3: lr = base_lr x batch/256
-    optimizer = build_optimizer(cfg, model, peak_lr)
-    lr_as_tensor(optimizer, cfg.run, device)                                    # run.compile_step only
-    step_fn = step_function(cfg.run)                                             # train_step, or compiled
-    spe, total_steps = source.steps_per_epoch, o.epochs * source.steps_per_epoch
-    # the Sec. 6 switches, each read in one place: the target encoder (and the Sec. 5.2 targets), the objective
-    targets = make_targets(cfg, model, source, n_pairs, device, total_steps)      # core/targets.py
-    objective = make_objective(cfg, model, device)                               # core/objectives.py
-    k = targets.block                                                            # steps between stopping points
-    sqrt_d = math.sqrt(cfg.model.dim)
-    name = rd.path.name
+    def __init__(self, cfg: C.Config, rd: RunDir, log, dp: distributed.Dist, progress: Progress,
+                 checkpoints: CheckpointPolicy = SAFE):
+        self.cfg, self.rd, self.log, self.dp, self.progress = cfg, rd, log, dp, progress
+        self.checkpoints = checkpoints
+        distributed.check_supported(cfg, dp.world)                               # before any work
+        if cfg.run.threads:
+            torch.set_num_threads(cfg.run.threads)
+        self.device = device = resolve_device(cfg.run.device)
+        precision.configure_backends(device)                                     # cudnn.benchmark on CUDA
+        torch.manual_seed(cfg.run.seed)
+        self.n_pairs = n_pairs = 2 if cfg.loss.symmetry == "asym2x" else 1        # Sec. 4.6
+        self.source = source = make_source(cfg, device, n_pairs, dp.rank, dp.world)  # this rank's share of each batch
+        check_sizes(cfg, source.n_train, "run")
+        model = build_model(cfg, source.channels).to(device)                     # Table 1 h, Table 3 BN, App. B d
+        model = distributed.convert_batchnorm(model, device)                     # BN over all ranks (W > 1 only)
+        precision.prepare_model(model, cfg.run)                      # channels_last, compile (off by default)
+        self.model = model
+        o = cfg.optim
+        self.peak_lr = scaled_lr(o.base_lr, o.batch_size)                        # Sec. 3: lr = base_lr x batch/256
+        self.optimizer = build_optimizer(cfg, model, self.peak_lr)
+        lr_as_tensor(self.optimizer, cfg.run, device)                            # run.compile_step only
+        self.step_fn = step_function(cfg.run)                                    # train_step, or compiled
+        self.spe, self.total_steps = source.steps_per_epoch, o.epochs * source.steps_per_epoch
+        # the Sec. 6 switches, each read in one place: the target encoder (and the Sec. 5.2 targets), the objective
+        self.targets = make_targets(cfg, model, source, n_pairs, device, self.total_steps)  # core/targets.py
+        self.objective = make_objective(cfg, model, device)                      # core/objectives.py
+        self.k = self.targets.block                                              # steps between stopping points
+        self.sqrt_d = math.sqrt(cfg.model.dim)
+        self.name = rd.path.name
+        self.state = TrainState()
+        self.evaluated = None                                    # (step, Features) of the latest kNN point
+        self.z_floor, self.patience = cfg.eval.collapse_frac / self.sqrt_d, cfg.eval.collapse_patience
+
+    def run(self) -> dict:
+        self.resume_or_start()
+        self.progress.start(PRETRAIN, self.state.step, self.total_steps, self.spe)
+        if self.state.knn_acc_init is None:                      # what a random network already scores
+            self.monitor_random_init()
+        diverged = self.train_epochs()
+        return diverged if diverged is not None else self.final_result()
 
     # ---- resume or start -------------------------------------------------------------------------
-    state = TrainState()
-    ckpt = load_checkpoint(rd.path, map_location=device, policy=checkpoints, log=log, main=dp.main,
-                           fits=pretraining_fit(model, optimizer, targets, objective))
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        targets.load_state_dict(ckpt.get("targets", ckpt.get("eta")))          # "eta": checkpoints before Sec. 6
-        objective.load_state_dict(ckpt.get("objective"))
-        state = TrainState.from_dict(ckpt["state"])
-        rd.truncate_metrics(state.step)
-        log(f"[{name}] resumed at step {state.step} (epoch {state.step / spe:.2f})")
-    else:
-        rd.discard_metrics()  # a run killed before its first checkpoint starts over
-        rd.write_meta({**rd.read_meta(), NUMERICS_KEY: NUMERICS_VERSION})   # the numerics that train it
-        targets.start(model, source)                                         # Sec. 5.3: eta from the initial network
+    def resume_or_start(self) -> None:
+        rd, model, optimizer, targets, objective = self.rd, self.model, self.optimizer, self.targets, self.objective
+        ckpt = load_checkpoint(rd.path, map_location=self.device, policy=self.checkpoints, log=self.log,
+                               main=self.dp.main, fits=pretraining_fit(model, optimizer, targets, objective))
+        if ckpt is not None:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            targets.load_state_dict(ckpt.get("targets", ckpt.get("eta")))          # "eta": checkpoints before Sec. 6
+            objective.load_state_dict(ckpt.get("objective"))
+            self.state = TrainState.from_dict(ckpt["state"])
+            rd.truncate_metrics(self.state.step)
+            self.log(f"[{self.name}] resumed at step {self.state.step} (epoch {self.state.step / self.spe:.2f})")
+        else:
+            rd.discard_metrics()  # a run killed before its first checkpoint starts over
+            rd.write_meta({**rd.read_meta(), NUMERICS_KEY: NUMERICS_VERSION})   # the numerics that train it
+            targets.start(model, self.source)                               # Sec. 5.3: eta from the initial network
 
-    def checkpoint():
-        if dp.main:
-            save_checkpoint(rd.path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                      "torch_rng": torch.get_rng_state(), "state": state.to_dict(),
-                                      "targets": targets.state_dict(), "objective": objective.state_dict()})
+    def checkpoint(self) -> None:
+        if self.dp.main:
+            save_checkpoint(self.rd.path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                           "torch_rng": torch.get_rng_state(), "state": self.state.to_dict(),
+                                           "targets": self.targets.state_dict(),
+                                           "objective": self.objective.state_dict()})
 
-    if state.knn_acc_init is None:                               # what a random network already scores
-        init = monitor(features(model.backbone, source), source.num_classes, cfg.eval)
+    def monitor_random_init(self) -> None:
+        state = self.state
+        with timed_stage(self.progress, "kNN monitor of the random network") as took:
+            init = monitor(features(self.model.backbone, self.source), self.source.num_classes, self.cfg.eval)
         state.knn_acc_init, state.init = init["knn_acc"], init
-        rd.append_metrics({"epoch": 0.0, "step": 0, "loss": None, "z_std": None, **init})
-        log(f"[{name}] random-init kNN acc {state.knn_acc_init:.2f}%, backbone std {init['backbone_std']:.4f} "
-            f"erank {init['backbone_erank']:.1f}")
-        checkpoint()
-    evaluated = None                                             # (step, Features) of the latest kNN point
-    z_floor, patience = cfg.eval.collapse_frac / sqrt_d, cfg.eval.collapse_patience
+        self.rd.append_metrics({"epoch": 0.0, "step": 0, "loss": None, "z_std": None, **init})
+        self.log(f"[{self.name}] random-init kNN acc {state.knn_acc_init:.2f}%, backbone std "
+                 f"{init['backbone_std']:.4f} erank {init['backbone_erank']:.1f} (kNN monitor {took.seconds:.1f}s)")
+        self.checkpoint()
 
-    def log_row(row: dict) -> bool:
+    def log_row(self, row: dict) -> bool:
         """Append a metrics row; True once z_std stayed below the collapse floor for collapse_patience rows."""
-        rd.append_metrics(row)
-        if state.note_row(row, z_floor, patience):
-            log(f"[{name}] collapsed since epoch {state.below.since}: z_std below {z_floor:.5f} for {patience} "
-                f"logging points; stopping early")
-        return state.stopped_early
+        self.rd.append_metrics(row)
+        self.progress.advance(row["step"], row["loss"])          # read for the row already: no extra sync
+        if self.state.note_row(row, self.z_floor, self.patience):
+            self.log(f"[{self.name}] collapsed since epoch {self.state.below.since}: z_std below {self.z_floor:.5f} "
+                     f"for {self.patience} logging points; stopping early")
+        return self.state.stopped_early
 
-    def stop_asked(flag: bool) -> bool:
+    def stop_asked(self, flag: bool) -> bool:
         """Whether any rank was signalled to stop (a collective: all ranks call it at the same steps)."""
-        if not dp.active:
+        if not self.dp.active:
             return flag
-        return bool(distributed.all_reduce_sum(torch.tensor([float(flag)], device=device), dp.world).item())
+        return bool(distributed.all_reduce_sum(torch.tensor([float(flag)], device=self.device), self.dp.world).item())
+
+    def preempted(self) -> Preempted:
+        """The checkpoint is saved: where the run stopped, for whoever stopped it."""
+        step = self.state.step
+        return Preempted(f"stopped at step {step} of {self.total_steps} (epoch {step / self.spe:.2f} of "
+                         f"{self.cfg.optim.epochs}); last.pt saved")
 
     # ---- train -----------------------------------------------------------------------------------
-    model.train()
-    with StopFlag() as stop:
-        while state.step < total_steps and not state.stopped_early:
-            epoch, start = divmod(state.step, spe)
-            t_epoch = time.time()
-            sums = state.device_sums(device)           # loss and z_std summed on the device (core.train_state)
-            pulled = state.step
-            for i, (pairs, idx) in enumerate(source.train_epoch(epoch, start, n_pairs), start=start):
-                lr = set_lr(optimizer, cfg, peak_lr, epoch + i / spe)
-                targets.begin(epoch, i)                  # k-step: targets for the next k steps, theta fixed (Eq. 10)
-                out = step_fn(model, optimizer, pairs, idx, targets, objective, cfg.run, state.step, dp.world)
-                state.add_step()
-                step_stats = out.stats
-                if dp.active:                                    # the mean over ranks, so every rank logs alike
-                    step_stats = distributed.all_reduce_sum(step_stats, dp.world) / dp.world
-                sums += step_stats                               # (2,) onto both rows; no host sync
-                log_now = state.step % cfg.run.log_every == 0 and i < spe - 1
-                # stop between steps, but not inside a k-step block (its targets are not checkpointed) and not
-                # at an epoch's last step (its end-of-epoch work comes first); data-parallel ranks agree on it
-                # at logging points only (one all-reduce there, none per step)
-                stop_now = ((not dp.active or log_now) and i < spe - 1 and (i + 1) % k == 0
-                            and stop_asked(stop.set))
-                if log_now or stop_now or i == spe - 1:
-                    if not state.pull(sums):  # a NaN/inf loss or z_std is caught here, within log_every steps
-                        log(f"[{name}] diverged: non-finite loss or z_std in steps {pulled + 1}-{state.step}")
-                        return diverged_result(state, spe)
-                    pulled = state.step
-                if log_now:
-                    collapsed_now = log_row({"epoch": round(state.step / spe, 4), "step": state.step, "lr": lr,
-                                             **state.acc.flush(), "z_erank": effective_rank(out.z1).item()})
-                    sums[0].zero_()
-                    if collapsed_now:
-                        break
-                if stop_now:
-                    checkpoint()
-                    raise Preempted(f"stopped by signal at step {state.step}")
-            state.train_s += time.time() - t_epoch
-            if state.stopped_early:
-                break
+    def train_epochs(self) -> dict | None:
+        """Every epoch still to train; the result of a diverged run, else None."""
+        state = self.state
+        self.model.train()
+        with StopFlag() as stop:
+            while state.step < self.total_steps and not state.stopped_early:
+                epoch, start = divmod(state.step, self.spe)
+                t_epoch = time.time()
+                lr, out, diverged = self.train_epoch(epoch, start, stop)
+                if diverged is not None:
+                    return diverged
+                state.train_s += time.time() - t_epoch
+                if state.stopped_early:
+                    break
+                if self.end_of_epoch(epoch, lr, out, t_epoch, stop):
+                    break
+        return None
 
-            # ---- end of epoch: log, kNN monitor, checkpoint ----------------------------------------
-            row = {"epoch": float(epoch + 1), "step": state.step, "lr": lr, **state.acc.flush(),
-                   "z_erank": effective_rank(out.z1).item()}
-            every = cfg.eval.knn_every
-            if (every and (epoch + 1) % every == 0) or epoch + 1 == o.epochs:
-                evaluated = (state.step, features(model.backbone, source))
-                row.update(monitor(evaluated[1], source.num_classes, cfg.eval))
-            if log_row(row):
-                checkpoint()
-                break
-            if epoch + 1 < o.epochs:
-                state.epoch_acc.flush()
-            knn = (f" knn {row['knn_acc']:.2f}% backbone std {row['backbone_std']:.4f} erank "
-                   f"{row['backbone_erank']:.1f}") if "knn_acc" in row else ""
-            log(f"[{name}] epoch {epoch + 1}/{o.epochs} loss {row['loss']:.4f} z_std {row['z_std']:.4f} "
-                f"(1/sqrt(d) {1 / sqrt_d:.4f}){knn} {time.time() - t_epoch:.1f}s")
-            checkpoint()
-            if stop_asked(stop.set):
-                raise Preempted(f"stopped by signal at step {state.step}")
+    def train_epoch(self, epoch: int, start: int, stop: StopFlag):
+        """The steps of `epoch` from `start`: (the last lr, the last step's output, a diverged run's result)."""
+        cfg, state, spe, dp, k, device = self.cfg, self.state, self.spe, self.dp, self.k, self.device
+        sums = state.device_sums(device)           # loss and z_std summed on the device (core.train_state)
+        pulled = state.step
+        for i, (pairs, idx) in enumerate(self.source.train_epoch(epoch, start, self.n_pairs), start=start):
+            lr = set_lr(self.optimizer, cfg, self.peak_lr, epoch + i / spe)
+            self.targets.begin(epoch, i)             # k-step: targets for the next k steps, theta fixed (Eq. 10)
+            out = self.step_fn(self.model, self.optimizer, pairs, idx, self.targets, self.objective, cfg.run,
+                               state.step, dp.world)
+            state.add_step()
+            step_stats = out.stats
+            if dp.active:                                    # the mean over ranks, so every rank logs alike
+                step_stats = distributed.all_reduce_sum(step_stats, dp.world) / dp.world
+            sums += step_stats                               # (2,) onto both rows; no host sync
+            log_now = state.step % cfg.run.log_every == 0 and i < spe - 1
+            # stop between steps, but not inside a k-step block (its targets are not checkpointed) and not
+            # at an epoch's last step (its end-of-epoch work comes first); data-parallel ranks agree on it
+            # at logging points only (one all-reduce there, none per step)
+            stop_now = ((not dp.active or log_now) and i < spe - 1 and (i + 1) % k == 0
+                        and self.stop_asked(stop.set))
+            if log_now or stop_now or i == spe - 1:
+                if not state.pull(sums):  # a NaN/inf loss or z_std is caught here, within log_every steps
+                    self.log(f"[{self.name}] diverged: non-finite loss or z_std in steps {pulled + 1}-{state.step}")
+                    return lr, out, diverged_result(state, spe)
+                pulled = state.step
+            if log_now:
+                collapsed_now = self.log_row({"epoch": round(state.step / spe, 4), "step": state.step, "lr": lr,
+                                              **state.acc.flush(), "z_erank": effective_rank(out.z1).item()})
+                sums[0].zero_()
+                if collapsed_now:
+                    break
+            if stop_now:
+                self.checkpoint()
+                raise self.preempted()
+        return lr, out, None
+
+    # ---- end of epoch: log, kNN monitor, checkpoint ----------------------------------------------
+    def end_of_epoch(self, epoch: int, lr: float, out, t_epoch: float, stop: StopFlag) -> bool:
+        """Log the epoch's row (with a kNN point when due) and checkpoint; True when training stops here."""
+        cfg, state, o = self.cfg, self.state, self.cfg.optim
+        row = {"epoch": float(epoch + 1), "step": state.step, "lr": lr, **state.acc.flush(),
+               "z_erank": effective_rank(out.z1).item()}
+        every, knn_s = cfg.eval.knn_every, None
+        if (every and (epoch + 1) % every == 0) or epoch + 1 == o.epochs:
+            with timed_stage(self.progress, "kNN monitor") as took:
+                self.evaluated = (state.step, features(self.model.backbone, self.source))
+                row.update(monitor(self.evaluated[1], self.source.num_classes, cfg.eval))
+            knn_s = took.seconds
+        if self.log_row(row):
+            self.checkpoint()
+            return True
+        if epoch + 1 < o.epochs:
+            state.epoch_acc.flush()
+        knn = (f" knn {row['knn_acc']:.2f}% backbone std {row['backbone_std']:.4f} erank "
+               f"{row['backbone_erank']:.1f} (kNN monitor {knn_s:.1f}s)") if "knn_acc" in row else ""
+        self.log(f"[{self.name}] epoch {epoch + 1}/{o.epochs} loss {row['loss']:.4f} z_std {row['z_std']:.4f} "
+                 f"(1/sqrt(d) {1 / self.sqrt_d:.4f}){knn} {time.time() - t_epoch:.1f}s")
+        self.checkpoint()
+        if self.stop_asked(stop.set):
+            raise self.preempted()
+        return False
 
     # ---- final evaluation and status -------------------------------------------------------------
-    final = state.epoch_acc.means()                              # means over the last epoch
-    feats = evaluated[1] if evaluated is not None and evaluated[0] == state.step else features(model.backbone, source)
-    evals = monitor(feats, source.num_classes, cfg.eval)         # the last kNN point's, when it was at this step
-    status = COLLAPSED if state.stopped_early else collapse_status(
-        final["z_std"], cfg.model.dim, cfg.eval.collapse_frac, cfg.eval.near_collapse_frac)
-    init = state.init or {}
-    result = {"status": status, "epoch": round(state.step / spe, 4), "step": state.step,
-              "loss": final["loss"], "z_std": final["z_std"], "z_std_ref": 1 / sqrt_d,
-              "z_erank": state.z_erank, "stopped_early": state.stopped_early,
-              "collapsed_at_epoch": state.below.since if status == COLLAPSED else None,
-              "knn_acc": evals["knn_acc"], "knn_acc_init": state.knn_acc_init,
-              "linear_acc": linear_accuracy(feats, source.num_classes, cfg.eval, cfg.run.seed),
-              "backbone_std": evals["backbone_std"], "backbone_erank": evals["backbone_erank"],
-              "backbone_std_ref": 1 / math.sqrt(feats.query.shape[1]),
-              "backbone_std_init": init.get("backbone_std"), "backbone_erank_init": init.get("backbone_erank"),
-              "train_s": round(state.train_s, 1), "device": describe_device(device), "world_size": dp.world,
-              "num_classes": source.num_classes, "eval": protocol(cfg.eval, source.n_train, source.n_test)}
-    log(f"[{name}] done: {result['status']} loss {result['loss']:.4f} z_std {result['z_std']:.4f} "
-        f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear {_pct(result['linear_acc'])} "
-        f"backbone std {result['backbone_std']:.4f} erank {result['backbone_erank']:.1f}")
-    return result
-
-
-def check_fits(cfg: C.Config, n_train: int) -> None:
-    """A MoCo queue holds keys of distinct images only if it is smaller than the training set."""
-    if cfg.loss.negatives == "queue" and cfg.loss.queue_size >= n_train:
-        raise C.ConfigError(f"loss.queue_size {cfg.loss.queue_size} is not smaller than the {n_train} training "
-                            "images: the queue would hold several keys of one image, its positive among them")
+    def final_result(self) -> dict:
+        cfg, state, source, sqrt_d = self.cfg, self.state, self.source, self.sqrt_d
+        final = state.epoch_acc.means()                              # means over the last epoch
+        what = "final evaluation: kNN monitor" + (f", linear probe ({cfg.eval.linear_epochs} epochs on cached "
+                                                  "features)" if cfg.eval.linear == "sgd" else "")
+        with timed_stage(self.progress, what) as took:
+            evaluated = self.evaluated
+            feats = (evaluated[1] if evaluated is not None and evaluated[0] == state.step
+                     else features(self.model.backbone, source))
+            evals = monitor(feats, source.num_classes, cfg.eval)     # the last kNN point's, when it was at this step
+            linear_acc = linear_accuracy(feats, source.num_classes, cfg.eval, cfg.run.seed)
+        status = COLLAPSED if state.stopped_early else collapse_status(
+            final["z_std"], cfg.model.dim, cfg.eval.collapse_frac, cfg.eval.near_collapse_frac)
+        init = state.init or {}
+        result = {"status": status, "epoch": round(state.step / self.spe, 4), "step": state.step,
+                  "loss": final["loss"], "z_std": final["z_std"], "z_std_ref": 1 / sqrt_d,
+                  "z_erank": state.z_erank, "stopped_early": state.stopped_early,
+                  "collapsed_at_epoch": state.below.since if status == COLLAPSED else None,
+                  "knn_acc": evals["knn_acc"], "knn_acc_init": state.knn_acc_init, "linear_acc": linear_acc,
+                  "backbone_std": evals["backbone_std"], "backbone_erank": evals["backbone_erank"],
+                  "backbone_std_ref": 1 / math.sqrt(feats.query.shape[1]),
+                  "backbone_std_init": init.get("backbone_std"), "backbone_erank_init": init.get("backbone_erank"),
+                  "train_s": round(state.train_s, 1), "device": describe_device(self.device),
+                  "world_size": self.dp.world, "num_classes": source.num_classes,
+                  "eval": protocol(cfg.eval, source.n_train, source.n_test)}
+        self.log(f"[{self.name}] done: {result['status']} loss {result['loss']:.4f} z_std {result['z_std']:.4f} "
+                 f"knn {result['knn_acc']:.2f}% (init {result['knn_acc_init']:.2f}%) linear "
+                 f"{_pct(result['linear_acc'])} backbone std {result['backbone_std']:.4f} erank "
+                 f"{result['backbone_erank']:.1f} (final evaluation {took.seconds:.1f}s)")
+        return result
 
 
 def diverged_result(state: TrainState, spe: int) -> dict:

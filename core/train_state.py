@@ -1,5 +1,5 @@
-"""The training loop's state between steps, typed: what `last.pt` keeps under "state" (as a plain dict, the
-same keys as before this class existed, so older checkpoints resume).
+"""The training loop's state between steps, typed: what `last.pt` keeps under "state", as a plain dict of plain
+values (`to_dict`, `from_dict`), so a checkpoint holds no class of ours.
 
 The per-step loss and z_std are summed on the device and copied here at logging points only (`pull`): one
 host sync per log interval. Rows of the device tensor: since the last logging point, this epoch; columns:

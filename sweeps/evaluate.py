@@ -89,7 +89,8 @@ def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print,
     init_from_env(device.type)
     dp = current()
     rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
-    record = run_stage(cfg, rd, log if dp.main else (lambda *a: None), device, StopFlag, Preempted, checkpoints)
+    record = run_stage(cfg, rd, log if dp.main else (lambda *a: None), device, StopFlag, Preempted,
+                       checkpoints=checkpoints)
     if dp.main:
         latest = rd.read_result() or result
         keys = result_keys(record, cfg.eval, own, latest.get("eval") or {})
@@ -126,8 +127,12 @@ def cli(argv=None) -> int:
     try:
         return one_line_errors(main, argv, (DataError, LinearEvalError))
     except Preempted as stopped:
-        print(f"{stopped}; linear.pt saved: the same command resumes it", file=sys.stderr)
+        print(f"{stopped}: the same command resumes it", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        print("interrupted before the next step boundary (set-up, or a second Ctrl-C); linear.pt keeps the last "
+              "finished epoch: the same command resumes it", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -9,89 +9,184 @@ inline and local leave each run they ran with a result.json; slurm submits and r
 """
 from __future__ import annotations
 
+import functools
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.checkpoint_policy import SAFE, CheckpointPolicy
 from sweeps import runlock
 from sweeps.expand import RunSpec
+from sweeps.interrupts import Interrupted, SweepSignals
+from sweeps.progress import Display, parse_event
 from sweeps.status import is_finished
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None) -> bool:
+def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None, say=None) -> bool:
     """Claim `spec` for `claim`; False (with a line saying why) if someone else has it or it is done."""
+    say = say or functools.partial(print, flush=True)
     held = runlock.acquire(spec.run_dir, claim, queue)
     if held is not None:
-        print(f"  skip {spec.run_id}: {runlock.describe(held)} has it", flush=True)
+        say(f"  skip {spec.run_id}: {runlock.describe(held)} has it")
         return False
     if is_finished(spec.run_dir):               # finished by another process since the sweep looked
         runlock.release(spec.run_dir, claim)
-        print(f"  skip {spec.run_id}: finished meanwhile", flush=True)
+        say(f"  skip {spec.run_id}: finished meanwhile")
         return False
     return True
 
 
-def run_inline(specs: list[RunSpec], jobs: int = 1, checkpoints: CheckpointPolicy = SAFE, **_) -> None:
+def run_inline(specs: list[RunSpec], jobs: int = 1, display: Display | None = None,
+               checkpoints: CheckpointPolicy = SAFE, **_) -> None:
+    """Each run in this process, one after the other. A signal stops the run at its next step boundary (core.train)
+    and ends the sweep with Interrupted. Checkpoints are read under `checkpoints` (core.checkpoint_policy)."""
+    from core.stopping import Preempted, StopFlag
     from sweeps.worker import run_one
-    for n, spec in enumerate(specs, 1):
-        claim = runlock.new_claim("local")
-        if not take(spec, claim):
-            continue
-        print(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
-        try:
-            run_one(str(spec.run_dir), checkpoints)
-        finally:
-            runlock.release(spec.run_dir, claim)
-
-
-def run_local(specs: list[RunSpec], jobs: int = 1, checkpoints: CheckpointPolicy = SAFE, **_) -> None:
-    """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
-    each with cores/jobs torch threads. The claim names this process and the run's process."""
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    queue, running, n = list(specs), [], 0     # running: (process, spec, claim)
-    old_term = None
-    if threading.current_thread() is threading.main_thread():   # `kill` of the sweep stops its runs too
-        old_term = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    display = display or Display(sweep=specs[0].sweep if specs else None, total_runs=len(specs))
+    old_term = _term_as_interrupt()
     try:
-        while queue or running:
-            while queue and len(running) < jobs:
-                spec = queue.pop(0)
-                n += 1
-                claim = runlock.new_claim("local")
-                if not take(spec, claim):
-                    continue
-                print(f"[{n}/{len(specs)}] start {spec.case} seed {spec.seed}: {spec.run_dir}", flush=True)
-                cmd = [sys.executable, "-m", "sweeps.worker", str(spec.run_dir), *checkpoints.flags()]
-                proc = subprocess.Popen(cmd, env=env, cwd=REPO)
-                claim = {**claim, "pids": claim["pids"] + [[proc.pid, runlock.process_start(proc.pid)]]}
-                runlock.update(spec.run_dir, claim)
-                running.append((proc, spec, claim))
-            time.sleep(0.2)
-            for proc, spec, claim in [r for r in running if r[0].poll() is not None]:
+        for n, spec in enumerate(specs, 1):
+            claim = runlock.new_claim("local")
+            if not take(spec, claim, say=display.write):
+                display.run_ended(spec.run_id, finished=False)
+                continue
+            display.write(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}")
+            display.run_started(spec.run_id)
+            try:
+                run_one(str(spec.run_dir), display.progress_for(spec.run_id), display.write, checkpoints)
+            except Preempted as stopped:
+                raise Interrupted(StopFlag.last_signal or signal.SIGTERM, {spec.run_id: str(stopped)}) from None
+            except KeyboardInterrupt:
+                raise Interrupted(signal.SIGINT, {spec.run_id: INTERRUPTED_OUTSIDE}, at_once=True) from None
+            finally:
                 runlock.release(spec.run_dir, claim)
-                running.remove((proc, spec, claim))
-    finally:  # interrupted: ask the runs to checkpoint and stop (SIGTERM), so a re-run resumes them
-        for proc, _, _ in running:
-            proc.terminate()
-        for proc, spec, claim in running:
-            proc.wait()
-            runlock.release(spec.run_dir, claim)
+            display.run_ended(spec.run_id)
+    finally:
+        display.close()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
 
 
-def _exit_on_sigterm(signum, frame):
-    """SIGTERM to the sweep: leave through run_local's `finally`, which stops each run at a checkpoint."""
-    raise SystemExit(128 + signum)
+INTERRUPTED_OUTSIDE = ("interrupted before its next step boundary (set-up, evaluation, or a second Ctrl-C); its last "
+                       "checkpoint is kept")
+
+
+def _term_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt outside the training loop (inside it, core.stopping's flag takes it)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+@dataclass
+class _Worker:
+    """A run's process under the local executor, and the thread that reads its stdout into the sweep's queue."""
+    proc: subprocess.Popen
+    spec: RunSpec
+    claim: dict
+    reader: threading.Thread
+
+
+def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = None,
+              checkpoints: CheckpointPolicy = SAFE, **_) -> None:
+    """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
+    each with cores/jobs torch threads. The claim names this process and the run's process. The runs report
+    progress as events on their stdout, drawn here (sweeps.progress); a signal stops them at a checkpoint
+    (sweeps.interrupts) and ends the sweep with Interrupted. Each worker gets `checkpoints` as its flags."""
+    display = display or Display(sweep=specs[0].sweep if specs else None, total_runs=len(specs), jobs=jobs)
+    lines: queue.Queue = queue.Queue()                  # (run id, line) from every worker's stdout
+    todo, running, stopped, asked = list(specs), [], {}, False
+    with SweepSignals() as signals:
+        try:
+            while running or (todo and signals.signum is None):
+                while todo and len(running) < jobs and signals.signum is None:
+                    spec = todo.pop(0)
+                    worker = _launch(spec, len(specs) - len(todo), len(specs), jobs, lines, display, checkpoints)
+                    if worker is None:
+                        display.run_ended(spec.run_id, finished=False)
+                    else:
+                        running.append(worker)
+                _relay(lines, display, stopped, wait=0.2)
+                if signals.signum is not None and not asked:   # ask every run to checkpoint and stop, once
+                    _stop(running, signal.SIGTERM)
+                    asked = True
+                for worker in [w for w in running if w.proc.poll() is not None]:
+                    worker.reader.join(timeout=5)       # its last lines
+                    _relay(lines, display, stopped)
+                    runlock.release(worker.spec.run_dir, worker.claim)
+                    running.remove(worker)
+                    display.run_ended(worker.spec.run_id, finished=worker.proc.returncode == 0)
+        except Interrupted as second:                    # a second Ctrl-C: leave now
+            _stop(running, signal.SIGKILL)
+            raise Interrupted(second.signum, stopped, at_once=True) from None
+        finally:   # the runs still here (an error, or the second Ctrl-C) stop; their claims are given back
+            if not asked:
+                _stop(running, signal.SIGTERM)
+            for worker in running:
+                worker.proc.wait()
+                runlock.release(worker.spec.run_dir, worker.claim)
+            display.close()
+    if signals.signum is not None:
+        raise Interrupted(signals.signum, stopped)
+
+
+def _launch(spec: RunSpec, n: int, total: int, jobs: int, lines: queue.Queue, display: Display,
+            checkpoints: CheckpointPolicy = SAFE) -> _Worker | None:
+    claim = runlock.new_claim("local")
+    if not take(spec, claim, say=display.write):
+        return None
+    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "SIMSIAM_PROGRESS": "events", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    display.write(f"[{n}/{total}] start {spec.case} seed {spec.seed}: {spec.run_dir}")
+    cmd = [sys.executable, "-m", "sweeps.worker", str(spec.run_dir), *checkpoints.flags()]
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True, bufsize=1)
+    claim = {**claim, "pids": claim["pids"] + [[proc.pid, runlock.process_start(proc.pid)]]}
+    runlock.update(spec.run_dir, claim)
+    reader = threading.Thread(target=_read_lines, args=(proc.stdout, spec.run_id, lines), daemon=True)
+    reader.start()
+    display.run_started(spec.run_id)
+    return _Worker(proc, spec, claim, reader)
+
+
+def _read_lines(stream, run_id: str, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put((run_id, line.rstrip("\n")))
+
+
+def _relay(lines: queue.Queue, display: Display, stopped: dict, wait: float = 0.0) -> None:
+    """Hand the workers' lines to the display (events as events, the rest as log lines); note where runs stopped."""
+    try:
+        item = lines.get(timeout=wait) if wait else lines.get_nowait()
+        while True:
+            run_id, line = item
+            event = parse_event(line)
+            if event is None:
+                display.write(line)
+            elif event.get("kind") == "stopped":
+                stopped[run_id] = event.get("where", "stopped")
+            else:
+                display.feed(run_id, event)
+            item = lines.get_nowait()
+    except queue.Empty:
+        pass
+
+
+def _stop(running: list[_Worker], sig: int) -> None:
+    """Send `sig` to every worker still running (SIGTERM: checkpoint and stop; SIGKILL: at once)."""
+    for worker in running:
+        if worker.proc.poll() is None:
+            try:
+                worker.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
 
 
 EXECUTORS = {"inline": run_inline, "local": run_local}     # the third, slurm, submits and returns: sweeps.slurm

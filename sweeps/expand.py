@@ -1,14 +1,15 @@
 """Expand a sweep (cases x grid x seeds) at a preset into run specs. Needs no torch.
 
-Override order, later wins: config defaults < preset < case < grid point < --set < seed.
+Override order, later wins: config defaults < preset < recipe < case < grid point < --set < seed. A recipe
+(`--recipe official`, core/recipes/) is a published code's choices: it changes what every case starts from, and
+a case that sets one of its keys keeps the case's value.
 
 Schedule lengths in a sweep file (SCHEDULE_KEYS in a case or grid point) are the paper's, in epochs of its
-100-epoch ablation schedule (Sec. 3). They are scaled with the run: multiplied by `epoch_scale` = the run's
-optim.epochs from the preset and --set / 100, so Table 3(a)'s and Table 2's 10-epoch warm-up stays 10% of
-training at any preset (1 epoch of the cpu preset's 10). A value given with --set is taken as it is.
+100-epoch ablation schedule (Sec. 3), scaled with the run (core.cases.scale_schedule). A value given with
+--set is taken as it is.
 
 A case may name a Sec. 6 method (`method: byol`, core/methods.yaml): it stands for that method's values at
-the preset (core.methods.method_overrides), applied before the case's own overrides, so a case reads
+the preset (core.cases.case_overrides), applied before the case's own overrides, so a case reads
 "BYOL, but with momentum 0" as {method: byol, target.momentum: 0}. The run records the resolved config, whose
 hash is the run id's: spelling the same values out gives the same run.
 """
@@ -19,9 +20,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.cases import PAPER_EPOCHS, case_overrides, scale_schedule
 from core.config import Config, ConfigError, apply_overrides, config_hash
-from core.methods import method_overrides
 from core.presets import preset_overrides
+from core.recipes import recipe_overrides
 from sweeps.sweepfile import Sweep
 
 
@@ -38,35 +40,13 @@ class RunSpec:
 
     epoch_scale: float = 1.0            # applied to the sweep file's schedule lengths (module docstring)
     method: str = ""                    # the case's `method:` (core/methods.yaml), if any
+    recipe: str = ""                    # --recipe (core/recipes/), if any
 
     def meta(self) -> dict:
         return {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
                 "preset": self.preset, "run_id": self.run_id, "config_hash": config_hash(self.config),
-                "epoch_scale": self.epoch_scale, **({"method": self.method} if self.method else {})}
-
-
-SCHEDULE_KEYS = ("optim.warmup_epochs", "optim.epochs")
-PAPER_EPOCHS = Config().optim.epochs            # Sec. 3: the ablations' 100-epoch schedule
-
-
-def scale_schedule(overrides: dict, scale: float) -> dict:
-    """A sweep file's overrides with its schedule lengths (paper epochs) multiplied by `scale`."""
-    out = dict(overrides)
-    for key in SCHEDULE_KEYS:
-        if key in out and isinstance(out[key], (int, float)) and not isinstance(out[key], bool):
-            value = out[key] * scale
-            out[key] = max(1, round(value)) if key == "optim.epochs" else float(value)
-    return out
-
-
-def case_overrides(overrides: dict, preset: str) -> tuple[str, dict]:
-    """(method name or '', the case's overrides in paper epochs with its method's values first)."""
-    rest = dict(overrides)
-    name = rest.pop("method", "")
-    if not name:
-        return "", rest
-    paper_epochs = rest.get("optim.epochs", PAPER_EPOCHS)
-    return name, {**method_overrides(str(name), preset, paper_epochs), **rest}
+                "epoch_scale": self.epoch_scale, **({"method": self.method} if self.method else {}),
+                **({"recipe": self.recipe} if self.recipe else {})}
 
 
 def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
@@ -92,8 +72,10 @@ def slug(text: str) -> str:
 
 
 def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = None,
-           cli_overrides: dict | None = None, cases: list[str] | None = None) -> list[RunSpec]:
+           cli_overrides: dict | None = None, cases: list[str] | None = None, recipe: str = "") -> list[RunSpec]:
     base = apply_overrides(Config(), preset_overrides(preset), f"preset {preset}")
+    if recipe:
+        base = apply_overrides(base, recipe_overrides(recipe, preset), f"recipe {recipe}")
     epochs = (apply_overrides(base, cli_overrides, "--set", check=False).optim.epochs if cli_overrides
               else base.optim.epochs)
     scale = epochs / PAPER_EPOCHS
@@ -114,5 +96,5 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
                 label = slug(case) + "".join(f"_{k.split('.')[-1]}={v}" for k, v in point.items())
                 run_id = f"{label}-s{seed}-{config_hash(run_cfg)}"
                 specs.append(RunSpec(sweep.name, case, seed, point, preset, run_cfg, run_id,
-                                     Path(runs_dir) / sweep.name / run_id, scale, method))
+                                     Path(runs_dir) / sweep.name / run_id, scale, method, recipe))
     return specs

@@ -11,11 +11,13 @@ from core.rundir import RunDir, base_meta
 from sweeps.expand import RunSpec
 
 
-def check_data(cfg: Config) -> None:
-    """Fail if the data set cannot be found, saying how to get it."""
-    from core.datasets import DataError, check_available
+def check_data(cfg: Config, need: int = 0) -> int | None:
+    """Fail if the data set is missing or unreadable, saying which (core.data_checks); else the number of
+    training images a run uses (None when not counted)."""
+    from core.data_checks import check_data as check
+    from core.datasets import DataError
     try:
-        check_available(cfg.data)
+        return check(cfg.data, need)
     except DataError as err:
         raise ConfigError(str(err)) from None
 
@@ -74,10 +76,19 @@ def check_logger(logger: str) -> None:
         raise ConfigError(str(err)) from None
 
 
-def check_all(specs: list[RunSpec], runs_dir: Path) -> None:
-    """Every check, before anything is created."""
-    for dataset_cfg in {repr(s.config.data): s.config for s in specs}.values():
-        check_data(dataset_cfg)
+def check_all(specs: list[RunSpec], runs_dir: Path, sweep_file: str = "") -> None:
+    """Every check, before anything is created: the data of each data set (present and readable), the sizes
+    each run asks of it, the logger, the run directories, the disk."""
+    from core.sizes import check_sizes, largest_need
+    by_data: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        by_data.setdefault(repr(spec.config.data), []).append(spec)
+    for group in by_data.values():
+        n_train = check_data(group[0].config, max(largest_need(s.config) for s in group))
+        if n_train is not None:
+            for spec in group:
+                where = f"{sweep_file or spec.sweep}: case '{spec.case}' at preset {spec.preset}"
+                check_sizes(spec.config, n_train, where)
     for logger in {s.config.run.logger for s in specs}:
         check_logger(logger)
     for spec in specs:
@@ -86,9 +97,13 @@ def check_all(specs: list[RunSpec], runs_dir: Path) -> None:
 
 
 def prepare(spec: RunSpec) -> None:
-    """Write config.yaml and meta.json of a run not started yet (a started one keeps its own)."""
+    """Write config.yaml and meta.json of a run not started yet. A started one keeps its meta.json, and its
+    config.yaml takes this sweep's values of the settings outside the run id (run.logger, data.root, run.threads,
+    ...: check_existing made sure nothing else differs), so a resumed run trains with what was asked now."""
     rd = RunDir(spec.run_dir)
     if rd.file("config.yaml").exists():
+        if rd.read_config() != spec.config:
+            rd.write_config(spec.config)
         return
     rd.write_config(spec.config)
     rd.write_meta({**spec.meta(), **base_meta()})

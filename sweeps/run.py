@@ -1,4 +1,4 @@
-"""Run a sweep: `python -m sweeps.run NAME [--preset cpu] [--executor local] [--seeds 0 1] [--set k=v] ...`
+"""Run a sweep: `python -m sweeps.run NAME [--preset cpu] [--recipe official] [--executor local] [--seeds 0 1] ...`
 
 Expands the sweep file at the preset, skips finished runs, resumes partial ones, runs the rest, and ends by
 writing the sweep's report (analysis.report). Bad input gets one line on stderr and exit code 2.
@@ -8,6 +8,7 @@ With `--executor slurm` it submits the unfinished runs as one job array and retu
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,23 +18,32 @@ from core.checkpoint_policy import add_arguments as add_checkpoint_flags
 from core.config import ConfigError
 from core.overrides import parse_set
 from core.presets import list_presets, preset_description
+from core.recipes import list_recipes, recipe_description
 from sweeps.cli_errors import one_line_errors
 from sweeps import slurm, stale
+from sweeps.commands import module_command
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand
+from sweeps.interrupts import Interrupted
+from sweeps.progress import MODES, Display
 from sweeps.status import RunState, format_table, is_finished, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
+from sweeps.words import duration, one_line, plural
 
 
 def parse_args(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
     ap = argparse.ArgumentParser(prog="python -m sweeps.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", nargs="?", help="sweep name from ablations/ or path to a sweep file")
     ap.add_argument("--preset", default="cpu", help="scale preset (default: cpu); see --list-presets")
+    ap.add_argument("--recipe", default="", help="a published code's choices on top of the preset, under the "
+                    "sweep's cases, e.g. official (facebookresearch/simsiam); see --list-recipes")
     ap.add_argument("--executor", default="local", choices=[*sorted(EXECUTORS), "slurm"],
                     help="where runs execute (default: local)")
     ap.add_argument("--jobs", type=int, default=1, help="local executor: runs at a time (default 1)")
     ap.add_argument("--seeds", type=int, nargs="+", help="override the sweep file's seeds")
-    ap.add_argument("--cases", nargs="+", metavar="CASE", help="run only these cases (rows) of the sweep file")
+    ap.add_argument("--cases", "--case", nargs="+", metavar="CASE",
+                    help="run (or show) only these cases (rows) of the sweep file")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for every run, e.g. --set optim.epochs=2 (repeatable)")
     ap.add_argument("--data-root", help="data directory (sets data.root)")
@@ -50,19 +60,78 @@ def parse_args(argv):
                          "list them), reuse (keep finished ones and copy such twins), rerun (move them to "
                          "<sweep>/.stale/ and train again)")
     add_checkpoint_flags(ap)          # --trust-checkpoint, --restart-unreadable: docs/run-directory-safety.md
+    ap.add_argument("--retry-failed", action="store_true", help="train the runs that failed again: from their "
+                    "checkpoint, or from scratch without one (the failure is kept in failures.jsonl)")
     ap.add_argument("--dry-run", action="store_true", help="list the runs and their state (and with --executor "
                     "slurm the sbatch file); start nothing")
     ap.add_argument("--status", action="store_true", help="per run: state, SLURM job id, last epoch; start nothing")
+    ap.add_argument("--progress", choices=MODES, default=None,
+                    help="auto (default: a bar per run and one for the sweep on a terminal, plain lines elsewhere), "
+                         "bar, plain, or off (log lines only)")
+    ap.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
+                    help="plain progress lines: a run's line at most this often (default 30)")
+    ap.add_argument("--show-config", action="store_true", help="print the resolved config of each run (with "
+                    "--case, --preset, --seeds, --set: exactly the config.yaml the run gets); start nothing")
+    ap.add_argument("--list-keys", nargs="?", const="", metavar="PREFIX", help="every config key (or those starting "
+                    "with PREFIX, e.g. optim) with its type, default, the value at --preset, the paper section it "
+                    "cites and its comment in core/config.py")
+    ap.add_argument("--until-decided", action="store_true",
+                    help="add seeds to the rows of claims still inconclusive, look by look (3, 6, 10 seeds, each "
+                         "look judged at the Bonferroni level so that looking again keeps the error rate; "
+                         "analysis/sequential.py), until every claim is decided or --max-seeds")
+    ap.add_argument("--max-seeds", type=int, default=None, metavar="N",
+                    help="--until-decided: at most N seeds a row (default: the last look's, 10)")
+    ap.add_argument("--level", type=float, default=None, help="--until-decided: the verdicts' confidence level "
+                    "(default 0.95)")
     ap.add_argument("--list", action="store_true", help="list the known sweeps")
     ap.add_argument("--list-presets", action="store_true", help="list the presets")
+    ap.add_argument("--list-recipes", action="store_true", help="list the recipes (--recipe)")
     ap.add_argument("--list-methods", action="store_true", help="the Sec. 6 methods side by side (Fig. 3 as a "
                     "table) and their recipes; a sweep case selects one with `method: NAME`")
     slurm.add_arguments(ap)
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.argv = argv
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    listed = list_and_exit(args)
+    if listed is not None:
+        return listed
+    sweep, specs = expand_args(args)
+    if args.show_config:
+        return show_config(sweep, specs)
+    if args.until_decided:
+        return until_decided(args, sweep)
+    options = slurm.options_from(args) if args.executor == "slurm" else None
+    recipe = f" | recipe {args.recipe}" if args.recipe else ""
+    print(f"{sweep.figure}: {sweep.title} | preset {args.preset}{recipe} | {len(specs)} runs in "
+          f"{Path(args.runs_dir) / sweep.name}")
+    rows = sweep_status([s.run_dir for s in specs])
+    if args.status:
+        print(format_table(rows))
+        print(summary(rows))
+        return 0
+    if args.retry_failed:
+        from sweeps.retry import retry
+        for line in retry(rows, {s.run_id: s.run_dir for s in specs}, args.dry_run):
+            print(line)
+        rows = sweep_status([s.run_dir for s in specs])
+    pending, twins = plan(args, specs, rows)
+    if args.dry_run:
+        to_train = [s for s in pending if s.run_id not in twins]
+        print(f"{plural(len(to_train), 'run')} of {len(specs)} would start or resume (dry run: nothing started)")
+        if to_train and options is not None:
+            slurm.submit(to_train, options, dry_run=True)
+        return 0
+    if pending and start(args, sweep, pending, twins, options) == "submitted":
+        return 0
+    return finish(args, sweep, specs)
+
+
+def list_and_exit(args) -> int | None:
+    """--list, --list-presets, --list-methods: print and return 0; None for anything else."""
     if args.list:
         for name in known_sweeps():
             sw = load_sweep(name)
@@ -72,10 +141,39 @@ def main(argv=None) -> int:
         for name in list_presets():
             print(f"{name:10s} {preset_description(name)}")
         return 0
+    if args.list_recipes:
+        for name in list_recipes():
+            print(f"{name:10s} {recipe_description(name)}")
+        return 0
     if args.list_methods:
         from core.methods import methods_table
         print(methods_table())
         return 0
+    if args.list_keys is not None:
+        from core.config_docs import format_keys, key_docs
+        from core.presets import preset_overrides
+        docs = key_docs(args.list_keys)
+        if not docs:
+            from core.config import all_keys
+            from core.config_checks import suggest
+            raise ConfigError(f"--list-keys: no config key starts with '{args.list_keys}'"
+                              f"{suggest(args.list_keys, all_keys())}")
+        print(format_keys(docs, preset_overrides(args.preset), args.preset))
+        return 0
+    return None
+
+
+def show_config(sweep, specs: list) -> int:
+    """Print each run's resolved config, as its config.yaml will hold it (a comment line names the run)."""
+    from core.config import dump_yaml
+    for spec in specs:
+        print(f"# {sweep.name} / {spec.case} / seed {spec.seed} at preset {spec.preset}: {spec.run_dir}/config.yaml")
+        print(dump_yaml(spec.config), end="")
+    return 0
+
+
+def expand_args(args):
+    """The sweep file and its runs at the preset, with --seeds, --cases and --set applied; bad input raises."""
     if not args.sweep:
         raise ConfigError("name a sweep (python -m sweeps.run --list shows them)")
     if args.jobs < 1:
@@ -86,16 +184,12 @@ def main(argv=None) -> int:
     sets = parse_set(args.sets)
     if args.data_root:
         sets["data.root"] = args.data_root
-    specs = expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
+    return sweep, expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases, args.recipe)
 
-    options = slurm.options_from(args) if args.executor == "slurm" else None
-    print(f"{sweep.figure}: {sweep.title} | preset {args.preset} | {len(specs)} runs in "
-          f"{Path(args.runs_dir) / sweep.name}")
-    rows = sweep_status([s.run_dir for s in specs])
-    if args.status:
-        print(format_table(rows))
-        print(summary(rows))
-        return 0
+
+def plan(args, specs: list, rows: list) -> tuple[list, dict]:
+    """Stale runs handled (--stale), every run listed with its state: the runs to start or copy, and
+    {run id: the finished twin whose record it copies} (sweeps.twins; copied only once the checks pass)."""
     held = {r.run_id for r in rows if r.state.held}
     for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_finished,
                              args.dry_run):
@@ -106,53 +200,175 @@ def main(argv=None) -> int:
         print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row.text}{job}")
     busy = {r.run_id for r in rows if r.state.held}
     pending = [s for s in specs if not is_finished(s.run_dir) and s.run_id not in busy]
+    twins = {}
     if pending and not args.no_reuse:
-        from sweeps.twins import reuse_twins
-        pending = reuse_twins(pending, Path(args.runs_dir), dry_run=args.dry_run, any_numerics=args.stale == "reuse")
-    if args.dry_run:
-        print(f"{len(pending)} of {len(specs)} runs would start or resume (dry run: nothing started)")
-        if pending and options is not None:
-            slurm.submit(pending, options, dry_run=True)
-        return 0
-    if pending:
-        from sweeps.prepare import check_all, prepare
-        check_all(pending, Path(args.runs_dir))
+        from sweeps.twins import match_twins, twin_line
+        twins = match_twins(pending, Path(args.runs_dir), any_numerics=args.stale == "reuse")
+        if args.dry_run:
+            for spec in pending:
+                if spec.run_id in twins:
+                    print(twin_line(spec, twins[spec.run_id], dry_run=True))
+    for line in not_applied(specs, pending):
+        print(line)
+    if not pending:
+        failed = sum(r.state is RunState.FAILED for r in rows)
+        print(f"nothing to start: {plural(len(busy), 'run')} queued or running elsewhere" if busy
+              else "all runs are finished" + (f" ({failed} failed: --retry-failed trains them again)" if failed
+                                              else "") + "; nothing to start")
+    return pending, twins
+
+
+def not_applied(specs: list, pending: list) -> list[str]:
+    """A note per setting that does not change what is computed (run.logger, data.root, ...: not in the run id)
+    asked for here but differing in finished runs, whose records are complete: it was not applied to them."""
+    from core.config import Config, all_keys, get
+    from core.rundir import RunDir
+    keys = [k for k in all_keys() if not _identity(k)]
+    todo = {s.run_id for s in pending}
+    missed: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.run_id in todo or not (spec.run_dir / "config.yaml").exists():
+            continue
+        try:
+            done = RunDir(spec.run_dir).read_config()
+        except ConfigError:
+            continue
+        for key in keys:
+            if get(spec.config, key) != get(done, key) and get(spec.config, key) != get(Config(), key):
+                missed.setdefault(f"{key}={get(spec.config, key)}", []).append(spec.run_id)
+    return [f"note: {setting} was not applied to {plural(len(runs), 'finished run')} ({', '.join(runs[:3])}"
+            f"{', ...' if len(runs) > 3 else ''}): it changes how a run trains, and they have trained"
+            for setting, runs in missed.items()]
+
+
+def _identity(key: str) -> bool:
+    import dataclasses
+
+    from core.config import Config
+    sec, name = key.split(".", 1)
+    spec = {f.name: f for f in dataclasses.fields(getattr(Config(), sec))}[name]
+    return spec.metadata.get("identity", True)
+
+
+def start(args, sweep, pending: list, twins: dict, options) -> str:
+    """Check everything, copy the twins' records, prepare the run directories, then run them here or submit
+    them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
+    from sweeps.prepare import check_all, prepare
+    from sweeps.twins import adopt, twin_line
+    to_train = [s for s in pending if s.run_id not in twins]
+    if to_train:
+        check_all(to_train, Path(args.runs_dir), str(sweep.path))
         if options is not None:
             slurm.check_options(options)
-            slurm.check_runs(pending, options)
-        for spec in pending:
-            prepare(spec)
-        checkpoints = CheckpointPolicy.from_args(args)
-        if options is not None:
-            slurm.submit(pending, options, checkpoints=checkpoints)
-            return 0
-        t0 = time.time()
-        EXECUTORS[args.executor](pending, jobs=args.jobs, checkpoints=checkpoints)
-        print(f"{len(pending)} runs finished in {time.time() - t0:.0f} s")
-    elif busy:
-        print(f"nothing to start: {len(busy)} runs are queued or running elsewhere")
-    else:
-        print("all runs are finished; nothing to start")
+            slurm.check_runs(to_train, options)
+    for spec in pending:
+        if spec.run_id in twins:
+            adopt(spec, twins[spec.run_id])
+            print(twin_line(spec, twins[spec.run_id], dry_run=False))
+    if not to_train:
+        return "copied"
+    pending = to_train
+    for spec in pending:
+        prepare(spec)
+    checkpoints = CheckpointPolicy.from_args(args)
+    if options is not None:
+        slurm.submit(pending, options, checkpoints=checkpoints)
+        return "submitted"
+    t0 = time.time()
+    display = Display(args.progress, args.progress_every, sweep=sweep.name, total_runs=len(pending), jobs=args.jobs)
+    EXECUTORS[args.executor](pending, jobs=args.jobs, display=display, checkpoints=checkpoints)
+    print(f"{plural(len(pending), 'run')} finished in {duration(time.time() - t0)}")
+    return "ran"
 
+
+def finish(args, sweep, specs: list) -> int:
+    """The report (unless --no-report) and what did not finish cleanly: 0, or 1 when a run failed or is left."""
     rows = sweep_status([s.run_dir for s in specs])
     elsewhere = [r.run_id for r in rows if r.state.held]
     if elsewhere:
-        print(f"{len(elsewhere)} runs are held by another process or job: " + ", ".join(elsewhere))
+        print(f"{plural(len(elsewhere), 'run')} held by another process or job: " + ", ".join(elsewhere))
     failed = [r for r in rows if r.state is not RunState.DONE and not r.state.held]    # failed, or unfinished
     if not args.no_report:
         from analysis.report import write_report
         report_dir = Path(args.report_dir) if args.report_dir else Path(args.runs_dir) / "reports"
-        for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset):
+        for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset,
+                                 run_ids=[s.run_id for s in specs]):      # the group of the runs just run
             print(f"wrote {path}")
     if failed:
-        print(f"{len(failed)} runs did not finish cleanly: " + ", ".join(f"{r.run_id} ({r.text})" for r in failed),
-              file=sys.stderr)
+        print(f"{plural(len(failed), 'run')} did not finish cleanly: "
+              + ", ".join(f"{r.run_id} ({r.state.value}: {one_line(r.detail, 160)})" if r.state is RunState.FAILED
+                          else f"{r.run_id} ({r.text})" for r in failed), file=sys.stderr)
+        if any(r.state is RunState.FAILED for r in failed):
+            print("a failed run is not trained again unless asked: re-run it (from its checkpoint) with "
+                  f"{module_command('sweeps.run', [*sys_args(args), '--retry-failed'])}", file=sys.stderr)
         return 1
     return 0
 
 
+def until_decided(args, sweep) -> int:
+    """--until-decided: the sequential seeds rule (analysis.sequential): look, give the rows of the claims still
+    inconclusive the next look's seeds, train them here, look again; then the report and a line per claim."""
+    if args.executor == "slurm":
+        raise ConfigError("--until-decided judges the claims between its looks, so it runs locally: use --executor "
+                          "local (or run the seeds it names on SLURM yourself)")
+    if args.seeds is not None or args.cases is not None:
+        raise ConfigError("--until-decided chooses the seeds and rows itself: leave out --seeds and --cases")
+    from analysis.sequential import run_looks
+    base = [a for a in sys_args(args) if a not in ("--until-decided",)]
+    keep = _drop_option(_drop_option(base, "--max-seeds"), "--level")
+
+    def train(name: str, cases, seeds) -> None:
+        argv = [name, *keep[1:], "--seeds", *map(str, seeds), "--no-report"]
+        if cases:
+            argv += ["--cases", *cases]
+        print(f"until decided: {name}: seeds {', '.join(map(str, seeds))}"
+              + (f" of {', '.join(cases)}" if cases else ""), flush=True)
+        if main(argv) not in (0, None):
+            raise ConfigError(f"until decided: the runs of {name} did not all finish; fix them and run again")
+
+    for line in run_looks(sweep, Path(args.runs_dir), args.preset, args.level, args.max_seeds, train):
+        print(line)
+    return finish(args, sweep, expand_args(args)[1])
+
+
+def _drop_option(argv: list[str], name: str) -> list[str]:
+    """argv without `name VALUE` (or `name=VALUE`)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == name:
+            skip = True
+        elif not a.startswith(name + "="):
+            out.append(a)
+    return out
+
+
+def sys_args(args) -> list[str]:
+    """The command line this sweep was started with (without --retry-failed)."""
+    return [a for a in args.argv if a != "--retry-failed"]
+
+
 def cli(argv=None) -> int:
-    return one_line_errors(main, argv)
+    """main(argv) as the command line runs it: bad input in one line (exit 2); a sweep stopped by Ctrl-C or
+    SIGTERM in one line saying where its runs stopped and the command that resumes them (exit 128 + signal)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return one_line_errors(main, args)
+    except Interrupted as stop:
+        print(interrupted_line(stop, module_command("sweeps.run", args)), file=sys.stderr, flush=True)
+        return stop.exit_code
+    except KeyboardInterrupt:
+        print(interrupted_line(Interrupted(signal.SIGINT), module_command("sweeps.run", args)), file=sys.stderr,
+              flush=True)
+        return 128 + signal.SIGINT
+
+
+def interrupted_line(stop: Interrupted, command: str) -> str:
+    """One line: where each run stopped, and the command that resumes the sweep."""
+    how = signal.Signals(stop.signum).name + (" twice" if stop.at_once else "")
+    where = "; ".join(f"{run} {text}" for run, text in stop.stopped.items()) or "no run was training"
+    return f"interrupted ({how}): {where}. The same command resumes the sweep: {command}"
 
 
 if __name__ == "__main__":

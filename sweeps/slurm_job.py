@@ -107,9 +107,12 @@ class SlurmRun(submitit.helpers.Checkpointable):
             torch.set_num_threads(int(os.environ["SLURM_CPUS_PER_TASK"]))
         from core.rundir import RunDir
         from core.train import Preempted, train
+        from sweeps.progress import Display
         rd = RunDir(Path(self.run_dir))
+        display = Display()                     # plain lines every SIMSIAM_PROGRESS_EVERY seconds in the job's log
         try:
-            result = train(rd.read_config(), rd.path, rd.read_meta(), checkpoints=self.checkpoints)
+            result = train(rd.read_config(), rd.path, rd.read_meta(), log=display.write,
+                           progress=display.progress_for(rd.path.name), checkpoints=self.checkpoints)
         except CheckpointError as err:          # the run stays as it was, unclaimed, for the user to decide
             if rank0:
                 runlock.release(rd.path, {"token": self.token})
@@ -118,7 +121,9 @@ class SlurmRun(submitit.helpers.Checkpointable):
             if signals.asked:
                 signals.requeue()               # rank 0: requeues and exits, or raises UncompletedJobError
                 raise SystemExit(f"{stopped}; rank {env.global_rank} leaves the requeue to rank 0") from None
-            raise SystemExit(f"{stopped}; last.pt saved; SLURM requeues or ends this job") from None
+            raise SystemExit(f"{stopped}; SLURM requeues or ends this job") from None
+        finally:
+            display.close()
         if rank0:
             runlock.release(rd.path, {"token": self.token})
         return result
@@ -149,7 +154,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
         if stalled >= self.max_stalls:
             reason = (f"gave up: {stalled} attempts in a row made no progress past step {step} (killed, out of "
                       f"memory, a time limit too short?); job logs in {rd.path.parent / 'slurm'}; to try again, "
-                      "delete result.json and attempts.jsonl")
+                      "re-run the sweep with --retry-failed")
             result = {"status": "failed", "reason": reason}
             rd.write_result(result)
             runlock.release(rd.path, mine)

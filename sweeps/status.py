@@ -19,8 +19,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.config_checks import suggest
 from core.record import FAILED, META, METRICS, RESULT, read_json, read_jsonl, read_result, run_dirs
 from sweeps import runlock
+from sweeps.words import one_line, plural
 
 SLURM_RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING"}
 
@@ -71,7 +73,7 @@ def local_state(run_dir: Path) -> tuple[RunState, str]:
         if result is None:
             return RunState.PARTIAL, f"unreadable {RESULT}"
         if result["status"] == FAILED:
-            return RunState.FAILED, result.get("reason") or "no reason recorded"
+            return RunState.FAILED, one_line(result.get("reason"), 300)
         return RunState.DONE, str(result["status"])
     if (run_dir / METRICS).exists():
         return RunState.PARTIAL, f"epoch {last_epoch(run_dir) or 0.0:g}"
@@ -92,6 +94,7 @@ class RunStatus:
     detail: str                      # see RunState.text
     job_id: str                      # the SLURM job that holds the run or ran it last; '-' for none
     epoch: float | None              # the last logged epoch
+    preset: str = "?"                # meta.json's preset
 
     @property
     def text(self) -> str:
@@ -120,7 +123,7 @@ def run_status(run_dir: Path, queue: runlock.Queue) -> RunStatus:
             state, detail = ((RunState.RUNNING, "") if slurm_state in SLURM_RUNNING
                              else (RunState.PENDING, "") if slurm_state else (RunState.HELD, "no squeue"))
     return RunStatus(run_dir.name, str(meta.get("case", "?")), meta.get("seed", "?"), state, detail,
-                     job or last_job(run_dir) or "-", last_epoch(run_dir))
+                     job or last_job(run_dir) or "-", last_epoch(run_dir), str(meta.get("preset", "?")))
 
 
 def sweep_status(dirs: list[Path]) -> list[RunStatus]:
@@ -135,11 +138,21 @@ def run_dirs_of(sweep: str, runs_dir: Path) -> list[Path]:
 
 
 def format_table(rows: list[RunStatus]) -> str:
-    head = ("run", "case", "seed", "state", "job", "epoch")
-    body = [(r.run_id, r.case, str(r.seed), r.text, str(r.job_id), "-" if r.epoch is None else f"{r.epoch:g}")
-            for r in rows]
+    """One line per run; a failed run's state is 'failed' here, its reason in `failures` below the table."""
+    head = ("run", "case", "seed", "preset", "state", "job", "epoch")
+    body = [(r.run_id, r.case, str(r.seed), r.preset, r.state.value if r.state is RunState.FAILED else r.text,
+             str(r.job_id), "-" if r.epoch is None else f"{r.epoch:g}") for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     return "\n".join("  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *body])
+
+
+def failures(rows: list[RunStatus]) -> list[str]:
+    """Each failed run's reason, one line each, and how to retry them; [] when none failed."""
+    failed = [r for r in rows if r.state is RunState.FAILED]
+    if not failed:
+        return []
+    return ([f"{plural(len(failed), 'run')} failed (python -m sweeps.run SWEEP --retry-failed trains them again, "
+             "from their checkpoints):"] + [f"  {r.run_id}: {r.detail}" for r in failed])
 
 
 def summary(rows: list[RunStatus]) -> str:
@@ -154,15 +167,38 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sweeps.status", description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", help="sweep name (or its file)")
     ap.add_argument("--runs-dir", default="runs", help="root of run directories (default: runs/)")
+    ap.add_argument("--preset", help="only the runs made at this preset (default: every preset's)")
     args = ap.parse_args(argv)
     dirs = run_dirs_of(args.sweep, Path(args.runs_dir))
     if not dirs:
-        print(f"error: no run directories under {Path(args.runs_dir) / Path(args.sweep).stem}", file=sys.stderr)
+        print(f"error: {no_runs(args.sweep, Path(args.runs_dir))}", file=sys.stderr)
         return 2
     rows = sweep_status(dirs)
+    presets = sorted({r.preset for r in rows})
+    if args.preset is not None:
+        rows = [r for r in rows if r.preset == args.preset]
+        if not rows:
+            print(f"error: no runs at preset '{args.preset}'{suggest(args.preset, presets)}; the sweep's runs are "
+                  f"at {', '.join(presets)}", file=sys.stderr)
+            return 2
+    print(f"{Path(args.sweep).stem} under {args.runs_dir}: {plural(len(rows), 'run')} at preset "
+          f"{', '.join(sorted({r.preset for r in rows}))}")
     print(format_table(rows))
     print(summary(rows))
+    for line in failures(rows):
+        print(line.replace("SWEEP", Path(args.sweep).stem))
     return 0
+
+
+def no_runs(sweep: str, runs_dir: Path) -> str:
+    """Why there is nothing to show, with a did-you-mean among the sweeps that have runs here (or are known)."""
+    from core.sweepfile import known_sweeps
+    name = Path(sweep).stem
+    here = sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and run_dirs(runs_dir, p.name)) \
+        if runs_dir.is_dir() else []
+    hint = suggest(name, here) or suggest(name, known_sweeps())
+    where = f"sweeps with runs there: {', '.join(here)}" if here else f"{runs_dir} holds no runs yet"
+    return f"no run directories under {runs_dir / name}{hint}; {where}"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A sweep file as the runner needs it: core.sweepfile parses it (shape, names, claims; shared with the
 analysis), and here every case's and grid point's overrides are checked against the config tree (keys,
-types, choices; a `method:` must name a method of core/methods.yaml), so a typo fails before any run starts."""
+types, choices; a `method:` must name a method of core/methods.yaml), so a typo fails before any run
+starts."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -56,19 +56,18 @@ def adopt(spec: RunSpec, twin: Path) -> None:
     rd.write_result(src.read_result())
 
 
-def reuse_twins(specs: list[RunSpec], runs_dir: Path, dry_run: bool = False,
-                any_numerics: bool = False) -> list[RunSpec]:
-    """Copy the record of every not-yet-started run that has a twin; return the runs still to train."""
-    left = []
+def match_twins(specs: list[RunSpec], runs_dir: Path, any_numerics: bool = False) -> dict[str, Path]:
+    """{run id: its twin} for every not-yet-started run of `specs` that has one; nothing is copied yet."""
+    twins = {}
     for spec in specs:
         rd = RunDir(spec.run_dir)               # prepared (config and meta written) is not started
         started = any(rd.file(f).exists() for f in ("metrics.jsonl", "last.pt", "prev.pt", "result.json"))
         twin = None if started else find_twin(spec, runs_dir, any_numerics)
-        if twin is None:
-            left.append(spec)
-            continue
-        print(f"  {spec.run_id}: same config as {twin.parent.name}/{twin.name} (finished): "
-              + ("would copy its record" if dry_run else "copied its record"))
-        if not dry_run:
-            adopt(spec, twin)
-    return left
+        if twin is not None:
+            twins[spec.run_id] = twin
+    return twins
+
+
+def twin_line(spec: RunSpec, twin: Path, dry_run: bool) -> str:
+    return (f"  {spec.run_id}: same config as {twin.parent.name}/{twin.name} (finished): "
+            + ("would copy its record" if dry_run else "copied its record"))

@@ -37,3 +37,13 @@ def tiny_config(**overrides):
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+def expanded_config(sweep, case: str, seed: int, preset: str = "cpu", sets: dict | None = None,
+                    grid: dict | None = None) -> dict:
+    """config.yaml (nested) of one run of `sweep` (a core.sweepfile.Sweep) as sweeps.run writes it, from the real
+    expansion (sweeps.expand; no torch): fixture run trees whose configs are what a sweep makes."""
+    from core.config import to_dict
+    from sweeps.expand import expand
+    specs = expand(sweep, preset, Path("runs"), [seed], sets or None, [case])
+    return to_dict(next(s.config for s in specs if grid is None or s.grid == grid))

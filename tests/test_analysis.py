@@ -1,4 +1,4 @@
-"""Tests for the analysis package: a hand-written run tree in tmp_path, no torch, no core."""
+"""Tests for the analysis package: a hand-written run tree in tmp_path (configs from the real expansion), no torch."""
 from __future__ import annotations
 
 import json
@@ -16,8 +16,10 @@ from analysis.figures import curves_figure, line_label
 from analysis.report import write_report
 from analysis.runs import load_curves, load_runs, resolve_duplicates
 from analysis.selection import ReportError
-from core.sweepfile import load_sweep
+from core.numerics import NUMERICS_VERSION
+from core.sweepfile import Sweep, load_sweep
 from analysis.tables import aggregate, format_mean_std, status_summary
+from tests.conftest import expanded_config
 
 REPO = Path(__file__).resolve().parent.parent
 A, B, C = "w/ stop-grad", "w/o stop-grad", "pred lr 100% & bs_512"
@@ -39,13 +41,15 @@ def _result(status, knn, lin, z_std, loss):
 
 def write_run(root: Path, sweep: str, run_id: str, case: str, seed: int, preset: str, hour: int,
               result: dict | None, grid: dict | None = None, torn: bool = False, collapse: bool = False):
+    """A run of `case` (of SWEEP, or a case without overrides) at the cpu preset's config, whatever `preset` says."""
     d = root / sweep / run_id
     d.mkdir(parents=True)
-    cfg = {"model": {"dim": 64, "stop_grad": case != B}, "optim": {"epochs": 4, "batch_size": 256},
-           "data": {"dataset": "fashion_mnist"}, "eval": {"knn_k": 200}, "run": {"seed": seed}}
-    (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    cases = SWEEP["cases"] if case in SWEEP["cases"] else {case: {}}
+    toy = Sweep(sweep, root / f"{sweep}.yaml", list(cases), cases, grid={k: [v] for k, v in (grid or {}).items()})
+    (d / "config.yaml").write_text(yaml.safe_dump(expanded_config(toy, case, seed, grid=grid)))
     meta = {"sweep": sweep, "case": case, "seed": seed, "preset": preset, "commit": f"abc{seed}-dirty",
-            "start_time": f"2024-05-01T{hour:02d}:00:00+00:00", "run_id": run_id, "grid": grid or {}}
+            "start_time": f"2024-05-01T{hour:02d}:00:00+00:00", "run_id": run_id, "grid": grid or {},
+            "numerics": NUMERICS_VERSION}
     (d / "meta.json").write_text(json.dumps(meta))
     lines = []
     for i in range(17):
@@ -98,7 +102,7 @@ def test_load_runs_and_curves_tolerate_unfinished_and_torn(tree):
     df = load_runs(runs, "toy").set_index("run_id")
     assert len(df) == 8 and "empty-dir" not in df.index and pd.isna(df.loc["no-meta", "case"])
     assert df.loc["b-s1", "status"] == "unfinished" and pd.isna(df.loc["b-s1", "knn_acc"])
-    assert df.loc["b-s0", "status"] == "collapsed" and df.loc["b-s0", "dim"] == 64
+    assert df.loc["b-s0", "status"] == "collapsed" and df.loc["b-s0", "dim"] == 512
     assert df.loc["a-s1-new", "knn_acc"] == 62.0 and df.loc["a-s1-new", "commit"] == "abc1-dirty"
     curves = load_curves(runs, "toy")
     assert set(curves["run_id"]) == set(df.index) - {"no-meta"}          # it has no metrics.jsonl
@@ -154,11 +158,13 @@ def test_write_report_files(tree):
     tmp, runs, sweep_file = tree
     paths = write_report(sweep_file, runs, tmp / "reports")
     assert [p.name for p in paths] == ["table.md", "table.csv", "table.tex", "curves.png", "README.md"]
-    assert all(p.parent == tmp / "reports" / "toy" for p in paths)
+    assert all(p.parent == tmp / "reports" / "toy" / "cpu" for p in paths)           # <out>/<sweep>/<group>/
     md = paths[0].read_text()
     assert "# Figure 2: Toy: with vs. without stop-gradient" in md
-    for text in ("**Preset:** cpu", "abc0-dirty, abc1-dirty, abc2-dirty", "ImageNet linear top-1 (%)",
-                 "other presets", "kept the newest", "unfinished, not counted",
+    for text in ("**Group:** cpu:", "abc0-dirty, abc1-dirty, abc2-dirty", "ImageNet linear top-1 (%)",
+                 "**Shared by every row:** preset cpu; data set fashion_mnist; 10000 training images; 28 px; "
+                 f"10 epochs; batch 256; base lr 1.5; numerics v{NUMERICS_VERSION}",
+                 "other groups in", "'gpu' (1 run)", "kept the newest", "unfinished, not counted",
                  "without a readable meta.json: no-meta"):
         assert text in md, text
     rows = [line for line in md.splitlines() if line.startswith("| ")]
@@ -207,7 +213,7 @@ def test_a_sweep_without_paper_numbers_has_no_paper_column(tree):
 def test_report_preset_option(tree):
     tmp, runs, sweep_file = tree
     md = write_report(sweep_file, runs, tmp / "out", preset="gpu")[0].read_text()
-    assert f"| {A} | ok | 1 | 99.0 |" in md and "**Preset:** gpu" in md
+    assert f"| {A} | ok | 1 | 99.0 |" in md and "**Group:** gpu:" in md and "preset gpu;" in md
     with pytest.raises(ReportError, match="presets found: cpu, gpu"):
         write_report(sweep_file, runs, tmp / "out", preset="tpu")
 
@@ -222,7 +228,7 @@ def test_figure_legend_marks_collapse_and_reference_lines(tree):
     loss_ax, std_ax, knn_ax = fig.axes
     assert loss_ax.get_ylim()[0] == -1.0
     assert any(t.get_text() == "1/√d" for t in std_ax.texts)
-    assert any(abs(line.get_ydata()[0] - 1 / 8) < 1e-12 for line in std_ax.get_lines())
+    assert any(abs(line.get_ydata()[0] - 1 / math.sqrt(512)) < 1e-12 for line in std_ax.get_lines())
     assert any(t.get_text() == "chance (10%)" for t in knn_ax.texts)
     a_knn = knn_ax.get_lines()[0]
     assert a_knn.get_xdata()[0] == 0.0 and a_knn.get_ydata()[0] == 9.0   # knn_acc_init at epoch 0
@@ -254,4 +260,4 @@ def test_cli_success_prints_paths_and_table(tree):
     tmp, runs, sweep_file = tree
     r = _cli(sweep_file, "--runs-dir", runs, "--out", tmp / "rep")
     assert r.returncode == 0, r.stderr
-    assert f"wrote {tmp / 'rep' / 'toy' / 'curves.png'}" in r.stdout and "| 62.0 ± 2.0 |" in r.stdout
+    assert f"wrote {tmp / 'rep' / 'toy' / 'cpu' / 'curves.png'}" in r.stdout and "| 62.0 ± 2.0 |" in r.stdout

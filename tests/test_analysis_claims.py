@@ -51,26 +51,29 @@ def _judge(raw, facts=None, preset="cpu"):
 
 @pytest.mark.parametrize("raw,verdict,evidence", [
     ({"test": "below", "case": "w/o sg", "metric": "loss", "value": -0.99}, REPRODUCED,
-     "(n=3); needs < -0.990: meets it"),
+     "(n=3, 95%); needs < -0.990: meets it"),
     ({"test": "below", "case": "w/ sg", "metric": "loss", "value": -0.99}, NOT_REPRODUCED, "needs < -0.990: fails it"),
     ({"test": "below", "case": "w/o sg", "metric": "z_std", "value": 0.1, "relative_to": "inv_sqrt_d"},
      REPRODUCED, "needs < 0.1 × 1/√64 = 0.0125"),
     ({"test": "between", "case": "w/ sg", "metric": "z_std", "low": 0.5, "high": 1.5, "relative_to": "inv_sqrt_d"},
      REPRODUCED, "needs 0.5 × 1/√64 = 0.0625 to 1.5 × 1/√64 = 0.188"),
-    # 'w/o sg' kNN 56.2 with a wide interval across 60: the data cannot tell
+    # 'w/o sg' kNN 56.2 with a wide interval across 60 (± 4.30 SE at df 2): the data cannot tell
     ({"test": "above", "case": ["w/ sg", "w/o sg"], "metric": "knn_acc", "value": 6, "relative_to": "chance"},
-     INCONCLUSIVE, "'w/o sg' kNN acc (%) 56.2 [44.8, 67.6] (n=3); needs > 6 × chance 10 = 60.0: across the bound"),
-    ({"test": "status", "case": "w/o sg", "equals": "collapsed"}, REPRODUCED, "3 collapsed (n=3)"),
-    ({"test": "status", "case": ["w/ sg", "w/o sg"], "equals": ["ok", "diverged"]}, NOT_REPRODUCED,
-     "needs every run ok or diverged: fails it"),
+     INCONCLUSIVE, "'w/o sg' kNN acc (%) 56.2 [31.7, 80.7] (n=3, 95%); needs > 6 × chance 10 = 60.0: across the bound"),
+    # three runs of three cannot make a status the rule at 95% (the share's lower bound is 0.05^(1/3) = 0.37)
+    ({"test": "status", "case": "w/o sg", "equals": "collapsed"}, INCONCLUSIVE,
+     "3/3 collapsed, share between 0.37 and 1.00 (one-sided bounds, 95% each)"),
+    ({"test": "status", "case": ["w/ sg", "w/o sg"], "equals": ["ok", "diverged"]}, INCONCLUSIVE,
+     "0/3 ok or diverged, share between 0.00 and 0.63"),
     ({"test": "status", "case": "x", "equals": "ok"}, INCONCLUSIVE, "fewer than 3 seeds"),
-    # Fig. 2's gap, paired by seed: differences 23.0, 10.0, 7.8 -> 13.6, SE 4.75
-    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 30}, NOT_REPRODUCED,
-     "'w/ sg' − 'w/o sg' kNN acc (%) 13.6 [4.1, 23.1] (paired, n=3); needs > 30.0: fails it"),
+    # Fig. 2's gap, paired by seed: differences 23.0, 10.0, 7.8 -> 13.6, SE 4.75, ± 4.30 SE at df 2; ± 2 SE
+    # ([4.1, 23.1]) would have called it "not reproduced" against 30 and "reproduced" against 2
+    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 30}, INCONCLUSIVE,
+     "'w/ sg' − 'w/o sg' kNN acc (%) 13.6 [-6.8, 34.0] (paired, n=3, 95%); needs > 30.0: across the bound"),
     ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 5}, INCONCLUSIVE,
      "across the bound"),
-    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2}, REPRODUCED,
-     "meets it"),
+    ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2}, INCONCLUSIVE,
+     "needs > 2.0: across the bound"),
     ({"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 2, "at_most": 20},
      INCONCLUSIVE, "2.0 < · < 20.0: across the bound"),
     ({"test": "exceeds", "case": "w/ sg", "metric": "knn_acc", "other_metric": "knn_acc_init", "margin": 5},
@@ -118,7 +121,7 @@ def test_an_exact_tie_with_no_spread_is_not_reproduced():
     """Three seeds of identical numbers: the difference is exactly 0 with SE 0, which is not above a margin of 0."""
     rows = _seeds({"a": [80.0, 80.0, 80.0], "b": [80.0, 80.0, 80.0]})
     v = _judge({"test": "exceeds", "case": "a", "other": "b", "metric": "knn_acc"}, Facts(_runs(rows), "cpu", 10.0))
-    assert v.verdict == NOT_REPRODUCED and "0.0 [0.0, 0.0] (paired, n=3)" in v.evidence
+    assert v.verdict == NOT_REPRODUCED and "0.0 [0.0, 0.0] (paired, n=3, 95%)" in v.evidence
 
 
 @pytest.mark.parametrize("test", ["exceeds", "trend", "flat", "between", "below", "above", "status"])
@@ -163,7 +166,7 @@ def test_a_claim_with_several_parts_needs_every_part():
 
 
 def test_not_testable_at_this_scale_keeps_our_numbers_for_the_record():
-    raw = {"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 30,
+    raw = {"test": "exceeds", "case": "w/ sg", "other": "w/o sg", "metric": "knn_acc", "margin": 40,
            "testable_at": ["imagenet", "cifar10"], "reason": "too few steps at this preset"}
     v = _judge(raw, preset="cpu")
     assert v.verdict == NOT_TESTABLE

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from analysis.recipe import DIFFERS, SAME, differences
 from analysis.report import write_report
 from analysis.runs import load_runs
+from analysis.selection import ReportError
 from core.sweepfile import load_sweep
 from tests.test_analysis import SWEEP, A, _result, write_run
 
@@ -55,14 +57,30 @@ def test_one_protocol_is_named_above_the_table(tmp_path):
     assert "linear protocol" not in _header(md)[0]
 
 
-def test_a_table_that_mixes_protocols_says_so_and_which_row_used_which(tmp_path):
-    md, _, _ = _tree(tmp_path, ["paper", None, "sgd"])      # the unnamed record is the SGD probe's
+def test_runs_of_one_case_under_two_protocols_are_never_judged_together(tmp_path):
+    with pytest.raises(ReportError, match=r"differ in eval\.linear \(paper / sgd\); report one with --group"):
+        _tree(tmp_path, ["paper", None, "sgd"])              # the unnamed record is the SGD probe's
+
+
+def test_a_table_whose_cases_set_the_protocol_says_so_and_which_row_used_which(tmp_path):
+    runs = tmp_path / "runs"
+    cases = {A: {}, "paper's protocol": {"eval.linear": "paper"}}
+    for seed, (case, protocol) in enumerate([(A, "sgd"), ("paper's protocol", "paper")]):
+        result = {**_result("ok", 60.0 + seed, 70.0 + seed, 0.11, -0.9), "linear_protocol": protocol}
+        d = write_run(runs, "toy", f"r-s{seed}", A, 0, "cpu", 10 + seed, result)
+        meta = json.loads((d / "meta.json").read_text())
+        (d / "meta.json").write_text(json.dumps({**meta, "case": case}))
+        cfg = yaml.safe_load((d / "config.yaml").read_text())
+        cfg["eval"]["linear"] = protocol
+        (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    sweep_file = tmp_path / "toy.yaml"
+    sweep_file.write_text(yaml.safe_dump({**SWEEP, "cases": cases, "paper": {A: 68.1},
+                                          "metrics": ["knn_acc", "linear_acc"]}, sort_keys=False, allow_unicode=True))
+    md = write_report(sweep_file, runs, tmp_path / "reports")[0].read_text()
     line = next(x for x in md.splitlines() if x.startswith("- **Linear protocol"))
     assert line.startswith("- **Linear protocol (differs between runs!):** paper:") and "; sgd: SGD probe" in line
-    header = _header(md)[0]
-    assert "| n | linear protocol | kNN acc (%) | linear acc (%) |" in header
-    row = next(x for x in md.splitlines() if x.startswith(f"| {A} |"))
-    assert "| paper, sgd |" in row
+    assert "| n | linear protocol | kNN acc (%) | linear acc (%) |" in _header(md)[0]
+    assert f"| {A} | ok | 1 | sgd |" in md and "| paper's protocol | ok | 1 | paper |" in md
 
 
 def test_the_papers_protocol_has_a_column_of_its_own(tmp_path):

@@ -1,5 +1,6 @@
-"""python -m sweeps.export (core/export.py): the backbone loads into torchvision with strict=True except fc and
-gives the harness's pool5 features on the same input; the detectron2 file has MoCo's converter's names."""
+"""python -m sweeps.export (core/export.py): the backbone loads into torchvision with strict=True except
+fc and gives the harness's pool5 features on the same input; the detectron2 file has MoCo's converter's
+names."""
 import json
 import pickle
 import re

@@ -1,5 +1,6 @@
-"""The dependency rules of DESIGN.md, read from the source (every import, also those inside functions):
-core imports nothing of ours outside core; analysis no torch and of core only the record schema; sweeps
+"""The dependency rules of docs/design.md, read from the source (every import, also those inside functions):
+core imports nothing of ours outside core; analysis no torch and of core only the record schema and the run
+groups (core.run_groups, which reads the torch-free config tree); sweeps
 reaches analysis only for the report at the end of a sweep (and, for now, the sweep file's report side);
 benchmarks imports neither sweeps nor analysis; and no module of ours imports itself back through others."""
 import ast
@@ -15,7 +16,7 @@ PACKAGES = ("core", "sweeps", "analysis", "benchmarks")
 @dataclass(frozen=True)
 class Import:
     file: str            # path relative to the repository, e.g. 'sweeps/run.py'
-    module: str          # the dotted module imported ('core.record'; `from core import config` gives 'core.config')
+    module: str          # the dotted module imported (`from pkg import mod` gives 'pkg.mod' where mod is a module)
     names: tuple         # what a `from` import takes, () for a plain import
     lazy: bool           # inside a function (or class), not at module level
 
@@ -60,11 +61,27 @@ def test_core_imports_nothing_from_sweeps_analysis_benchmarks_or_cluster_tools()
 # The schema of the record and of the sweep files: torch-free, importing nothing of core but each other (and the
 # did-you-mean and flatten helpers of core.config_checks), shared by core, sweeps and analysis.
 SCHEMA = {"core.record", "core.sweepfile", "core.claims", "core.config_checks"}
+# Which runs a report may judge together (core.run_groups: a run's config with its case undone) reads the config
+# tree: the fields' defaults and which are identity (core.config), what a case and its method set at a preset
+# (core.cases, core.methods, core.presets), the numerics version. All torch-free; of them analysis imports
+# core.run_groups alone.
+RUN_GROUPS = "core.run_groups"
+CONFIG_TREE = {"core.config", "core.config_checks", "core.method_rules", "core.cases", "core.methods", "core.presets",
+               "core.numerics"}
 
 
-def test_analysis_imports_neither_torch_nor_core_beyond_the_schema():
+def test_analysis_imports_neither_torch_nor_core_beyond_the_schema_and_the_run_groups():
     assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
-    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA
+    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA | {RUN_GROUPS}
+
+
+def test_the_run_groups_read_only_the_schema_and_the_torch_free_config_tree():
+    for module in {RUN_GROUPS} | CONFIG_TREE:
+        path = REPO / (module.replace(".", "/") + ".py")
+        path = path if path.exists() else path.with_suffix("") / "__init__.py"
+        mine = {i.module for i in imports("core") if REPO / i.file == path and i.module.split(".")[0] == "core"}
+        assert mine <= SCHEMA | CONFIG_TREE, (module, mine)
+    assert not {i.module.split(".")[0] for i in imports("core") if i.file == "core/run_groups.py"} & {"torch"}
 
 
 def test_the_schema_imports_only_the_schema():
@@ -79,6 +96,8 @@ def test_sweeps_reaches_analysis_only_for_the_report():
     assert into_analysis == {
         # the report written at the end of a sweep: one entry point, imported when it is needed
         Import("sweeps/run.py", "analysis.report", ("write_report",), lazy=True),
+        # --until-decided: the sequential rule's looks, planned on the verdicts (the runner only trains)
+        Import("sweeps/run.py", "analysis.sequential", ("run_looks",), lazy=True),
     }
     assert "benchmarks" not in _roots("sweeps")
 
@@ -125,9 +144,10 @@ def test_no_import_cycles_among_our_modules():
     assert _cycles(graph) == []
 
 
-def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema():
+def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema_and_the_config_tree():
+    allowed = SCHEMA | CONFIG_TREE | {RUN_GROUPS, "core"}
     code = ("import sys, analysis.report; ours = {m for m in sys.modules if m.split('.')[0] in ('core', 'sweeps')}; "
-            f"assert 'torch' not in sys.modules and ours <= {SCHEMA | {'core'}!r}, sorted(ours)")
+            f"assert 'torch' not in sys.modules and ours <= {allowed!r}, sorted(ours)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
@@ -135,9 +155,4 @@ def test_the_schema_loads_no_torch_and_no_config_tree():
     code = ("import sys; import core.record, core.sweepfile, core.claims; "
             "assert not {'torch', 'core.config'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
-
-
-def test_expanding_a_sweep_needs_no_torch():
-    code = ("import sys; from sweeps.sweepfile import load_sweep; from sweeps.expand import expand; "
-            "expand(load_sweep('stopgrad'), 'cpu', 'runs'); assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+# ---- core's layout: end ----

@@ -1,5 +1,5 @@
-"""The paper's linear evaluation (core/linear_eval.py, core/lincls_data.py, sweeps/evaluate.py) on a tiny image
-folder: each piece as App. A and the official main_lincls.py have it (optimizer, lr scaling, schedule,
+"""The paper's linear evaluation (core/linear_eval.py, core/lincls_data.py, sweeps/evaluate.py) on a
+tiny image folder: each piece as App. A and the official main_lincls.py have it (optimizer, lr scaling, schedule,
 augmentation, BN in eval mode, no gradient to the backbone), the stage inside a run and after one, and a
 kill in the middle that resumes to the same numbers."""
 import json

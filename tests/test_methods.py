@@ -1,5 +1,5 @@
-"""The methods as data (core/methods.yaml), how a sweep case selects one, and which switch combinations the
-config refuses before anything is created."""
+"""The methods as data (core/methods.yaml), how a sweep case selects one, and which switch
+combinations the config refuses before anything is created."""
 import pytest
 import yaml
 

@@ -11,8 +11,8 @@ from benchmarks import canary
 from core.numerics import NUMERICS_VERSION
 
 COMMITTED = json.loads(canary.VALUES.read_text())
-ADVICE = ("the training numerics changed. If that was meant: bump NUMERICS_VERSION in core/numerics.py (say what "
-          "changed there), run `python -m benchmarks.canary --write`, and re-run the committed records "
+ADVICE = ("the training numerics changed. If that was meant: bump NUMERICS_VERSION in core/numerics.py "
+          "(say what changed there), run `python -m benchmarks.canary --write`, and re-run the committed records "
           "(scripts/reproduce_cpu.sh) or say which stay valid and why. If not: find what changed the numbers.")
 
 

@@ -42,7 +42,7 @@ def test_failing_run_does_not_stop_the_sweep_and_exit_is_nonzero(tmp_path, capsy
     sweep = _sweep(tmp_path, {"too big": {"run.device": "cuda"}, "fine": {}})   # asks for a GPU that is not there
     assert cli(_args(tmp_path, sweep, "--executor", "inline")) == 1
     err = capsys.readouterr().err
-    assert "1 runs did not finish cleanly" in err and "too-big" in err and "failed" in err
+    assert "1 run did not finish cleanly" in err and "too-big" in err and "failed" in err
     states = {p.parent.name.split("-s0")[0]: json.loads(p.read_text())["status"]
               for p in (tmp_path / "runs").glob("*/*/result.json")}
     assert states["fine"] in ("ok", "collapsed") and states["too-big"] == "failed"

@@ -32,19 +32,117 @@ def test_a_difference_is_paired_by_seed_when_the_seeds_match():
     assert stats.difference(a, b, factor=2).value == pytest.approx(75.0 - 2 * 74.0)
 
 
+def test_the_t_quantile_and_welch_df_match_the_formulas():
+    # the 95% two-sided quantiles of Student's t at df 2 and 5 (standard tables: 4.303, 2.571)
+    assert stats.t_quantile(0.95, 2) == pytest.approx(4.3027, abs=1e-4)
+    assert stats.t_quantile(0.95, 5) == pytest.approx(2.5706, abs=1e-4)
+    assert stats.t_quantile(0.95, 1e9) == pytest.approx(1.95996, abs=1e-4)
+    # Welch-Satterthwaite: equal SEs and counts give 2(n-1); one side without spread gives that side's n-1
+    assert stats.welch_df(1.0, 3, 1.0, 3) == pytest.approx(4.0)
+    assert stats.welch_df(1.0, 4, 0.0, 3) == pytest.approx(3.0)
+    e = stats.difference({0: 1.0, 1: 2.0, 2: 3.0}, {5: 1.0, 6: 3.0, 7: 5.0, 8: 7.0})
+    sa, sb = 1 / math.sqrt(3), math.sqrt(20 / 3) / 2
+    df = (sa ** 2 + sb ** 2) ** 2 / (sa ** 4 / 2 + sb ** 4 / 3)
+    assert not e.paired and e.df == pytest.approx(df) and e.n == 3
+    assert e.half_width == pytest.approx(stats.t_quantile(0.95, df) * math.sqrt(sa ** 2 + sb ** 2))
+
+
 @pytest.mark.parametrize("value,se,n,low,high,place", [
-    (5.0, 1.0, 3, 0.0, math.inf, stats.INSIDE),       # [3, 7] above 0
-    (1.5, 1.0, 3, 0.0, math.inf, stats.ACROSS),       # [-0.5, 3.5]
-    (-3.0, 1.0, 3, 0.0, math.inf, stats.OUTSIDE),     # [-5, -1]
-    (2.0, 1.0, 3, 0.0, math.inf, stats.ACROSS),       # [0, 4]: touches the strict bound
+    (5.0, 1.0, 3, 0.0, math.inf, stats.INSIDE),       # 5 ± 4.30: [0.70, 9.30] above 0
+    (4.0, 1.0, 3, 0.0, math.inf, stats.ACROSS),       # [-0.30, 8.30]: ± 2 SE would have called it
+    (-5.0, 1.0, 3, 0.0, math.inf, stats.OUTSIDE),     # [-9.30, -0.70]
     (0.0, 0.0, 3, 0.0, math.inf, stats.OUTSIDE),      # an exact tie is not above 0
-    (2.0, 0.5, 3, 0.0, 4.0, stats.INSIDE),            # two-sided [1, 3] in (0, 4)
-    (3.5, 0.5, 3, 0.0, 4.0, stats.ACROSS),            # [2.5, 4.5]
-    (6.0, 0.5, 3, 0.0, 4.0, stats.OUTSIDE),           # [5, 7] beyond at_most
+    (2.0, 0.2, 3, 0.0, 4.0, stats.INSIDE),            # two-sided [1.14, 2.86] in (0, 4)
+    (3.5, 0.5, 3, 0.0, 4.0, stats.ACROSS),
+    (9.0, 0.5, 3, 0.0, 4.0, stats.OUTSIDE),           # beyond at_most
     (9.0, 0.1, 2, 0.0, math.inf, stats.TOO_FEW),      # two seeds decide nothing
 ])
-def test_where_an_interval_lies(value, se, n, low, high, place):
-    assert stats.decide(stats.Estimate(value, se, n), low, high) == place
+def test_where_a_95_interval_lies(value, se, n, low, high, place):
+    assert stats.decide(stats.Estimate(value, se, n, df=n - 1), low, high) == place
+
+
+@pytest.mark.parametrize("n", [3, 6, 10])
+def test_what_two_standard_errors_call_a_95_interval_leaves_open(n):
+    """A difference 2.5 SE above 0: inside a ± 2 SE interval, across 0 for the t interval at n <= 6."""
+    est = stats.Estimate(2.5, 1.0, n, df=n - 1)
+    assert est.value - 2 * est.se > 0
+    expected = stats.INSIDE if stats.t_quantile(0.95, n - 1) < 2.5 else stats.ACROSS
+    assert stats.decide(est, 0.0) == expected
+    assert (expected == stats.ACROSS) == (n <= 6)
+
+
+def test_a_look_past_the_sweep_files_seeds_is_judged_at_the_bonferroni_level():
+    assert stats.look_level(0.95, 3, declared=3) == 0.95
+    assert stats.look_level(0.95, 6, declared=3) == pytest.approx(1 - 0.05 / len(stats.LOOKS))
+    assert stats.look_level(0.9, 10, declared=3) == pytest.approx(1 - 0.1 / len(stats.LOOKS))
+
+
+def test_a_gain_ratio_reads_each_seed_between_its_floor_and_its_baseline():
+    floor, base = {0: 60.0, 1: 62.0, 2: 61.0}, {0: 80.0, 1: 82.0, 2: 71.0}
+    row = {0: 65.0, 1: 72.0, 2: 66.0}
+    e = stats.gain_ratio(row, None, base, floor)                   # 5/20, 10/20, 5/10
+    assert e.paired and e.n == 3 and e.value == pytest.approx((0.25 + 0.5 + 0.5) / 3)
+    gap = stats.gain_ratio(base, row, base, floor)                 # (base - row) / span: 1 - the above
+    assert gap.value == pytest.approx(1 - e.value)
+    assert stats.gain_ratio(row, None, {**base, 2: 61.0}, floor).n == 2    # a seed with no span is left out
+
+
+@pytest.mark.parametrize("k,n,place", [
+    (3, 3, stats.ACROSS),      # lower bound 0.05^(1/3) = 0.37: three of three cannot say "as a rule"
+    (5, 5, stats.INSIDE),      # 0.05^(1/5) = 0.55
+    (0, 5, stats.OUTSIDE),
+    (4, 6, stats.ACROSS),
+    (1, 2, stats.TOO_FEW),
+])
+def test_a_status_claim_needs_the_share_above_one_half(k, n, place):
+    assert stats.decide_rate(k, n, 0.95) == place
+
+
+def test_the_share_bounds_are_clopper_pearsons():
+    low, high = stats.rate_bounds(3, 3, 0.95)
+    assert low == pytest.approx(0.05 ** (1 / 3)) and high == 1.0
+    low, high = stats.rate_bounds(0, 4, 0.95)
+    assert low == 0.0 and high == pytest.approx(1 - 0.05 ** (1 / 4))
+
+
+def test_the_seeds_a_decision_needs_clear_the_bound_at_that_count():
+    est = stats.Estimate(1.0, 1.0 / math.sqrt(3), 3, df=2)       # sd 1, mean 1: needs t_{n-1} / sqrt(n) < 1
+    n = stats.seeds_needed(est, 0.0, 0.95)
+    assert stats.t_quantile(0.95, n - 1) / math.sqrt(n) < 1 <= stats.t_quantile(0.95, n - 2) / math.sqrt(n - 1)
+    assert stats.seeds_needed(stats.Estimate(0.0, 1.0, 3, df=2), 0.0, 0.95) is None
+    assert stats.rate_seeds_needed(3, 3, 0.95) == 5
+
+
+def _sequential(effect: float, rng, level: float = 0.95, sd: float = 1.0) -> str:
+    """One claim 'a - b > 0' judged by the sequential rule: looks at LOOKS, each at the Bonferroni level,
+    stop at the first decided look; the per-seed differences are normal(effect, sd)."""
+    look = 1 - (1 - level) / len(stats.LOOKS)
+    diffs = list(rng.normal(effect, sd, size=stats.LOOKS[-1]))
+    for n in stats.LOOKS:
+        place = stats.decide(stats.mean_se(diffs[:n]).at(look), 0.0)
+        if place in (stats.INSIDE, stats.OUTSIDE):
+            return place
+    return stats.ACROSS
+
+
+def test_the_sequential_rule_keeps_its_error_rate_in_simulation():
+    """Null: a true difference of 0, where 'reproduced' (> 0) and 'not reproduced' (< 0) are both false
+    calls: over the three looks they stay under 1 - level (2.5% each way by symmetry). Looking at every look
+    at the unadjusted 95% would make more. A real effect (1.5 sd) is decided, and the right way, most of the
+    time by the tenth seed."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    reps = 4000
+    null = [_sequential(0.0, rng) for _ in range(reps)]
+    false_calls = sum(p != stats.ACROSS for p in null) / reps
+    assert 0.005 < false_calls < 0.05
+    naive = 0
+    for _ in range(reps):
+        diffs = rng.normal(0.0, 1.0, size=stats.LOOKS[-1])
+        naive += any(stats.decide(stats.mean_se(list(diffs[:n])), 0.0) != stats.ACROSS for n in stats.LOOKS)
+    assert naive / reps > 0.05 + 0.01
+    real = [_sequential(1.5, rng) for _ in range(1000)]
+    assert real.count(stats.INSIDE) / 1000 > 0.9 and real.count(stats.OUTSIDE) == 0
 
 
 def _v(verdict: str) -> Verdict:

@@ -6,10 +6,10 @@ from sweeps.status import RunState, is_finished, local_state, main, sweep_status
 from tests.test_runlock import dead_pid, fake_squeue
 
 
-def _run(root, name, case, seed, *, result=None, epochs=(), claim=None, attempts=()):
-    d = root / "sw" / name
+def _run(root, name, case, seed, *, result=None, epochs=(), claim=None, attempts=(), preset="cpu", sweep="sw"):
+    d = root / sweep / name
     d.mkdir(parents=True)
-    (d / "meta.json").write_text(json.dumps({"case": case, "seed": seed, "slurm_job_id": None}))
+    (d / "meta.json").write_text(json.dumps({"case": case, "seed": seed, "slurm_job_id": None, "preset": preset}))
     (d / "config.yaml").write_text("{}\n")
     if epochs:
         (d / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "step": int(e * 4)}) + "\n" for e in epochs))
@@ -35,17 +35,43 @@ def test_status_of_every_kind_of_run(tmp_path, monkeypatch, capsys):
     (tmp_path / "sw" / "slurm").mkdir()                        # submitit's folder is not a run
     assert main(["sw", "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+    lines = out.splitlines()
+    assert lines[0] == f"sw under {tmp_path}: 8 runs at preset cpu"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:10]}
     assert set(rows) == {"a-s0-1", "b-s0-2", "c-s0-3", "d-s0-4", "e-s1-5", "f-s0-6", "g-s0-7", "h-s0-8"}
-    assert rows["a-s0-1"][1:] == ["a", "0", "done:", "ok", "69_0", "2"]         # job of the last attempt
-    assert "failed: RuntimeError: boom" in out
+    assert rows["a-s0-1"] == ["a", "0", "cpu", "done:", "ok", "69_0", "2"]         # job of the last attempt
+    assert rows["b-s0-2"][3:] == ["failed", "-", "0"]
     assert rows["c-s0-3"][3:] == ["pending", "70_0", "-"]
     assert rows["d-s0-4"][3:] == ["running", "70_1", "1.5"]
     assert rows["e-s1-5"][3:] == ["partial", "(epoch", "1)", "-", "1"]         # its job is gone: nobody on it
     assert rows["f-s0-6"][3] == "running"
     assert rows["g-s0-7"][3] == "partial"
     assert rows["h-s0-8"][3:] == ["new", "-", "-"]
-    assert out.splitlines()[-1] == "1 done, 1 failed, 1 pending, 2 running, 2 partial, 1 new"
+    assert lines[10] == "1 done, 1 failed, 1 pending, 2 running, 2 partial, 1 new"
+    assert lines[11].startswith("1 run failed (python -m sweeps.run sw --retry-failed trains them again")
+    assert lines[12:] == ["  b-s0-2: RuntimeError: boom"]                      # each failure's reason, one line
+
+
+def test_status_shows_the_preset_and_filters_by_it(tmp_path, capsys):
+    _run(tmp_path, "a-s0-1", "a", 0, result={"status": "ok"}, preset="cpu")
+    _run(tmp_path, "a-s0-2", "a", 0, result={"status": "failed", "reason": "DataError: x\n  y\n"}, preset="cifar10")
+    assert main(["sw", "--runs-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("2 runs at preset cifar10, cpu")
+    assert main(["sw", "--runs-dir", str(tmp_path), "--preset", "cifar10"]) == 0
+    out = capsys.readouterr().out
+    assert "a-s0-1" not in out and "  a-s0-2: DataError: x y" in out
+    assert main(["sw", "--runs-dir", str(tmp_path), "--preset", "cifar"]) == 2
+    assert "(did you mean 'cifar10'?)" in capsys.readouterr().err
+
+
+def test_a_misspelt_sweep_gets_a_did_you_mean(tmp_path, capsys):
+    _run(tmp_path, "a-s0-1", "a", 0, result={"status": "ok"}, sweep="my_sweep")
+    assert main(["my_swep", "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no run directories under" in err and "(did you mean 'my_sweep'?)" in err
+    assert "sweeps with runs there: my_sweep" in err
+    assert main(["stopgrd", "--runs-dir", str(tmp_path / "empty")]) == 2
+    assert "(did you mean 'stopgrad'?)" in capsys.readouterr().err
 
 
 def test_status_of_a_missing_sweep_is_one_line(tmp_path, capsys):

@@ -88,9 +88,11 @@ def test_inline_sweep_end_to_end_then_rerun_starts_nothing(tmp_path, capsys):
         assert json.loads((r / "result.json").read_text())["status"] in ("ok", "collapsed")
         meta = json.loads((r / "meta.json").read_text())
         assert meta["sweep"] == "tinysweep" and meta["case"] in ("w/ stop-grad", "w/o stop-grad")
-    table = (tmp_path / "reports" / "tinysweep" / "table.md").read_text()
-    assert "w/ stop-grad" in table and "67.7" in table
-    assert (tmp_path / "reports" / "tinysweep" / "curves.png").stat().st_size > 1000
+    groups = list((tmp_path / "reports" / "tinysweep").iterdir())          # <report-dir>/<sweep>/<group>/
+    assert len(groups) == 1 and groups[0].name.startswith("cpu_data.dataset=synthetic_")
+    table = (groups[0] / "table.md").read_text()
+    assert "w/ stop-grad" in table and "67.7" in table and "w/o stop-grad | missing" not in table
+    assert (groups[0] / "curves.png").stat().st_size > 1000
     mtimes = {r: (r / "result.json").stat().st_mtime for r in runs}
     capsys.readouterr()
     assert cli(_tiny_args(tmp_path)) == 0
@@ -138,6 +140,14 @@ def test_parse_set_reads_yaml_values():
     ("figure: F\ntitle: t\ncases: {a: {optim.base_lr: -0.5}}\n", "'optim.base_lr' must be >= 0, got -0.5"),
     ("figure: F\ntitle: t\ncases: {a: {model.predictor: identity}}\n",
      "'model.predictor' must be one of ['mlp', 'none', 'frozen']"),
+    # parsable, but YAML would keep only the last of a key written twice: refused, at any depth
+    ("figure: F\ntitle: t\ncases:\n  a: {}\n  a: {model.dim: 8}\n",
+     "line 5, column 3: key 'a' is written twice (first at line 4, column 3)"),
+    ("figure: F\ntitle: t\ncases:\n  a:\n    model.dim: 8\n    model.dim: 16\n",
+     "line 6, column 5: key 'model.dim' is written twice (first at line 5, column 5)"),
+    ("figure: F\ntitle: t\ncases: {a: {}}\ntitle: u\n", "key 'title' is written twice"),
+    ("", "empty sweep file"),
+    ("# a comment\n\n   # and another\n", "empty sweep file"),
 ])
 def test_bad_sweep_file_is_one_line_naming_file_and_key(text, message, tmp_path):
     path = tmp_path / "bad.yaml"

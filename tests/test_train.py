@@ -65,8 +65,9 @@ def _comparable(result: dict) -> dict:
 
 def _child(run_dir: Path, cfg) -> subprocess.Popen:
     RunDir(run_dir).write_config(cfg)
-    code = ("import sys; sys.path.insert(0, %r); from core.rundir import RunDir; from core.train import train; "
-            "rd = RunDir(%r); train(rd.read_config(), rd.path, {}, log=lambda s: None)") % (str(REPO), str(run_dir))
+    code = ("import sys; sys.path.insert(0, %r); from core.rundir import RunDir; "
+            "from core.train import train; rd = RunDir(%r); "
+            "train(rd.read_config(), rd.path, {}, log=lambda s: None)") % (str(REPO), str(run_dir))
     return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 

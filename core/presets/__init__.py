@@ -1,9 +1,10 @@
 """Named presets: the scale of a run (data, backbone, epochs), separate from what an ablation changes.
 
 Each preset is a YAML file of overrides beside this module; `python -m sweeps.run --list-presets` shows them.
-Besides its overrides and `description`, a preset may say how the Sec. 6 methods (core/methods.yaml) run at
-its scale: `method_recipes: true` applies the methods' ImageNet recipes (batch 4096, LARS, ...), and
-`methods: {NAME: {key: value}}` sets values a method needs at this scale (a queue that fits the data set).
+Besides its overrides and `description`, a preset may say how the Sec. 6 methods (core/methods.yaml)
+run at its scale: `method_recipes: true` applies the methods' ImageNet recipes (batch 4096, LARS, ...),
+and `methods: {NAME: {key: value}}` sets values a method needs at this scale (a queue that fits the data
+set).
 Both apply only to cases that select a method, so they change no other run.
 """
 from __future__ import annotations
