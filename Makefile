@@ -4,6 +4,7 @@ PY := .venv/bin/python
 
 .PHONY: figure2 test test-fast lint setup
 figure2: setup  ## Fig. 2 at CPU scale on Fashion-MNIST, seed 0: the stop-gradient sweep into runs/, its report in runs/reports/stopgrad/cpu/
+	$(PY) -m sweeps.run random_network --seeds 0 --no-report   # the untrained network: the floor of the gap claims
 	$(PY) -m sweeps.run stopgrad --seeds 0 --jobs 2
 
 test: setup     ## the test suite (CPU, a few minutes)

@@ -88,6 +88,11 @@ class OptimConfig:
     # how often the lr changes: every step (the paper says only "cosine decay"; SGDR's cosine advances per batch),
     # or once per epoch at the epoch's start, as the official main_simsiam.py's adjust_learning_rate (core/schedule.py)
     lr_every: Literal["step", "epoch"] = "step"
+    # 0: `epochs` x this run's steps per epoch. Else the run trains as many optimizer steps as a run at batch
+    # size `steps_as_batch` makes in `epochs`, its lr schedule (and warm-up) spanning them, ending inside an epoch
+    # where it must: Table 2's confound at fixed epochs (batch 64 takes 4x the steps of 256) measured directly by
+    # batch 64 stopped at 256's step count (ablations/batch_size.yaml)
+    steps_as_batch: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,7 +224,7 @@ def check_consistency(cfg: Config, source: str) -> None:
     for key in positive:
         if get(cfg, key) <= 0:
             raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
-    non_negative = ["optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
+    non_negative = ["optim.steps_as_batch", "optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
                     "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset", "data.workers",
                     "run.threads", "eval.collapse_frac", "eval.near_collapse_frac", "eval.collapse_patience",
                     "optim.lars_trust", "eval.lincls_base_lr", "eval.lincls_momentum", "eval.lincls_weight_decay",

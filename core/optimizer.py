@@ -20,12 +20,13 @@ def build_optimizer(cfg: C.Config, model, lr: float) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay)
 
 
-def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoch: float) -> float:
+def set_lr(optimizer: torch.optim.Optimizer, cfg: C.Config, peak_lr: float, epoch: float,
+           epochs: float | None = None) -> float:
     """Cosine (with warm-up) for f; h the same, or held at the peak after warm-up (Table 1c). `epoch` is the
     step's fractional epoch; optim.lr_every (read here only) says whether the lr changes every step or once per
     epoch, as main_simsiam.py (core/schedule.py)."""
     o = cfg.optim
-    lr = lr_at(peak_lr, epoch, o.epochs, o.warmup_epochs, o.lr_every)
+    lr = lr_at(peak_lr, epoch, o.epochs if epochs is None else epochs, o.warmup_epochs, o.lr_every)
     ramp = warmup_factor(epoch, o.warmup_epochs, o.lr_every)
     for group in optimizer.param_groups:
         constant = group["name"] == "predictor" and o.pred_lr == "constant"

@@ -127,7 +127,9 @@ class _Training:
         self.optimizer = build_optimizer(cfg, model, self.peak_lr)
         lr_as_tensor(self.optimizer, cfg.run, device)                            # run.compile_step only
         self.step_fn = step_function(cfg.run)                                    # train_step, or compiled
-        self.spe, self.total_steps = source.steps_per_epoch, o.epochs * source.steps_per_epoch
+        self.spe = source.steps_per_epoch
+        self.total_steps = o.epochs * (source.n_train // o.steps_as_batch if o.steps_as_batch else self.spe)
+        self.schedule_epochs = self.total_steps / self.spe if o.steps_as_batch else None   # None: optim.epochs
         # the Sec. 6 switches, each read in one place: the target encoder (and the Sec. 5.2 targets), the objective
         self.targets = make_targets(cfg, model, source, n_pairs, device, self.total_steps)  # core/targets.py
         self.objective = make_objective(cfg, model, device)                      # core/objectives.py
@@ -228,7 +230,7 @@ class _Training:
         sums = state.device_sums(device)           # loss and z_std summed on the device (core.train_state)
         pulled = state.step
         for i, (pairs, idx) in enumerate(self.source.train_epoch(epoch, start, self.n_pairs), start=start):
-            lr = set_lr(self.optimizer, cfg, self.peak_lr, epoch + i / spe)
+            lr = set_lr(self.optimizer, cfg, self.peak_lr, epoch + i / spe, self.schedule_epochs)
             self.targets.begin(epoch, i)             # k-step: targets for the next k steps, theta fixed (Eq. 10)
             out = self.step_fn(self.model, self.optimizer, pairs, idx, self.targets, self.objective, cfg.run,
                                state.step, dp.world)
@@ -243,7 +245,8 @@ class _Training:
             # at logging points only (one all-reduce there, none per step)
             stop_now = ((not dp.active or log_now) and i < spe - 1 and (i + 1) % k == 0
                         and self.stop_asked(stop.set))
-            if log_now or stop_now or i == spe - 1:
+            last = state.step == self.total_steps            # optim.steps_as_batch can end inside an epoch
+            if log_now or stop_now or i == spe - 1 or last:
                 if not state.pull(sums):  # a NaN/inf loss or z_std is caught here, within log_every steps
                     self.log(f"[{self.name}] diverged: non-finite loss or z_std in steps {pulled + 1}-{state.step}")
                     return lr, out, diverged_result(state, spe)
@@ -257,16 +260,21 @@ class _Training:
             if stop_now:
                 self.checkpoint()
                 raise self.preempted()
+            if last:
+                break
         return lr, out, None
 
     # ---- end of epoch: log, kNN monitor, checkpoint ----------------------------------------------
     def end_of_epoch(self, epoch: int, lr: float, out, t_epoch: float, stop: StopFlag) -> bool:
         """Log the epoch's row (with a kNN point when due) and checkpoint; True when training stops here."""
-        cfg, state, o = self.cfg, self.state, self.cfg.optim
-        row = {"epoch": float(epoch + 1), "step": state.step, "lr": lr, **state.acc.flush(),
+        cfg, state = self.cfg, self.state
+        done = state.step >= self.total_steps
+        epochs = -(-self.total_steps // self.spe)                  # the epochs begun (optim.steps_as_batch)
+        row = {"epoch": float(epoch + 1) if state.step % self.spe == 0 else round(state.step / self.spe, 4),
+               "step": state.step, "lr": lr, **state.acc.flush(),
                "z_erank": effective_rank(out.z1).item()}
         every, knn_s = cfg.eval.knn_every, None
-        if (every and (epoch + 1) % every == 0) or epoch + 1 == o.epochs:
+        if (every and (epoch + 1) % every == 0) or done:
             with timed_stage(self.progress, "kNN monitor") as took:
                 self.evaluated = (state.step, features(self.model.backbone, self.source))
                 row.update(monitor(self.evaluated[1], self.source.num_classes, cfg.eval))
@@ -274,11 +282,11 @@ class _Training:
         if self.log_row(row):
             self.checkpoint()
             return True
-        if epoch + 1 < o.epochs:
+        if not done:
             state.epoch_acc.flush()
         knn = (f" knn {row['knn_acc']:.2f}% backbone std {row['backbone_std']:.4f} erank "
                f"{row['backbone_erank']:.1f} (kNN monitor {knn_s:.1f}s)") if "knn_acc" in row else ""
-        self.log(f"[{self.name}] epoch {epoch + 1}/{o.epochs} loss {row['loss']:.4f} z_std {row['z_std']:.4f} "
+        self.log(f"[{self.name}] epoch {epoch + 1}/{epochs} loss {row['loss']:.4f} z_std {row['z_std']:.4f} "
                  f"(1/sqrt(d) {1 / self.sqrt_d:.4f}){knn} {time.time() - t_epoch:.1f}s")
         self.checkpoint()
         if self.stop_asked(stop.set):

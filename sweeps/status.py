@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import enum
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.config_checks import suggest
@@ -95,6 +95,7 @@ class RunStatus:
     job_id: str                      # the SLURM job that holds the run or ran it last; '-' for none
     epoch: float | None              # the last logged epoch
     preset: str = "?"                # meta.json's preset
+    group: str = "-"                 # the runs a verdict may judge together (core.run_groups), e.g. 'cpu'
 
     @property
     def text(self) -> str:
@@ -139,11 +140,37 @@ def run_dirs_of(sweep: str, runs_dir: Path) -> list[Path]:
 
 def format_table(rows: list[RunStatus]) -> str:
     """One line per run; a failed run's state is 'failed' here, its reason in `failures` below the table."""
-    head = ("run", "case", "seed", "preset", "state", "job", "epoch")
-    body = [(r.run_id, r.case, str(r.seed), r.preset, r.state.value if r.state is RunState.FAILED else r.text,
+    head = ("run", "case", "seed", "group", "state", "job", "epoch")
+    body = [(r.run_id, r.case, str(r.seed), r.group if r.group != "-" else r.preset,
+             r.state.value if r.state is RunState.FAILED else r.text,
              str(r.job_id), "-" if r.epoch is None else f"{r.epoch:g}") for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     return "\n".join("  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *body])
+
+
+def group_names(dirs: list[Path], sweep: str) -> dict[str, str]:
+    """{run dir name: its group's name} (core.run_groups: preset, numerics and the config but for the case's
+    own settings); {} when the sweep file cannot be read."""
+    import yaml
+    from core.config_checks import ConfigError
+    from core.record import CONFIG
+    from core.run_groups import name_groups, run_group
+    from core.sweepfile import load_sweep
+    try:
+        cases = load_sweep(sweep).overrides
+    except ConfigError:
+        return {}
+    groups = {}
+    for d in dirs:
+        meta = read_json(Path(d) / META) or {}
+        try:
+            config = yaml.safe_load((Path(d) / CONFIG).read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if meta.get("case") in cases and isinstance(config, dict):
+            groups[Path(d).name] = run_group(config, meta, cases[meta["case"]])
+    names = name_groups(set(groups.values()))
+    return {run: names[g] for run, g in groups.items()}
 
 
 def failures(rows: list[RunStatus]) -> list[str]:
@@ -173,7 +200,8 @@ def main(argv=None) -> int:
     if not dirs:
         print(f"error: {no_runs(args.sweep, Path(args.runs_dir))}", file=sys.stderr)
         return 2
-    rows = sweep_status(dirs)
+    names = group_names(dirs, args.sweep)
+    rows = [replace(r, group=names.get(r.run_id, "-")) for r in sweep_status(dirs)]
     presets = sorted({r.preset for r in rows})
     if args.preset is not None:
         rows = [r for r in rows if r.preset == args.preset]
@@ -181,8 +209,10 @@ def main(argv=None) -> int:
             print(f"error: no runs at preset '{args.preset}'{suggest(args.preset, presets)}; the sweep's runs are "
                   f"at {', '.join(presets)}", file=sys.stderr)
             return 2
+    groups = sorted({r.group for r in rows if r.group != "-"})
     print(f"{Path(args.sweep).stem} under {args.runs_dir}: {plural(len(rows), 'run')} at preset "
-          f"{', '.join(sorted({r.preset for r in rows}))}")
+          f"{', '.join(sorted({r.preset for r in rows}))}"
+          + (f"; {plural(len(groups), 'group')} a verdict may judge apart: {'; '.join(groups)}" if groups else ""))
     print(format_table(rows))
     print(summary(rows))
     for line in failures(rows):

@@ -106,3 +106,23 @@ def test_a_run_a_slurm_job_holds_without_squeue_to_ask_is_pending_or_running(tmp
     d = _run(tmp_path, "c-s0-1", "c", 0, epochs=(0, 1), claim={**runlock.new_claim("slurm"), "job_id": "70_0"})
     [row] = sweep_status([d])
     assert (row.state, row.text, row.job_id) == (RunState.HELD, "pending or running (no squeue)", "70_0")
+
+
+def test_status_names_the_group_of_each_run(tmp_path, capsys):
+    """Runs of stopgrad at the preset's base lr and at 0.05: two groups, each run's named in the table."""
+    import yaml
+    from core.numerics import NUMERICS_VERSION
+    from core.sweepfile import load_sweep
+    from tests.conftest import expanded_config
+    sweep = load_sweep("stopgrad")
+    for name, lr in (("a-s0-1", None), ("b-s0-2", 0.05)):
+        d = _run(tmp_path, name, "w/ stop-grad", 0, result={"status": "ok"}, sweep="stopgrad")
+        meta = json.loads((d / "meta.json").read_text())
+        (d / "meta.json").write_text(json.dumps({**meta, "numerics": NUMERICS_VERSION}))
+        sets = {"optim.base_lr": lr} if lr is not None else None
+        (d / "config.yaml").write_text(yaml.safe_dump(expanded_config(sweep, "w/ stop-grad", 0, sets=sets)))
+    assert main(["stopgrad", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 groups a verdict may judge apart: cpu; cpu, optim.base_lr=0.05" in out
+    lines = {line.split()[0]: line for line in out.splitlines()[2:4]}
+    assert "  cpu  " in lines["a-s0-1"] and "cpu, optim.base_lr=0.05" in lines["b-s0-2"]

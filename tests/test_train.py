@@ -160,3 +160,20 @@ def test_effective_rank_is_logged_with_z_std(tmp_path):
     rows = [r for r in RunDir(tmp_path / "r").read_metrics() if r["step"] > 0]
     assert all(1.0 <= r["z_erank"] <= cfg.model.dim for r in rows)
     assert result["z_erank"] == rows[-1]["z_erank"]
+
+
+def test_a_run_stopped_at_another_batch_sizes_step_count(tmp_path):
+    """Batch 32 on 128 images is 4 steps an epoch; 3 epochs at batch 64's 2 steps an epoch are 6 steps: the run
+    stops after step 6 (epoch 1.5), its last kNN point and result there, and the cosine lr is read against the
+    1.5 epochs those steps make, not optim.epochs' 3."""
+    from core.schedule import cosine_lr
+    cfg = tiny_config(optim__epochs=3, optim__steps_as_batch=64, run__log_every=1)    # 3 x 2 = 6 steps = 1.5 epochs
+    result = train(cfg, tmp_path / "r", {}, **QUIET)
+    assert result["step"] == 6 and result["epoch"] == 1.5
+    rows = RunDir(tmp_path / "r").read_metrics()
+    assert [r["epoch"] for r in rows if "knn_acc" in r] == [0.0, 1.0, 1.5]
+    lrs = {r["step"]: r["lr"] for r in rows if r.get("lr") is not None}
+    peak = cfg.optim.base_lr * cfg.optim.batch_size / 256
+    assert lrs[5] == pytest.approx(cosine_lr(peak, 1 + 0 / 4, 1.5))      # step 5 is epoch 1's first step
+    assert lrs[6] == pytest.approx(cosine_lr(peak, 1 + 1 / 4, 1.5))
+    assert max(r["step"] for r in rows) == 6
