@@ -32,11 +32,16 @@ class ExportError(ValueError):
     """A backbone that no transfer format takes; the message says why."""
 
 
-def torchvision_state_dict(model_state: dict, backbone: str) -> dict[str, torch.Tensor]:
-    """The backbone's weights and BN buffers under torchvision's names, from a SimSiam state dict."""
+def check_exportable(backbone: str) -> None:
+    """ExportError for a backbone with no torchvision counterpart (known from the config, before any file is read)."""
     if backbone not in TORCHVISION:
         raise ExportError(f"model.backbone {backbone} has no torchvision counterpart (the cpu preset's small ResNet "
                           f"is ours alone); export takes {' or '.join(TORCHVISION)}")
+
+
+def torchvision_state_dict(model_state: dict, backbone: str) -> dict[str, torch.Tensor]:
+    """The backbone's weights and BN buffers under torchvision's names, from a SimSiam state dict."""
+    check_exportable(backbone)
     state = {k[len(PREFIX):]: v.detach().cpu().clone() for k, v in model_state.items() if k.startswith(PREFIX)}
     if state["conv1.weight"].shape[1] == 1:    # gray input: conv over (x, x, x) with w/3 each is conv over x with w
         state["conv1.weight"] = state["conv1.weight"].repeat(1, 3, 1, 1) / 3

@@ -31,11 +31,13 @@ import torch.nn.functional as F
 
 from core import distributed, precision
 from core.batches import make_source
-from core.checkpoint import LINEAR, load_checkpoint, save_checkpoint
+from core.checkpoint import LINEAR, load_checkpoint, load_final, save_checkpoint
+from core.checkpoint_fit import linear_fit, weights_fit
+from core.checkpoint_policy import SAFE, CheckpointPolicy
 from core.config import Config, EvalConfig, RunConfig
 from core.lars import LARS
 from core.lincls_data import SALT, LinclsImages, resize_size
-from core.model import SimSiam
+from core.model import SimSiam, build_model
 from core.progress import LINEAR_EVAL as PHASE
 from core.progress import Progress, timed_stage
 from core.record import LINEAR_EVAL, LINEAR_PAPER, LINEAR_PROTOCOL, TRAINED
@@ -89,9 +91,15 @@ def epoch_lr(e: EvalConfig, epoch: int) -> float:
     return cosine_lr(scaled_lr(e.lincls_base_lr, e.lincls_batch), epoch, e.lincls_epochs)
 
 
+def pretrained_model(cfg: Config, channels: int) -> SimSiam:
+    """The model whose state dict last.pt's "model" is loaded into (built on the meta device to check a fit):
+    the run's own, SwAV's prototypes included."""
+    return build_model(cfg, channels)
+
+
 def frozen_backbone(cfg: Config, weights: dict, channels: int, device: torch.device) -> tuple[nn.Module, int]:
     """The pre-trained backbone from a SimSiam state dict, frozen and in eval mode; and its feature dim."""
-    model = SimSiam(cfg.model, channels)
+    model = pretrained_model(cfg, channels)
     model.load_state_dict(weights)
     backbone = model.backbone.to(device).eval().requires_grad_(False)
     if cfg.run.channels_last:
@@ -119,27 +127,28 @@ def top1(backbone: nn.Module, classifier: nn.Module, images: LinclsImages, run: 
 
 
 def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, preempted,
-              progress: Progress | None = None) -> dict:
+              progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Train (or resume, or just read back) the paper's linear evaluation of rd's last.pt; its record.
 
     `stop_flag` is core.train's StopFlag and `preempted` its Preempted (passed in: core.train calls this): a
     SIGINT/SIGTERM/SIGUSR1 saves linear.pt at the next step and raises `preempted`. `progress` hears of every
-    step (core.progress; no loss is read for it)."""
+    step (core.progress; no loss is read for it). last.pt is read as it is (no older checkpoint in its place); a
+    linear.pt that cannot be used gives way to linear.prev.pt (core.checkpoint), under `checkpoints`."""
     dp, e, name = distributed.current(), cfg.eval, rd.path.name
     progress = progress or Progress()
     if dp.active:
         torch.distributed.barrier()                          # rank 0 has saved last.pt before it gets here
-    ckpt = load_checkpoint(rd.path, map_location="cpu")
-    if ckpt is None:
-        raise LinearEvalError(f"{rd.path}: no pre-training checkpoint (last.pt) to evaluate")
     source = make_source(cfg, device, 1, dp.rank, dp.world)
+    ckpt = _pretrained(cfg, rd, source.channels, checkpoints, log)
     backbone, dim = frozen_backbone(cfg, ckpt["model"], source.channels, device)
     frozen = {k: v.clone() for k, v in backbone.state_dict().items()}
     images = LinclsImages(source, cfg, dp.rank, dp.world)
     classifier = build_classifier(dim, source.num_classes, cfg.run.seed, device)
     optimizer = build_optimizer(classifier, e)
     spe, proto = images.steps_per_epoch, protocol(cfg)
-    state = _resume(rd, device, proto, ckpt["state"]["step"], classifier, optimizer,
+    saved = load_checkpoint(rd.path, map_location=device, names=LINEAR, policy=checkpoints, log=log, main=dp.main,
+                            fits=linear_fit(classifier, optimizer))
+    state = _resume(saved, proto, ckpt["state"]["step"], classifier, optimizer,
                     lambda s: log(f"[{name}] linear eval (paper) {s}"))
     if state["step"]:
         log(f"[{name}] linear eval (paper) resumed at epoch {state['step'] / spe:.2f} of {e.lincls_epochs}")
@@ -197,12 +206,21 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
     return record
 
 
-def _resume(rd: RunDir, device: torch.device, proto: dict, pretrain_step: int, classifier: nn.Module,
-            optimizer: LARS, log) -> dict:
-    """The stage's state from linear.pt (classifier and optimizer loaded) when it is of this protocol and this
-    pre-training checkpoint; else a fresh state."""
+def _pretrained(cfg: Config, rd: RunDir, channels: int, checkpoints: CheckpointPolicy, log) -> dict:
+    """rd's last.pt, as it is, when it fits the run's model (checked on shapes alone); LinearEvalError without one."""
+    with torch.device("meta"):                               # shapes only: no memory, no random draws
+        layout = pretrained_model(cfg, channels).state_dict()
+    ckpt = load_final(rd.path, policy=checkpoints, fits=weights_fit(layout), log=log)
+    if ckpt is None:
+        raise LinearEvalError(f"{rd.path}: no pre-training checkpoint (last.pt) to evaluate")
+    return ckpt
+
+
+def _resume(saved: dict | None, proto: dict, pretrain_step: int, classifier: nn.Module, optimizer: LARS,
+            log) -> dict:
+    """The stage's state from `saved` (linear.pt, as read; classifier and optimizer loaded) when it is of this
+    protocol and this pre-training checkpoint; else a fresh state."""
     state = {"step": 0, "top1": [], "lr": [], "seconds": 0.0, "pretrain_step": pretrain_step}
-    saved = load_checkpoint(rd.path, map_location=device, names=LINEAR)
     if saved is not None and saved["protocol"] == proto and saved["state"]["pretrain_step"] == pretrain_step:
         classifier.load_state_dict(saved["classifier"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -237,13 +255,13 @@ def result_keys(record: dict, e: EvalConfig, configured: bool, evaluation: dict)
 
 
 def after_pretraining(cfg: Config, rd: RunDir, result: dict, log, device: torch.device, stop_flag,
-                      preempted, progress: Progress | None = None) -> dict:
+                      preempted, progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     """What linear evaluation adds to a pre-training result: which protocol gave linear_acc, and with
     eval.linear paper the stage's numbers (run here, resumable). Nothing for a run that did not train to its end."""
     if result.get("status") not in TRAINED:
         return {}
     extra = {LINEAR_PROTOCOL: cfg.eval.linear}
     if cfg.eval.linear == LINEAR_PAPER:
-        record = run_stage(cfg, rd, log, device, stop_flag, preempted, progress)
+        record = run_stage(cfg, rd, log, device, stop_flag, preempted, progress, checkpoints)
         extra.update(result_keys(record, cfg.eval, True, result.get("eval") or {}))
     return extra

@@ -29,6 +29,8 @@ from core.batches import make_source
 from core.checkpoint import LINEAR as LINEAR_CKPT
 from core.checkpoint import PRETRAIN as PRETRAIN_CKPT
 from core.checkpoint import drop_previous, load_checkpoint, save_checkpoint
+from core.checkpoint_fit import pretraining_fit
+from core.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy
 from core.evaluate import features, linear_accuracy, monitor, protocol
 from core.linear_eval import after_pretraining
 from core.model import build_model
@@ -63,10 +65,11 @@ def describe_device(device: torch.device) -> str:
 
 
 def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.partial(print, flush=True),
-          progress: Progress | None = None) -> dict:
+          progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Run (or resume) one pre-training run (SimSiam, or a Sec. 6 method) and return its result dict.
     In a data-parallel run every rank calls this with the same arguments; only rank 0 writes `run_dir`, logs
-    and reports progress (core.progress)."""
+    and reports progress (core.progress). A checkpoint that cannot be used raises CheckpointError (no result
+    written), unless `checkpoints` says otherwise (core.checkpoint_policy)."""
     dp = distributed.current()
     rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
     if not dp.main:
@@ -78,10 +81,10 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
         rd.write_meta({**(meta or {}), **base_meta()})
     t0 = time.time()
     try:
-        result = _Training(cfg, rd, log, dp, progress).run()
+        result = _Training(cfg, rd, log, dp, progress, checkpoints).run()
         result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), StopFlag, Preempted,
-                                        progress))
-    except Preempted:
+                                        progress, checkpoints=checkpoints))
+    except (Preempted, CheckpointError):
         progress.finish()
         raise
     except Exception as err:
@@ -107,8 +110,10 @@ class _Training:
     final evaluation."""
 
     # ---- setup -----------------------------------------------------------------------------------
-    def __init__(self, cfg: C.Config, rd: RunDir, log, dp: distributed.Dist, progress: Progress):
+    def __init__(self, cfg: C.Config, rd: RunDir, log, dp: distributed.Dist, progress: Progress,
+                 checkpoints: CheckpointPolicy = SAFE):
         self.cfg, self.rd, self.log, self.dp, self.progress = cfg, rd, log, dp, progress
+        self.checkpoints = checkpoints
         distributed.check_supported(cfg, dp.world)                               # before any work
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
@@ -151,7 +156,8 @@ class _Training:
     # ---- resume or start -------------------------------------------------------------------------
     def resume_or_start(self) -> None:
         rd, model, optimizer, targets, objective = self.rd, self.model, self.optimizer, self.targets, self.objective
-        ckpt = load_checkpoint(rd.path, map_location=self.device)
+        ckpt = load_checkpoint(rd.path, map_location=self.device, policy=self.checkpoints, log=self.log,
+                               main=self.dp.main, fits=pretraining_fit(model, optimizer, targets, objective))
         if ckpt is not None:
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])

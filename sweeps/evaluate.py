@@ -10,7 +10,8 @@ protocol. When it ends, result.json gains `linear_acc_paper`, `linear_acc_paper_
 its own eval.lincls_* unchanged, so a number is never filed under a protocol that did not make it. `--set`
 may change the protocol's hyper-parameters (eval.lincls_*) and where it runs (data.root, data.workers,
 run.device, run.threads, run.logger), nothing that made the pre-trained weights. Under torchrun (WORLD_SIZE > 1)
-it runs data-parallel. Bad input gets one line on stderr and exit code 2; a stop signal saves linear.pt and
+it runs data-parallel. Bad input gets one line on stderr and exit code 2, a checkpoint that cannot be used too
+(--trust-checkpoint, --restart-unreadable: docs/run-directory-safety.md); a stop signal saves linear.pt and
 exits 3.
 """
 from __future__ import annotations
@@ -20,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+from core.checkpoint_policy import SAFE, CheckpointPolicy
+from core.checkpoint_policy import add_arguments as add_checkpoint_flags
 from core.config import Config, ConfigError, EvalConfig, apply_overrides
 from core.overrides import parse_set
 from core.record import CONFIG, LINEAR_PAPER, TRAINED
@@ -43,6 +46,7 @@ def parse_args(argv):
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="eval.lincls_* or data.root, data.workers, run.device, run.threads, run.logger (repeatable)")
     ap.add_argument("--data-root", help="data directory (sets data.root)")
+    add_checkpoint_flags(ap)     # --restart-unreadable: linear.pt only; last.pt is never replaced by an older one
     return ap.parse_args(argv)
 
 
@@ -76,7 +80,8 @@ def load(args) -> tuple[Config, bool, Path, dict]:
     return cfg, own.eval.linear == LINEAR_PAPER and own.eval == cfg.eval, run_dir, result
 
 
-def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print) -> dict:
+def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print,
+             checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Run (or resume) the stage and merge its keys into result.json (rank 0); the stage's record."""
     from core.distributed import current, init_from_env
     from core.linear_eval import result_keys, run_stage
@@ -86,7 +91,8 @@ def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print) -> 
     init_from_env(device.type)
     dp = current()
     rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
-    record = run_stage(cfg, rd, log if dp.main else (lambda *a: None), device, StopFlag, Preempted)
+    record = run_stage(cfg, rd, log if dp.main else (lambda *a: None), device, StopFlag, Preempted,
+                       checkpoints=checkpoints)
     if dp.main:
         latest = rd.read_result() or result
         keys = result_keys(record, cfg.eval, own, latest.get("eval") or {})
@@ -102,7 +108,7 @@ def main(argv=None) -> int:
     if held is not None:
         raise ConfigError(f"{run_dir}: {runlock.describe(held)} holds the run; try again when it is done")
     try:
-        record = evaluate(cfg, own, run_dir, result)
+        record = evaluate(cfg, own, run_dir, result, checkpoints=CheckpointPolicy.from_args(args))
     finally:
         if _rank() == 0:
             runlock.release(run_dir, claim)

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.checkpoint_policy import SAFE, CheckpointPolicy
 from sweeps import runlock
 from sweeps.expand import RunSpec
 from sweeps.interrupts import Interrupted, SweepSignals
@@ -42,9 +43,10 @@ def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None, say=Non
     return True
 
 
-def run_inline(specs: list[RunSpec], jobs: int = 1, display: Display | None = None, **_) -> None:
+def run_inline(specs: list[RunSpec], jobs: int = 1, display: Display | None = None,
+               checkpoints: CheckpointPolicy = SAFE, **_) -> None:
     """Each run in this process, one after the other. A signal stops the run at its next step boundary (core.train)
-    and ends the sweep with Interrupted."""
+    and ends the sweep with Interrupted. Checkpoints are read under `checkpoints` (core.checkpoint_policy)."""
     from core.stopping import Preempted, StopFlag
     from sweeps.worker import run_one
     display = display or Display(sweep=specs[0].sweep if specs else None, total_runs=len(specs))
@@ -58,7 +60,7 @@ def run_inline(specs: list[RunSpec], jobs: int = 1, display: Display | None = No
             display.write(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}")
             display.run_started(spec.run_id)
             try:
-                run_one(str(spec.run_dir), display.progress_for(spec.run_id), display.write)
+                run_one(str(spec.run_dir), display.progress_for(spec.run_id), display.write, checkpoints)
             except Preempted as stopped:
                 raise Interrupted(StopFlag.last_signal or signal.SIGTERM, {spec.run_id: str(stopped)}) from None
             except KeyboardInterrupt:
@@ -92,11 +94,12 @@ class _Worker:
     reader: threading.Thread
 
 
-def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = None, **_) -> None:
+def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = None,
+              checkpoints: CheckpointPolicy = SAFE, **_) -> None:
     """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
     each with cores/jobs torch threads. The claim names this process and the run's process. The runs report
     progress as events on their stdout, drawn here (sweeps.progress); a signal stops them at a checkpoint
-    (sweeps.interrupts) and ends the sweep with Interrupted."""
+    (sweeps.interrupts) and ends the sweep with Interrupted. Each worker gets `checkpoints` as its flags."""
     display = display or Display(sweep=specs[0].sweep if specs else None, total_runs=len(specs), jobs=jobs)
     lines: queue.Queue = queue.Queue()                  # (run id, line) from every worker's stdout
     todo, running, stopped, asked = list(specs), [], {}, False
@@ -105,7 +108,7 @@ def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = Non
             while running or (todo and signals.signum is None):
                 while todo and len(running) < jobs and signals.signum is None:
                     spec = todo.pop(0)
-                    worker = _launch(spec, len(specs) - len(todo), len(specs), jobs, lines, display)
+                    worker = _launch(spec, len(specs) - len(todo), len(specs), jobs, lines, display, checkpoints)
                     if worker is None:
                         display.run_ended(spec.run_id, finished=False)
                     else:
@@ -134,7 +137,8 @@ def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = Non
         raise Interrupted(signals.signum, stopped)
 
 
-def _launch(spec: RunSpec, n: int, total: int, jobs: int, lines: queue.Queue, display: Display) -> _Worker | None:
+def _launch(spec: RunSpec, n: int, total: int, jobs: int, lines: queue.Queue, display: Display,
+            checkpoints: CheckpointPolicy = SAFE) -> _Worker | None:
     claim = runlock.new_claim("local")
     if not take(spec, claim, say=display.write):
         return None
@@ -142,8 +146,8 @@ def _launch(spec: RunSpec, n: int, total: int, jobs: int, lines: queue.Queue, di
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "SIMSIAM_PROGRESS": "events", "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     display.write(f"[{n}/{total}] start {spec.case} seed {spec.seed}: {spec.run_dir}")
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps.worker", str(spec.run_dir)], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, text=True, bufsize=1)
+    cmd = [sys.executable, "-m", "sweeps.worker", str(spec.run_dir), *checkpoints.flags()]
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True, bufsize=1)
     claim = {**claim, "pids": claim["pids"] + [[proc.pid, runlock.process_start(proc.pid)]]}
     runlock.update(spec.run_dir, claim)
     reader = threading.Thread(target=_read_lines, args=(proc.stdout, spec.run_id, lines), daemon=True)

@@ -9,7 +9,8 @@ OUT.pth.json spells out. `--detectron2` also writes OUT.pkl, the pickled dict Mo
 (core/export.py), for fine-tuning detection as in Table 5. OUT.pth.json records where the weights came from, how
 to build the model and how to normalize its input (the numbers: ImageNet's for an image folder, else the training
 set's per-channel mean and std, read from the data, `--data-root DIR` where it has moved). Bad input gets one line
-on stderr and exit code 2, and a failed export leaves nothing behind.
+on stderr and exit code 2, and a failed export leaves nothing behind, a last.pt
+that cannot be used too (--trust-checkpoint: docs/run-directory-safety.md).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import pickle
 import sys
 from pathlib import Path
 
+from core.checkpoint_policy import SAFE, CheckpointPolicy
+from core.checkpoint_policy import add_arguments as add_checkpoint_flags
 from core.config import ConfigError
 from core.record import CONFIG
 from sweeps.cli_errors import one_line_errors
@@ -36,6 +39,7 @@ def parse_args(argv):
     ap.add_argument("--detectron2", action="store_true", help="also write OUT with suffix .pkl in detectron2's format")
     ap.add_argument("--data-root", help="where the run's training set is (default: its data.root): the input "
                     "normalization recorded in OUT.json is that set's per-channel mean and std")
+    add_checkpoint_flags(ap, restart=False)       # --trust-checkpoint
     return ap.parse_args(argv)
 
 
@@ -76,7 +80,8 @@ def notes(cfg, step: int, finished: bool, channels: int, normalize: dict) -> dic
             "step": step, "pretraining_finished": finished, "notes": gray}
 
 
-def export(run_dir: Path, out: Path, detectron2: bool, data_root: str | None = None) -> list[Path]:
+def export(run_dir: Path, out: Path, detectron2: bool, data_root: str | None = None,
+           checkpoints: CheckpointPolicy = SAFE) -> list[Path]:
     """Write OUT (and OUT.json, and with `detectron2` OUT.pkl); the paths written. Everything is made in memory
     first and written last: a failed export leaves no file and no directory behind."""
     if not (run_dir / CONFIG).is_file():
@@ -85,13 +90,15 @@ def export(run_dir: Path, out: Path, detectron2: bool, data_root: str | None = N
 
     import torch
 
-    from core.checkpoint import load_checkpoint
-    from core.export import ExportError, detectron2_checkpoint, torchvision_state_dict
+    from core.checkpoint import load_final
+    from core.checkpoint_fit import backbone_fit
+    from core.export import ExportError, check_exportable, detectron2_checkpoint, torchvision_state_dict
     from core.rundir import RunDir
     rd = RunDir(run_dir)
     cfg = rd.read_config()
     try:
-        ckpt = load_checkpoint(run_dir)
+        check_exportable(cfg.model.backbone)
+        ckpt = load_final(run_dir, policy=checkpoints, fits=backbone_fit(cfg))
         if ckpt is None:
             origin = rd.read_meta().get("copied_from")
             raise ConfigError(f"{run_dir}: no checkpoint (last.pt)" + (f"; it is a copy of {origin}: export that "
@@ -140,7 +147,8 @@ def write_all(files: dict[Path, bytes]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    for path in export(Path(args.run_dir), Path(args.out), args.detectron2, args.data_root):
+    for path in export(Path(args.run_dir), Path(args.out), args.detectron2, args.data_root,
+                       CheckpointPolicy.from_args(args)):
         print(f"wrote {path}")
     return 0
 

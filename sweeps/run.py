@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from core.checkpoint_policy import CheckpointPolicy
+from core.checkpoint_policy import add_arguments as add_checkpoint_flags
 from core.config import ConfigError
 from core.overrides import parse_set
 from core.presets import list_presets, preset_description
@@ -57,6 +59,7 @@ def parse_args(argv):
                     help="runs made under other training numerics (core/numerics.py): refuse (default: stop and "
                          "list them), reuse (keep finished ones and copy such twins), rerun (move them to "
                          "<sweep>/.stale/ and train again)")
+    add_checkpoint_flags(ap)          # --trust-checkpoint, --restart-unreadable: docs/run-directory-safety.md
     ap.add_argument("--retry-failed", action="store_true", help="train the runs that failed again: from their "
                     "checkpoint, or from scratch without one (the failure is kept in failures.jsonl)")
     ap.add_argument("--dry-run", action="store_true", help="list the runs and their state (and with --executor "
@@ -286,12 +289,13 @@ def start(args, sweep, pending: list, twins: dict, options) -> str:
     pending = to_train
     for spec in pending:
         prepare(spec)
+    checkpoints = CheckpointPolicy.from_args(args)
     if options is not None:
-        slurm.submit(pending, options)
+        slurm.submit(pending, options, checkpoints=checkpoints)
         return "submitted"
     t0 = time.time()
     display = Display(args.progress, args.progress_every, sweep=sweep.name, total_runs=len(pending), jobs=args.jobs)
-    EXECUTORS[args.executor](pending, jobs=args.jobs, display=display)
+    EXECUTORS[args.executor](pending, jobs=args.jobs, display=display, checkpoints=checkpoints)
     print(f"{plural(len(pending), 'run')} finished in {duration(time.time() - t0)}")
     return "ran"
 

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.checkpoint_policy import SAFE, CheckpointPolicy
 from core.config import ConfigError
 from sweeps import runlock
 from sweeps.executors import take
@@ -224,8 +225,10 @@ def check_runs(specs: list[RunSpec], options: SlurmOptions) -> None:
                               f"{err}") from None
 
 
-def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -> list:
-    """Claim the runs nobody holds, submit them as one job array, record the job ids in the claims."""
+def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False,
+           checkpoints: CheckpointPolicy = SAFE) -> list:
+    """Claim the runs nobody holds, submit them as one job array, record the job ids in the claims; each job
+    reads its checkpoints under `checkpoints` (sweeps.run's --trust-checkpoint, --restart-unreadable)."""
     check_options(options)
     check_runs(specs, options)
     queue = runlock.Queue()
@@ -247,7 +250,8 @@ def submit(specs: list[RunSpec], options: SlurmOptions, dry_run: bool = False) -
                                           **({"python": options.python} if options.python else {}))
         executor.update_parameters(**options.submitit_parameters(f"simsiam-{specs[0].sweep}"))
         with executor.batch():
-            jobs = [executor.submit(SlurmRun(str(s.run_dir), c["token"], options.max_stalls)) for s, c in mine]
+            jobs = [executor.submit(SlurmRun(str(s.run_dir), c["token"], options.max_stalls, checkpoints))
+                    for s, c in mine]
     except Exception as err:                    # nothing was queued: give the runs back
         for s, c in mine:
             runlock.release(s.run_dir, c)

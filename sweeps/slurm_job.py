@@ -31,6 +31,7 @@ from pathlib import Path
 
 import submitit
 
+from core.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy
 from core.rundir import read_jsonl
 from sweeps import runlock
 from sweeps.status import is_finished
@@ -71,12 +72,13 @@ class DeferredRequeue:
 class SlurmRun(submitit.helpers.Checkpointable):
     """Train (or resume) the run in `run_dir`, holding the claim with `token` that the submission took."""
 
-    def __init__(self, run_dir: str, token: str, max_stalls: int = 3):
-        self.run_dir, self.token, self.max_stalls = run_dir, token, max_stalls
+    def __init__(self, run_dir: str, token: str, max_stalls: int = 3, checkpoints: CheckpointPolicy = SAFE):
+        self.run_dir, self.token, self.max_stalls, self.checkpoints = run_dir, token, max_stalls, checkpoints
 
     def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
         # train's state is in last.pt, not in this object: the requeued job is the same call again
-        return submitit.helpers.DelayedSubmission(type(self)(self.run_dir, self.token, self.max_stalls))
+        return submitit.helpers.DelayedSubmission(type(self)(self.run_dir, self.token, self.max_stalls,
+                                                             self.checkpoints))
 
     def __call__(self) -> dict:
         env = submitit.JobEnvironment()
@@ -110,7 +112,11 @@ class SlurmRun(submitit.helpers.Checkpointable):
         display = Display()                     # plain lines every SIMSIAM_PROGRESS_EVERY seconds in the job's log
         try:
             result = train(rd.read_config(), rd.path, rd.read_meta(), log=display.write,
-                           progress=display.progress_for(rd.path.name))
+                           progress=display.progress_for(rd.path.name), checkpoints=self.checkpoints)
+        except CheckpointError as err:          # the run stays as it was, unclaimed, for the user to decide
+            if rank0:
+                runlock.release(rd.path, {"token": self.token})
+            raise SystemExit(f"error: {err}") from None
         except Preempted as stopped:
             if signals.asked:
                 signals.requeue()               # rank 0: requeues and exits, or raises UncompletedJobError

@@ -1,4 +1,5 @@
-"""Run one prepared run directory: `python -m sweeps.worker RUN_DIR`. Used by the local executor.
+"""Run one prepared run directory: `python -m sweeps.worker RUN_DIR [--trust-checkpoint] [--restart-unreadable]`.
+Used by the local executor, which passes sweeps.run's checkpoint flags on (core.checkpoint_policy).
 
 Under torchrun (WORLD_SIZE > 1 in the environment) the processes train the run data-parallel:
     torchrun --nproc_per_node 2 -m sweeps.worker RUN_DIR
@@ -7,31 +8,45 @@ Progress: a bar on a terminal, plain lines elsewhere (sweeps.progress); under th
 (SIMSIAM_PROGRESS=events) events on stdout that the sweep's process draws. Ctrl-C, SIGTERM or SIGUSR1 stop the
 run at the next step boundary with its checkpoint saved, and it ends with one line, no traceback: where it
 stopped and the command that resumes it (under the local executor: a `stopped` event, and the sweep says it).
-The exit code is then 128 + the signal; 1 for a failed run, 0 otherwise.
+The exit code is then 128 + the signal; 2 for a checkpoint that cannot be used (one line on stderr, nothing
+written; the run stays as it was); 1 for a failed run, 0 otherwise.
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import signal
 import sys
 from pathlib import Path
 
+from core.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy, add_arguments
 
-def run_one(run_dir: str, progress=None, log=None) -> dict:
+
+def run_one(run_dir: str, progress=None, log=None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     from core.distributed import init_from_env
     from core.rundir import RunDir
     from core.train import resolve_device, train
     rd = RunDir(Path(run_dir))
     cfg = rd.read_config()
     init_from_env(resolve_device(cfg.run.device).type)
-    return train(cfg, rd.path, rd.read_meta(), log=log or functools.partial(print, flush=True), progress=progress)
+    return train(cfg, rd.path, rd.read_meta(), log=log or functools.partial(print, flush=True), progress=progress,
+                 checkpoints=checkpoints)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m sweeps.worker", description="Train (or resume) one prepared run "
+                                 "directory, as the local executor does; under torchrun, data-parallel.")
+    ap.add_argument("run_dir", help="a run directory with its config.yaml (sweeps.run prepares it)")
+    add_arguments(ap)
+    return ap.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     from core.stopping import Preempted, StopFlag
     from sweeps.progress import Display, EventProgress
-    run_dir = argv[0]
+    args = parse_args(argv)
+    run_dir, checkpoints = args.run_dir, CheckpointPolicy.from_args(args)
     name = Path(run_dir).name
     rank0 = int(os.environ.get("RANK", "0")) == 0
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # outside the training loop: as Ctrl-C
@@ -50,9 +65,15 @@ def main(argv: list[str]) -> int:
             from sweeps.commands import module_command
             display.close()
             print(f"[{name}] {where}; the same command resumes it: "
-                  f"{module_command('sweeps.worker', [run_dir])}", file=sys.stderr, flush=True)
+                  f"{module_command('sweeps.worker', [run_dir, *checkpoints.flags()])}", file=sys.stderr, flush=True)
     try:
-        result = run_one(run_dir, progress, log)
+        result = run_one(run_dir, progress, log, checkpoints)
+    except CheckpointError as err:
+        if display is not None:
+            display.close()
+        if rank0:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
     except Preempted as stopped:
         _ignore_signals()                       # the run has stopped: a further signal changes nothing
         if rank0:
@@ -75,13 +96,5 @@ def _ignore_signals() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
-def parse_args(argv: list[str]) -> list[str]:
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m sweeps.worker", description="Train (or resume) one prepared run "
-                                 "directory, as the local executor does; under torchrun, data-parallel.")
-    ap.add_argument("run_dir", help="a run directory with its config.yaml (sweeps.run prepares it)")
-    return [ap.parse_args(argv).run_dir]
-
-
 if __name__ == "__main__":
-    sys.exit(main(parse_args(sys.argv[1:])))
+    sys.exit(main(sys.argv[1:]))

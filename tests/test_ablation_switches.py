@@ -39,7 +39,7 @@ def test_frozen_predictor_gets_no_gradient_and_stays_bit_identical(tmp_path):
     torch.manual_seed(cfg.run.seed)
     fresh = SimSiam(cfg.model, 1)                     # same seed -> the run's random init
     train(cfg, tmp_path / "r", {}, **QUIET)
-    trained = torch.load(tmp_path / "r" / "last.pt", weights_only=False)["model"]
+    trained = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["model"]
     for name, w in fresh.h.state_dict().items():
         if "running" in name or "num_batches" in name:
             continue                                  # BN statistics are buffers, not weights
@@ -214,6 +214,6 @@ def test_moving_average_run_without_predictor(tmp_path):
     cfg = tiny_config(target__eta="moving_average", model__predictor="none")
     result = train(cfg, tmp_path / "r", {}, **QUIET)
     assert result["status"] in ("ok", "collapsed")
-    ck = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "r" / "last.pt", weights_only=True)
     assert ck["targets"]["seen"].sum() == 128
     assert torch.allclose(ck["targets"]["eta"].norm(dim=1), torch.ones(128), atol=1e-5)

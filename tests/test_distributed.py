@@ -79,7 +79,7 @@ def _bn_rank(rank: int, world: int, port: int, out: str) -> None:
 def test_cross_rank_batch_norm_equals_batch_norm_over_the_whole_batch(tmp_path):
     out = str(tmp_path / "bn")
     torch.multiprocessing.spawn(_bn_rank, args=(2, free_port(), out), nprocs=2)
-    r = [torch.load(f"{out}.{i}") for i in range(2)]
+    r = [torch.load(f"{out}.{i}", weights_only=True) for i in range(2)]
     torch.manual_seed(0)
     x = (torch.randn(8, 3, 5, 5) * 3 + 1).requires_grad_(True)
     w = torch.randn(8, 3, 5, 5)

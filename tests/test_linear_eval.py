@@ -268,3 +268,12 @@ def test_two_ranks_evaluate_what_one_process_does(tree, pretrained, tmp_path):  
         assert torch.allclose(got["classifier"][k], v, rtol=1e-4, atol=1e-6), k
     assert json.loads((two / "linear_eval.json").read_text())["top1_per_epoch"] == \
         json.loads((one / "linear_eval.json").read_text())["top1_per_epoch"]
+
+
+def test_the_backbone_of_a_swav_run_loads_its_prototypes_aside():
+    from core.model import build_model
+    from tests.conftest import tiny_config
+    cfg = tiny_config(loss__objective="swav", loss__prototypes=10, model__predictor="none")
+    trained = build_model(cfg, 1)
+    backbone, _ = linear_eval.frozen_backbone(cfg, trained.state_dict(), 1, CPU)
+    assert all(torch.equal(v, trained.backbone.state_dict()[k]) for k, v in backbone.state_dict().items())
