@@ -177,8 +177,9 @@ def counts_line(verdicts: list[Verdict], repeats: set) -> str:
             other = totals[v] - totals[REVERSED] - totals[WEAKER]
             word += f" ({totals[REVERSED]} {REVERSED}, {totals[WEAKER]} {WEAKER}, {other} other)"
         words.append(word)
-    repeated = f" ({len(verdicts) - len(once)} more repeat a claim's test on the same runs and are not counted)" \
-        if len(once) < len(verdicts) else ""
+    extra = len(verdicts) - len(once)
+    repeated = (f" ({extra} more {'repeats' if extra == 1 else 'repeat'} a claim's test on the same runs, not counted "
+                "again)") if extra else ""
     sensitive = f"; {totals[THRESHOLD_SENSITIVE]} of them {THRESHOLD_SENSITIVE}" if totals[THRESHOLD_SENSITIVE] else ""
     return f"**{len(once)} claims{repeated}:** " + ", ".join(words) + sensitive
 
