@@ -58,39 +58,6 @@ def test_core_imports_nothing_from_sweeps_analysis_benchmarks_or_cluster_tools()
     assert not _roots("core") & {"sweeps", "analysis", "benchmarks", "submitit", "pandas", "seaborn", "matplotlib"}
 
 
-# The schema of the record and of the sweep files: torch-free, importing nothing of core but each other (and the
-# did-you-mean and flatten helpers of core.config_checks), shared by core, sweeps and analysis.
-SCHEMA = {"core.record", "core.sweepfile", "core.claims", "core.config_checks"}
-# Which runs a report may judge together (core.run_groups: a run's config with its case undone) reads the config
-# tree: the fields' defaults and which are identity (core.config), what a case and its method set at a preset
-# (core.cases, core.methods, core.presets), the numerics version. All torch-free; of them analysis imports
-# core.run_groups alone.
-RUN_GROUPS = "core.run_groups"
-CONFIG_TREE = {"core.config", "core.config_checks", "core.method_rules", "core.cases", "core.methods", "core.presets",
-               "core.numerics"}
-
-
-def test_analysis_imports_neither_torch_nor_core_beyond_the_schema_and_the_run_groups():
-    assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
-    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA | {RUN_GROUPS}
-
-
-def test_the_run_groups_read_only_the_schema_and_the_torch_free_config_tree():
-    for module in {RUN_GROUPS} | CONFIG_TREE:
-        path = REPO / (module.replace(".", "/") + ".py")
-        path = path if path.exists() else path.with_suffix("") / "__init__.py"
-        mine = {i.module for i in imports("core") if REPO / i.file == path and i.module.split(".")[0] == "core"}
-        assert mine <= SCHEMA | CONFIG_TREE, (module, mine)
-    assert not {i.module.split(".")[0] for i in imports("core") if i.file == "core/run_groups.py"} & {"torch"}
-
-
-def test_the_schema_imports_only_the_schema():
-    for module in SCHEMA:
-        path = module.replace(".", "/") + ".py"
-        mine = {i.module for i in imports("core") if i.file == path and i.module.split(".")[0] == "core"}
-        assert mine <= SCHEMA, (module, mine)
-
-
 def test_sweeps_reaches_analysis_only_for_the_report():
     into_analysis = {i for i in imports("sweeps") if i.module.split(".")[0] == "analysis"}
     assert into_analysis == {
@@ -142,6 +109,40 @@ def test_no_import_cycles_among_our_modules():
             if i.module in ours and i.module != importer:
                 graph[importer].add(i.module)
     assert _cycles(graph) == []
+
+
+# ---- core's layout: begin (the rules that name core's modules) ----
+# The schema of the record and of the sweep files: torch-free, importing nothing of core but each other (and the
+# did-you-mean and flatten helpers of core.config_checks), shared by core, sweeps and analysis.
+SCHEMA = {"core.record", "core.sweepfile", "core.claims", "core.config_checks"}
+# Which runs a report may judge together (core.run_groups: a run's config with its case undone) reads the config
+# tree: the fields' defaults and which are identity (core.config), what a case and its method set at a preset
+# (core.cases, core.methods, core.presets), the numerics version. All torch-free; of them analysis imports
+# core.run_groups alone.
+RUN_GROUPS = "core.run_groups"
+CONFIG_TREE = {"core.config", "core.config_checks", "core.method_rules", "core.cases", "core.methods", "core.presets",
+               "core.numerics"}
+
+
+def test_analysis_imports_neither_torch_nor_core_beyond_the_schema_and_the_run_groups():
+    assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
+    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA | {RUN_GROUPS}
+
+
+def test_the_run_groups_read_only_the_schema_and_the_torch_free_config_tree():
+    for module in {RUN_GROUPS} | CONFIG_TREE:
+        path = REPO / (module.replace(".", "/") + ".py")
+        path = path if path.exists() else path.with_suffix("") / "__init__.py"
+        mine = {i.module for i in imports("core") if REPO / i.file == path and i.module.split(".")[0] == "core"}
+        assert mine <= SCHEMA | CONFIG_TREE, (module, mine)
+    assert not {i.module.split(".")[0] for i in imports("core") if i.file == "core/run_groups.py"} & {"torch"}
+
+
+def test_the_schema_imports_only_the_schema():
+    for module in SCHEMA:
+        path = module.replace(".", "/") + ".py"
+        mine = {i.module for i in imports("core") if i.file == path and i.module.split(".")[0] == "core"}
+        assert mine <= SCHEMA, (module, mine)
 
 
 def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema_and_the_config_tree():
