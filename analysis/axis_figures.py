@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from analysis.datasets import chance_of
 from analysis.figures import PALETTE, draw_inv_sqrt_d, style_context
-from core.sweepfile import Sweep
+from core.schema.sweep_format import Sweep
 from analysis.tables import metric_label
 
 AXIS_LABELS = {"optim.batch_size": "batch size", "model.dim": "output dim d"}

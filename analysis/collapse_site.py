@@ -1,5 +1,5 @@
 """Where a collapse sits: in the projector output z only, or in the backbone features too. Measured, from the
-monitors every run records at its end (z_std, z_erank, backbone_std, backbone_erank; core.evaluate).
+monitors every run records at its end (z_std, z_erank, backbone_std, backbone_erank; core.eval.frozen_backbone).
 
 For each row with a collapsed or near-collapsed run, each such run's backbone feature std is set beside that
 of the sweep's reference row (the first row whose runs are all ok, normally the paper's baseline) at the same
@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.tables import format_value
 from analysis.verdicts import REPRODUCED, Verdict
-from core.record import COLLAPSED, NEAR_COLLAPSE, OK
+from core.schema.record import COLLAPSED, NEAR_COLLAPSE, OK
 
 HEAD_ONLY = 0.5          # backbone std at least half the reference run's: the backbone did not collapse
 NEEDED = ("z_std", "backbone_std", "backbone_erank")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from analysis import lr_check
 from analysis.report_page import PAGE, SweepReport, evidence_text, recipe_summary, test_rule
-from core.sweepfile import Sweep
+from core.schema.sweep_format import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
 from analysis.tables import metric_label, numeric_columns
 from analysis.verdicts import (NO_DATA, NOT_REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, VERDICTS, WEAKER, Verdict,

@@ -15,8 +15,8 @@ import yaml
 
 from analysis.paper_recipe import RECIPE
 from analysis.runs import UNFINISHED
-from core.config_checks import flatten
-from core.sweepfile import Sweep
+from core.schema.checks import flatten
+from core.schema.sweep_format import Sweep
 
 DIFFERS, SAME, ABLATION, UNRECORDED = "differs", "same", "ablation", "not recorded"
 

@@ -8,7 +8,7 @@ The defaults regenerate the committed reproduction: reports/ from the run record
 For your own runs: --runs-dir runs --out runs/reports (where sweeps.run writes its report).
 
 NAME is a sweep name (ablations/NAME.yaml) or a path to a sweep file. Runs are read from
-<runs-dir>/<sweep name>/. A report judges one group of runs (core.run_groups): runs whose configs differ only
+<runs-dir>/<sweep name>/. A report judges one group of runs (core.config.run_groups): runs whose configs differ only
 in their cases' own settings and the seed, of one preset and one numerics version. Runs of another preset,
 other --set overrides or other numerics are another group, with a report of its own: --group NAME picks one;
 by default the group of --preset (default: the preset of the most recently started run), and where that
@@ -47,9 +47,9 @@ from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_
 from analysis.tables import aggregate
 from analysis import stats
 from analysis.verdicts import Facts, Verdict, judge_all
-from core.record import META
-from core.claims import FLOOR_SWEEP
-from core.sweepfile import ABLATIONS_DIR, Sweep, SweepFileError, known_sweeps, load_sweep
+from core.schema.claims import FLOOR_SWEEP
+from core.schema.record import META
+from core.schema.sweep_format import ABLATIONS_DIR, Sweep, SweepFileError, known_sweeps, load_sweep
 
 DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
 DEFAULT_BENCH = "records/benchmarks"   # the committed throughput records (python -m benchmarks.throughput --json)
@@ -61,7 +61,7 @@ AXIS = "axis.png"      # only for a sweep along a numeric axis
 
 
 def floor_runs(runs_dir: str | Path, preset: str | None):
-    """The untrained network's finished runs at `preset` under `runs_dir` (core.claims.FLOOR_SWEEP), the floor
+    """The untrained network's finished runs at `preset` under `runs_dir` (core.schema.claims.FLOOR_SWEEP), the floor
     of the claims read in the scale's own units; None when there are none."""
     runs = load_runs(runs_dir, FLOOR_SWEEP)
     if runs.empty:

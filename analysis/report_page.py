@@ -10,7 +10,7 @@ import pandas as pd
 from analysis import stats
 from analysis.recipe import Setting, differing_labels, recipe_markdown
 from analysis.runs import UNFINISHED
-from core.sweepfile import Sweep
+from core.schema.sweep_format import Sweep
 from analysis.table_files import md_escape, title_line, to_markdown
 from analysis.verdicts import INCONCLUSIVE, THRESHOLD_SENSITIVE, Verdict
 
@@ -34,7 +34,7 @@ class SweepReport:
     lr_cells: list[str] = field(default_factory=list)  # per verdict: the lr check's summary (analysis.lr_check)
     collapse_site: list[str] = field(default_factory=list)  # analysis.collapse_site.diagnose
     level: float = stats.LEVEL                          # the verdicts' interval level
-    group: str = ""                     # the group's name (core.run_groups.name_groups), e.g. 'cpu'
+    group: str = ""                     # the group's name (core.config.run_groups.name_groups), e.g. 'cpu'
     folder: str = ""                    # where the page is, relative to the reports root: '<sweep>/<group slug>'
 
     @property

@@ -1,6 +1,6 @@
 """Read run directories (`<runs_dir>/<sweep>/<run_id>/`) into pandas frames.
 
-Every file is optional: a run without a readable result.json with a known status (core.record.read_result)
+Every file is optional: a run without a readable result.json with a known status (core.schema.record.read_result)
 is `unfinished`, a torn or unreadable line or file is skipped, never fatal.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from core.record import (CONFIG, META, METRICS, RESULT_METRICS, numerics_version, read_json, read_jsonl, read_result,
-                         run_dirs)
+from core.schema.record import (CONFIG, META, METRICS, RESULT_METRICS, numerics_version, read_json, read_jsonl,
+                                read_result, run_dirs)
 
 UNFINISHED = "unfinished"
 META_COLUMNS = ["run_id", "case", "seed", "preset", "commit", "numerics", "start_time", "status"]
@@ -68,8 +68,8 @@ def read_run(run_dir: Path) -> dict:
         "seed": meta.get("seed", (config.get("run") or {}).get("seed")),
         "preset": meta.get("preset"),
         "commit": meta.get("commit"),
-        "cpu": meta.get("cpu"),                       # the CPU's model name (core.machine); older records lack it
-        "numerics": numerics_version(meta),           # core.numerics: the training numerics that made it
+        "cpu": meta.get("cpu"),                       # the CPU's model name (core.schema.host); older records lack it
+        "numerics": numerics_version(meta),           # core.schema.numerics: the training numerics that made it
         "start_time": meta.get("start_time"),
         "copied_from": meta.get("copied_from"),      # sweeps.twins: a copy of another sweep's run
         "status": UNFINISHED,
@@ -89,7 +89,7 @@ def read_run(run_dir: Path) -> dict:
     row["grid_label"] = grid_label(grid)
     row["grid_key"] = grid_key(grid)
     row["path"] = str(run_dir)
-    row["config_yaml"], row["meta_json"] = config, meta      # what the run's group is read from (core.run_groups)
+    row["config_yaml"], row["meta_json"] = config, meta  # the run's group is read from these
     for k, v in grid.items():
         row[k] = v
     return row

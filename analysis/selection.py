@@ -1,4 +1,4 @@
-"""Which runs a report shows: one group of runs (core.run_groups: one preset, one numerics version, configs that
+"""Which runs a report shows: one group of runs (core.config.run_groups: one preset, one numerics version, configs that
 differ only in the cases' own settings and the seed), the sweep's cases, duplicates resolved; notes say what was
 left out. A report never judges runs of two groups together: where the choice is not clear it refuses."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.runs import UNFINISHED, resolve_duplicates, select_preset
-from core.run_groups import RunGroup, group_slug, name_groups, run_group, show
-from core.sweepfile import Sweep
+from core.config.run_groups import RunGroup, group_slug, name_groups, run_group, show
+from core.schema.sweep_format import Sweep
 
 
 class ReportError(Exception):
@@ -37,7 +37,7 @@ class Like:
 
 
 def with_groups(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
-    """`runs` of the sweep's cases, with a `group` column (core.run_groups.RunGroup)."""
+    """`runs` of the sweep's cases, with a `group` column (core.config.run_groups.RunGroup)."""
     known = runs[runs["case"].isin(sweep.cases)].copy()
     known["group"] = [run_group(r["config_yaml"] if isinstance(r["config_yaml"], dict) else {},
                                 r["meta_json"] if isinstance(r["meta_json"], dict) else {},

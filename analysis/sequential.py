@@ -18,8 +18,8 @@ from analysis.report import judge_sweep
 from analysis.runs import UNFINISHED
 from analysis.selection import ReportError
 from analysis.verdicts import INCONCLUSIVE, Verdict
-from core.claims import FLOOR_SWEEP
-from core.sweepfile import Sweep
+from core.schema.claims import FLOOR_SWEEP
+from core.schema.sweep_format import Sweep
 
 
 @dataclass(frozen=True)

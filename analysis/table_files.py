@@ -8,8 +8,8 @@ import pandas as pd
 
 from analysis.runs import UNFINISHED
 from analysis.tables import LINEAR_PROTOCOLS, display_rows, linear_protocols, numeric_columns, protocols_recorded
-from core.run_groups import identity_config, show
-from core.sweepfile import REPO_ROOT, Sweep
+from core.config.run_groups import identity_config, show
+from core.schema.sweep_format import REPO_ROOT, Sweep
 
 _TEX_ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -47,7 +47,7 @@ def header_lines(sweep: Sweep, runs: pd.DataFrame, group: str,
     commits = sorted({str(c) for c in done["commit"].dropna()})
     lines = [("Sweep", f"{sweep.name} ({_show_path(sweep.path)})"),
              ("Group", f"{group}: every row's runs share their config but for their case's own settings and the "
-                       "seed (core/run_groups.py)"),
+                       "seed (core/config/run_groups.py)"),
              ("Shared by every row", shared_text(runs)),
              ("Seeds", ", ".join(map(str, seeds)) or "(no finished runs)"),
              ("Commit" + ("s" if len(commits) > 1 else ""), ", ".join(commits) or "(unknown)"),
@@ -78,7 +78,7 @@ SHARED = (("data.dataset", "data set {}"), ("data.train_subset", "{} training im
 
 def shared_text(runs: pd.DataFrame) -> str:
     """'preset cpu; data set fashion_mnist; 10000 training images; 28 px; 10 epochs; batch 256; base lr 1.5;
-    numerics v2 (core/numerics.py)': a setting that a case changes reads 'per case' with its values."""
+    numerics v2 (core/schema/numerics.py)': a setting that a case changes reads 'per case' with its values."""
     configs = [identity_config(c) for c in runs["config_yaml"] if isinstance(c, dict)] if "config_yaml" in runs \
         else []
     presets = sorted({str(p) for p in runs["preset"].dropna()})
@@ -93,7 +93,7 @@ def shared_text(runs: pd.DataFrame) -> str:
             out.append(text.format("per case: " + ", ".join(values)))
     versions = sorted({int(v) for v in runs["numerics"].dropna()}) if "numerics" in runs else []
     if versions:
-        out.append("numerics " + ", ".join(f"v{v}" for v in versions) + " (core/numerics.py)")
+        out.append("numerics " + ", ".join(f"v{v}" for v in versions) + " (core/schema/numerics.py)")
     return "; ".join(out)
 
 

@@ -8,8 +8,8 @@ from collections import Counter
 import pandas as pd
 
 from analysis.runs import UNFINISHED, grid_key, grid_label
-from core.record import LINEAR_NONE, LINEAR_PAPER, LINEAR_PROTOCOL, LINEAR_SGD, STATUSES
-from core.sweepfile import Sweep
+from core.schema.record import LINEAR_NONE, LINEAR_PAPER, LINEAR_PROTOCOL, LINEAR_SGD, STATUSES
+from core.schema.sweep_format import Sweep
 
 STATUS_ORDER = list(STATUSES)
 MISSING = "missing"
@@ -19,7 +19,7 @@ METRIC_LABELS = {
     "backbone_erank": "backbone eff. rank", "loss": "loss", "wall_s": "wall (s)", "train_s": "train (s)",
     "epoch": "epochs", "linear_acc_paper": "linear acc, paper protocol (%)",
 }
-# what each linear protocol is (core.record), for the header line above a table
+# what each linear protocol is (core.schema.record), for the header line above a table
 LINEAR_PROTOCOLS = {
     LINEAR_SGD: "SGD probe on cached centre-crop features, no augmentation (the CPU protocol)",
     LINEAR_PAPER: "the paper's (App. A, main_lincls.py): LARS, augmented crops, frozen backbone with BN in eval mode",
@@ -153,13 +153,13 @@ def aggregate(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
 
 
 def mixed_numerics(table: pd.DataFrame) -> bool:
-    """Whether the table's rows were made under more than one training-numerics version (core.numerics)."""
+    """Whether the table's rows were made under more than one training-numerics version (core.schema.numerics)."""
     versions = {v.strip() for text in table.get("numerics", []) for v in str(text).split(",") if v.strip()}
     return len(versions) > 1
 
 
 def mixed_linear_protocols(table: pd.DataFrame) -> bool:
-    """Whether the table's linear_acc numbers come from more than one protocol (core.record)."""
+    """Whether the table's linear_acc numbers come from more than one protocol (core.schema.record)."""
     found = {p.strip() for text in table.get("linear_protocol", []) for p in str(text).split(",") if p.strip()}
     return len(found) > 1
 

@@ -1,4 +1,4 @@
-"""Judge each claim of a sweep file (core.claims) on the runs of one group. Pure functions.
+"""Judge each claim of a sweep file (core.schema.claims) on the runs of one group. Pure functions.
 
 A verdict is one of VERDICTS and carries its evidence: per part of the test, the estimate with its
 interval (analysis.stats: a Student t interval at the verdict's level, paired by seed where the rows share
@@ -25,7 +25,7 @@ import pandas as pd
 from analysis import stats
 from analysis.runs import UNFINISHED
 from analysis.tables import format_value, metric_label
-from core.claims import Claim
+from core.schema.claims import Claim
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_TESTABLE, NO_DATA = "not testable at this scale", "no data yet"

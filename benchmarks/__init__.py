@@ -1,2 +1,2 @@
 """Speed measurements: `python -m benchmarks.throughput` (our step vs. the official-style pipeline) and
-`python -m benchmarks.kornia_compare` (batched augmentation: core.augment vs. kornia.augmentation)."""
+`python -m benchmarks.kornia_compare` (batched augmentation: core.data.augment vs. kornia.augmentation)."""

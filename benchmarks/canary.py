@@ -2,7 +2,7 @@
 re-trained by tests/test_numerics_canary.py, so that a change of training numerics fails CI instead of
 silently invalidating the committed records.
 
-    python -m benchmarks.canary --write       # record this code's values (after bumping core/numerics.py)
+    python -m benchmarks.canary --write       # record this code's values (after bumping core/schema/numerics.py)
     python -m benchmarks.canary --tolerance   # measure what float order moves and what a real change moves
 
 A canary is a tiny config through the whole training path (data set and stratified subset, augmentation, model
@@ -61,16 +61,16 @@ COMPARED = ("loss", "z_std")
 
 
 def config(name: str, extra: dict | None = None):
-    from core.config import apply_overrides
-    from core.presets import preset_config
+    from core.config.hyperparameters import apply_overrides
+    from core.config.presets import preset_config
     preset, overrides = CANARIES[name]
     return apply_overrides(preset_config(preset), {**BASE, **overrides, **(extra or {})}, f"canary {name}")
 
 
 def values(name: str, extra: dict | None = None) -> dict:
     """Train canary `name` (with `extra` overrides) and return what it is compared on."""
-    from core.rundir import RunDir
-    from core.train import train
+    from core.runtime.run_directory import RunDir
+    from core.train.loop import train
     with tempfile.TemporaryDirectory() as tmp:
         train(config(name, extra), Path(tmp) / "run", {}, log=lambda *a, **k: None)
         rows = RunDir(Path(tmp) / "run").read_metrics()
@@ -94,7 +94,7 @@ def _rel(x: float, y: float) -> float:
 
 
 def write() -> None:
-    from core.numerics import NUMERICS_VERSION
+    from core.schema.numerics import NUMERICS_VERSION
     data = {"numerics": NUMERICS_VERSION, "canaries": {name: values(name) for name in CANARIES}}
     VALUES.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {VALUES}")

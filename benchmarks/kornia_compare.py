@@ -1,4 +1,4 @@
-"""Batched SimSiam augmentation: core.augment (hand-written ops) against kornia.augmentation, speed and fidelity.
+"""Batched SimSiam augmentation: core.data.augment (hand-written ops) against kornia.augmentation, speed and fidelity.
 
     python -m benchmarks.kornia_compare [--device cpu|cuda] [--json PATH]
 
@@ -25,8 +25,8 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from benchmarks import timing
-from core import augment
-from core.config import AugmentConfig
+from core.config.hyperparameters import AugmentConfig
+from core.data import augment
 
 SHAPES = {"fashion_mnist (cpu preset)": (256, 1, 28), "cifar10": (512, 3, 32)}
 FACTORS = {"brightness": 1.3, "contrast": 0.7, "saturation": 1.4, "hue": 0.08}

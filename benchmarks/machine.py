@@ -1,5 +1,5 @@
 """What the benchmark records about the machine it ran on: how busy the CPUs were (the CPU's
-name is core.machine's, as in a run's meta.json)."""
+name is core.schema.host's, as in a run's meta.json)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageFilter
 from torchvision.transforms import v2
 
-from core.config import AugmentConfig
+from core.config.hyperparameters import AugmentConfig
 
 
 class PILGaussianBlur:

@@ -1,4 +1,4 @@
-"""The steps benchmarks.throughput times: ours, the same `core.step.train_step` that core/train.py runs, and
+"""The steps benchmarks.throughput times: ours, the same `core.train.step.train_step` that core/train/loop.py runs, and
 the official-style one."""
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ import torch
 
 from benchmarks import timing
 from benchmarks.reference import TwoCropsDataset, endless, official_loader, official_transform
-from core import precision
-from core.batches import ArraySource
-from core.config import Config
-from core.losses import simsiam_loss
-from core.model import SimSiam, build_model
-from core.objectives import make_objective
-from core.optimizer import build_optimizer, set_lr
-from core.schedule import scaled_lr
-from core.step import lr_as_tensor, step_function
-from core.targets import SameNetwork, make_targets
+from core.config.hyperparameters import Config
+from core.data.batches import ArraySource
+from core.model.simsiam import SimSiam, build_model
+from core.objective.losses import simsiam_loss
+from core.objective.objectives import make_objective
+from core.objective.targets import SameNetwork, make_targets
+from core.optim.optimizer import build_optimizer, set_lr
+from core.optim.schedule import scaled_lr
+from core.runtime import precision
+from core.train.step import lr_as_tensor, step_function
 
 
 class OurStep:
-    """core/train.py's training step, `core.step.train_step`, with the config's objective and target encoder
+    """core/train/loop.py's training step, `core.train.step.train_step`, with the config's objective and target encoder
     (one view pair per step: the k-step and moving-average targets of Sec. 5.2 are timed as the same network)."""
 
     def __init__(self, cfg: Config, source: ArraySource, device: torch.device):

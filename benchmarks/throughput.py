@@ -6,7 +6,7 @@
     python -m benchmarks.throughput --json out.json --steps 20 --rounds 2 --set optim.batch_size=128
 
 Same model, batch and data for every variant; pairs/s of
-  (1) full:        our step as core/train.py runs it: a batch from core.batches.ArraySource (uint8 on the
+  (1) full:        our step as core/train/loop.py runs it: a batch from core.data.batches.ArraySource (uint8 on the
                    device, both views by batched per-sample augmentation), forward at run.precision / memory
                    format, loss, backward, SGD, loss and z_std summed on the device and read every run.log_every
                    steps;
@@ -48,16 +48,16 @@ import torch
 from benchmarks import ratios, timing
 from benchmarks.machine import cpu_pressure
 from benchmarks.steps import OurStep, ReferenceStep, our_batches, step_flops
-from core import precision
-from core.batches import ArraySource
-from core.config import Config, apply_overrides
-from core.config_checks import ConfigError
-from core.datasets import DataError, ImageArrays, load_arrays
-from core.machine import cpu_name
-from core.overrides import parse_set
-from core.presets import preset_config
-from core.rundir import git_commit
-from core.train import describe_device, resolve_device
+from core.config.hyperparameters import Config, apply_overrides
+from core.config.overrides import parse_set
+from core.config.presets import preset_config
+from core.data.batches import ArraySource
+from core.data.raw_images import DataError, ImageArrays, load_arrays
+from core.runtime import precision
+from core.runtime.run_directory import git_commit
+from core.schema.checks import ConfigError
+from core.schema.host import cpu_name
+from core.train.loop import describe_device, resolve_device
 
 # (N, C, H, W) of the full training sets, for random stand-in data of the right shape
 SHAPES = {"fashion_mnist": (60000, 1, 28, 28), "cifar10": (50000, 3, 32, 32), "cifar100": (50000, 3, 32, 32),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from core.config import ConfigError
+from core.config.hyperparameters import ConfigError
 
 
 def one_line_errors(main, argv=None, errors: tuple = ()) -> int:

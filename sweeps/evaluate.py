@@ -3,7 +3,7 @@
     python -m sweeps.evaluate RUN_DIR [--protocol paper] [--set eval.lincls_epochs=30] [--data-root DIR]
 
 `--protocol paper` (the only one, and the default) is the paper's linear evaluation (App. A, official
-main_lincls.py; core/linear_eval.py) of the run's last.pt: a stage of its own in the run directory (linear.pt,
+main_lincls.py; core/eval/linear_eval.py) of the run's last.pt: a stage of its own in the run directory (linear.pt,
 linear_eval.json) that resumes after a kill where it stopped, and is not run again once finished with the same
 protocol. When it ends, result.json gains `linear_acc_paper`, `linear_acc_paper_best`, `linear_eval_s` and
 `eval.linear_paper` (the protocol); `linear_acc` changes only for a run whose own eval.linear is paper, with
@@ -21,11 +21,11 @@ import os
 import sys
 from pathlib import Path
 
-from core.checkpoint_policy import SAFE, CheckpointPolicy
-from core.checkpoint_policy import add_arguments as add_checkpoint_flags
-from core.config import Config, ConfigError, EvalConfig, apply_overrides
-from core.overrides import parse_set
-from core.record import CONFIG, LINEAR_PAPER, TRAINED
+from core.config.hyperparameters import Config, ConfigError, EvalConfig, apply_overrides
+from core.config.overrides import parse_set
+from core.runtime.checkpoint_policy import SAFE, CheckpointPolicy
+from core.runtime.checkpoint_policy import add_arguments as add_checkpoint_flags
+from core.schema.record import CONFIG, LINEAR_PAPER, TRAINED
 from sweeps.cli_errors import one_line_errors
 from sweeps import runlock
 
@@ -56,7 +56,7 @@ def load(args) -> tuple[Config, bool, Path, dict]:
     run_dir = Path(args.run_dir)
     if not (run_dir / CONFIG).is_file():
         raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG})")
-    from core.rundir import RunDir
+    from core.runtime.run_directory import RunDir
     rd = RunDir(run_dir)
     sets = parse_set(args.sets)
     if args.data_root:
@@ -83,10 +83,10 @@ def load(args) -> tuple[Config, bool, Path, dict]:
 def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print,
              checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Run (or resume) the stage and merge its keys into result.json (rank 0); the stage's record."""
-    from core.distributed import current, init_from_env
-    from core.linear_eval import result_keys, run_stage
-    from core.rundir import FollowerRunDir, RunDir
-    from core.train import Preempted, StopFlag, resolve_device
+    from core.eval.linear_eval import result_keys, run_stage
+    from core.runtime.distributed import current, init_from_env
+    from core.runtime.run_directory import FollowerRunDir, RunDir
+    from core.train.loop import Preempted, StopFlag, resolve_device
     device = resolve_device(cfg.run.device)
     init_from_env(device.type)
     dp = current()
@@ -135,9 +135,9 @@ def _rank() -> int:
 
 
 def cli(argv=None) -> int:
-    from core.datasets import DataError
-    from core.linear_eval import LinearEvalError
-    from core.train import Preempted
+    from core.data.raw_images import DataError
+    from core.eval.linear_eval import LinearEvalError
+    from core.train.loop import Preempted
     try:
         return one_line_errors(main, argv, (DataError, LinearEvalError))
     except Preempted as stopped:

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.checkpoint_policy import SAFE, CheckpointPolicy
+from core.runtime.checkpoint_policy import SAFE, CheckpointPolicy
 from sweeps import runlock
 from sweeps.expand import RunSpec
 from sweeps.interrupts import Interrupted, SweepSignals
@@ -45,9 +45,9 @@ def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None, say=Non
 
 def run_inline(specs: list[RunSpec], jobs: int = 1, display: Display | None = None,
                checkpoints: CheckpointPolicy = SAFE, **_) -> None:
-    """Each run in this process, one after the other. A signal stops the run at its next step boundary (core.train)
-    and ends the sweep with Interrupted. Checkpoints are read under `checkpoints` (core.checkpoint_policy)."""
-    from core.stopping import Preempted, StopFlag
+    """Each run in this process, one after the other. A signal stops the run at its next step boundary (core.train.loop)
+    and ends the sweep with Interrupted. Checkpoints are read under `checkpoints` (core.runtime.checkpoint_policy)."""
+    from core.runtime.stopping import Preempted, StopFlag
     from sweeps.worker import run_one
     display = display or Display(sweep=specs[0].sweep if specs else None, total_runs=len(specs))
     old_term = _term_as_interrupt()
@@ -79,7 +79,7 @@ INTERRUPTED_OUTSIDE = ("interrupted before its next step boundary (set-up, evalu
 
 
 def _term_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt outside the training loop (inside it, core.stopping's flag takes it)."""
+    """SIGTERM raises KeyboardInterrupt outside the training loop (inside it, core.runtime.stopping's flag takes it)."""
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -1,15 +1,16 @@
 """Expand a sweep (cases x grid x seeds) at a preset into run specs. Needs no torch.
 
 Override order, later wins: config defaults < preset < recipe < case < grid point < --set < seed. A recipe
-(`--recipe official`, core/recipes/) is a published code's choices: it changes what every case starts from, and
+(`--recipe official`, core/config/recipes/) is a published code's choices: it changes what every case starts from, and
 a case that sets one of its keys keeps the case's value.
 
 Schedule lengths in a sweep file (SCHEDULE_KEYS in a case or grid point) are the paper's, in epochs of its
-100-epoch ablation schedule (Sec. 3), scaled with the run (core.cases.scale_schedule). A value given with
+100-epoch ablation schedule (Sec. 3), scaled with the run (core.config.cases.scale_schedule). A value given with
 --set is taken as it is.
 
-A case may name a Sec. 6 method (`method: byol`, core/methods.yaml): it stands for that method's values at
-the preset (core.cases.case_overrides), applied before the case's own overrides, so a case reads
+A case may name a Sec. 6 method (`method: byol`, core/config/method_definitions.yaml): it stands for that method's
+values at
+the preset (core.config.cases.case_overrides), applied before the case's own overrides, so a case reads
 "BYOL, but with momentum 0" as {method: byol, target.momentum: 0}. The run records the resolved config, whose
 hash is the run id's: spelling the same values out gives the same run.
 """
@@ -20,10 +21,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.cases import PAPER_EPOCHS, case_overrides, scale_schedule
-from core.config import Config, ConfigError, apply_overrides, config_hash
-from core.presets import preset_overrides
-from core.recipes import recipe_overrides
+from core.config.cases import PAPER_EPOCHS, case_overrides, scale_schedule
+from core.config.hyperparameters import Config, ConfigError, apply_overrides, config_hash
+from core.config.presets import preset_overrides
+from core.config.recipes import recipe_overrides
 from sweeps.sweepfile import Sweep
 
 
@@ -39,8 +40,8 @@ class RunSpec:
     run_dir: Path
 
     epoch_scale: float = 1.0            # applied to the sweep file's schedule lengths (module docstring)
-    method: str = ""                    # the case's `method:` (core/methods.yaml), if any
-    recipe: str = ""                    # --recipe (core/recipes/), if any
+    method: str = ""                    # the case's `method:` (core/config/method_definitions.yaml), if any
+    recipe: str = ""                    # --recipe (core/config/recipes/), if any
 
     def meta(self) -> dict:
         return {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
@@ -54,7 +55,7 @@ def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
     'a-none'), in the file's order; a name that matches none is an error listing the cases."""
     if not names:
         return dict(sweep.overrides)
-    from core.config_checks import suggest
+    from core.schema.checks import suggest
     by_slug = {slug(c): c for c in sweep.cases}
     chosen = set()
     for name in names:

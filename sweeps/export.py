@@ -6,7 +6,8 @@ OUT.pth: the backbone of RUN_DIR's last.pt as a torchvision state dict (torch.lo
 A ResNet-50 run loads into `torchvision.models.resnet50()` with strict=True except fc.weight and fc.bias; a
 CIFAR ResNet-18 run into torchvision's resnet18 with App. D's stem (conv1 3x3 stride 1, no max-pool), which
 OUT.pth.json spells out. `--detectron2` also writes OUT.pkl, the pickled dict MoCo's detectron2 converter makes
-(core/export.py), for fine-tuning detection as in Table 5. OUT.pth.json records where the weights came from, how
+(core/eval/backbone_export.py), for fine-tuning detection as in Table 5. OUT.pth.json records where the weights
+came from, how
 to build the model and how to normalize its input (the numbers: ImageNet's for an image folder, else the training
 set's per-channel mean and std, read from the data, `--data-root DIR` where it has moved). Bad input gets one line
 on stderr and exit code 2, and a failed export leaves nothing behind, a last.pt
@@ -21,13 +22,13 @@ import pickle
 import sys
 from pathlib import Path
 
-from core.checkpoint_policy import SAFE, CheckpointPolicy
-from core.checkpoint_policy import add_arguments as add_checkpoint_flags
-from core.config import ConfigError
-from core.record import CONFIG
+from core.config.hyperparameters import ConfigError
+from core.runtime.checkpoint_policy import SAFE, CheckpointPolicy
+from core.runtime.checkpoint_policy import add_arguments as add_checkpoint_flags
+from core.schema.record import CONFIG
 from sweeps.cli_errors import one_line_errors
 
-IMAGENET_NORMALIZE = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}   # core.batches.FolderSource
+IMAGENET_NORMALIZE = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}   # core.data.batches.FolderSource
 
 
 def parse_args(argv):
@@ -45,14 +46,14 @@ def parse_args(argv):
 
 def normalization(cfg, channels: int, data_root: str | None = None) -> dict:
     """The numbers the model's input is normalized with, as the run normalized it: ImageNet's for an image folder
-    (core.batches.FolderSource), else the training set's per-channel mean and std (core.batches.ArraySource),
+    (core.data.batches.FolderSource), else the training set's per-channel mean and std (core.data.batches.ArraySource),
     repeated over R, G and B for a 1-channel set (the model then takes the gray image in all three)."""
     if cfg.data.dataset == "folder":
-        return {**IMAGENET_NORMALIZE, "of": "ImageNet's statistics (core.batches.FolderSource)", "scale": "[0, 1]"}
+        return {**IMAGENET_NORMALIZE, "of": "ImageNet's statistics (core.data.batches.FolderSource)", "scale": "[0, 1]"}
     import dataclasses
 
-    from core.batches import channel_stats
-    from core.datasets import DataError, load_arrays
+    from core.data.batches import channel_stats
+    from core.data.raw_images import DataError, load_arrays
     data_cfg = dataclasses.replace(cfg.data, root=data_root) if data_root else cfg.data
     try:
         data = load_arrays(data_cfg)
@@ -65,12 +66,12 @@ def normalization(cfg, channels: int, data_root: str | None = None) -> dict:
     subset = f", data.train_subset {cfg.data.train_subset}" if cfg.data.train_subset else ""
     return {"mean": mean, "std": std, "scale": "[0, 1]",
             "of": f"the {cfg.data.dataset} training set ({len(data.y_train)} images{subset}), as "
-                  "core.batches.ArraySource normalized it"}
+                  "core.data.batches.ArraySource normalized it"}
 
 
 def notes(cfg, step: int, finished: bool, channels: int, normalize: dict) -> dict:
     """OUT.json: provenance, how to build the model, what its input is."""
-    from core.export import HOW_TO_BUILD
+    from core.eval.backbone_export import HOW_TO_BUILD
     gray = ["trained on 1-channel images: conv1 takes 3 channels with the weights split evenly, so feed the "
             "normalized gray image repeated in R, G and B"] if channels == 1 else []
     return {"backbone": cfg.model.backbone, "build": HOW_TO_BUILD[cfg.model.backbone],
@@ -90,10 +91,10 @@ def export(run_dir: Path, out: Path, detectron2: bool, data_root: str | None = N
 
     import torch
 
-    from core.checkpoint import load_final
-    from core.checkpoint_fit import backbone_fit
-    from core.export import ExportError, check_exportable, detectron2_checkpoint, torchvision_state_dict
-    from core.rundir import RunDir
+    from core.eval.backbone_export import ExportError, check_exportable, detectron2_checkpoint, torchvision_state_dict
+    from core.runtime.checkpoint import load_final
+    from core.runtime.checkpoint_fit import backbone_fit
+    from core.runtime.run_directory import RunDir
     rd = RunDir(run_dir)
     cfg = rd.read_config()
     try:

@@ -6,16 +6,16 @@ import os
 import shutil
 from pathlib import Path
 
-from core.config import Config, ConfigError, config_hash
-from core.rundir import RunDir, base_meta
+from core.config.hyperparameters import Config, ConfigError, config_hash
+from core.runtime.run_directory import RunDir, base_meta
 from sweeps.expand import RunSpec
 
 
 def check_data(cfg: Config, need: int = 0) -> int | None:
-    """Fail if the data set is missing or unreadable, saying which (core.data_checks); else the number of
+    """Fail if the data set is missing or unreadable, saying which (core.data.data_checks); else the number of
     training images a run uses (None when not counted)."""
-    from core.data_checks import check_data as check
-    from core.datasets import DataError
+    from core.data.data_checks import check_data as check
+    from core.data.raw_images import DataError
     try:
         return check(cfg.data, need)
     except DataError as err:
@@ -25,7 +25,7 @@ def check_data(cfg: Config, need: int = 0) -> int | None:
 def checkpoint_bytes(cfg: Config) -> int:
     """Disk one run's checkpoints take: weights, momentum and BN buffers, twice (last.pt and prev.pt)
     plus the temporary file of the next save."""
-    from core.model import SimSiam
+    from core.model.simsiam import SimSiam
     model = SimSiam(cfg.model, 3)
     state = sum(p.numel() for p in model.parameters()) * 2 + sum(b.numel() for b in model.buffers())
     return 3 * 4 * state
@@ -68,8 +68,8 @@ def check_existing(spec: RunSpec) -> None:
 
 
 def check_logger(logger: str) -> None:
-    """run.logger's package must be installed here (core.live_log)."""
-    from core.live_log import LoggerUnavailable, check_available
+    """run.logger's package must be installed here (core.runtime.live_log)."""
+    from core.runtime.live_log import LoggerUnavailable, check_available
     try:
         check_available(logger)
     except LoggerUnavailable as err:
@@ -79,7 +79,7 @@ def check_logger(logger: str) -> None:
 def check_all(specs: list[RunSpec], runs_dir: Path, sweep_file: str = "") -> None:
     """Every check, before anything is created: the data of each data set (present and readable), the sizes
     each run asks of it, the logger, the run directories, the disk."""
-    from core.sizes import check_sizes, largest_need
+    from core.config.sizes import check_sizes, largest_need
     by_data: dict[str, list[RunSpec]] = {}
     for spec in specs:
         by_data.setdefault(repr(spec.config.data), []).append(spec)

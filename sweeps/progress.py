@@ -3,7 +3,7 @@ ETA) and one for the sweep (runs done, running and queued, ETA from the finished
 
 On a terminal it draws tqdm bars; elsewhere (SLURM logs, CI, pipes) it prints plain lines: a run's line at its
 first step and then every `every` seconds, the sweep's whenever a run starts or ends. Log lines go through the
-display (`write`), so they print above the bars. A run reports through a core.progress.Progress:
+display (`write`), so they print above the bars. A run reports through a core.runtime.progress_hooks.Progress:
 `progress_for(name)` in this process, or, in a worker process of the local executor, `EventProgress`, whose
 events (one JSON line each on the worker's stdout, marked with EVENT) the sweep's process reads and hands to
 its display (`feed`).
@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from core.progress import Progress
+from core.runtime.progress_hooks import Progress
 from sweeps.eta import rate, run_eta, sweep_eta
 from sweeps.words import duration, plural
 

@@ -9,7 +9,7 @@ import datetime
 import json
 from pathlib import Path
 
-from core.record import FAILED, METRICS, RESULT, read_result
+from core.schema.record import FAILED, METRICS, RESULT, read_result
 from sweeps.words import one_line
 
 FAILURES = "failures.jsonl"
@@ -20,7 +20,7 @@ def checkpoint_step(run_dir: Path) -> int | None:
     run_dir = Path(run_dir)
     if not any((run_dir / f).exists() for f in ("last.pt", "prev.pt")):
         return None
-    from core.record import read_jsonl
+    from core.schema.record import read_jsonl
     return max((int(r.get("step") or 0) for r in read_jsonl(run_dir / METRICS)), default=0)
 
 

@@ -13,12 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from core.checkpoint_policy import CheckpointPolicy
-from core.checkpoint_policy import add_arguments as add_checkpoint_flags
-from core.config import ConfigError
-from core.overrides import parse_set
-from core.presets import list_presets, preset_description
-from core.recipes import list_recipes, recipe_description
+from core.config.hyperparameters import ConfigError
+from core.config.overrides import parse_set
+from core.config.presets import list_presets, preset_description
+from core.config.recipes import list_recipes, recipe_description
+from core.runtime.checkpoint_policy import CheckpointPolicy
+from core.runtime.checkpoint_policy import add_arguments as add_checkpoint_flags
 from sweeps.cli_errors import one_line_errors
 from sweeps import slurm, stale
 from sweeps.commands import module_command
@@ -56,7 +56,7 @@ def parse_args(argv):
                     "finished run's in another sweep under --runs-dir (by default that record is copied: "
                     "sweeps/twins.py)")
     ap.add_argument("--stale", choices=stale.CHOICES, default="refuse",
-                    help="runs made under other training numerics (core/numerics.py): refuse (default: stop and "
+                    help="runs made under other training numerics (core/schema/numerics.py): refuse (default: stop and "
                          "list them), reuse (keep finished ones and copy such twins), rerun (move them to "
                          "<sweep>/.stale/ and train again)")
     add_checkpoint_flags(ap)          # --trust-checkpoint, --restart-unreadable: docs/run-directory-safety.md
@@ -74,7 +74,7 @@ def parse_args(argv):
                     "--case, --preset, --seeds, --set: exactly the config.yaml the run gets); start nothing")
     ap.add_argument("--list-keys", nargs="?", const="", metavar="PREFIX", help="every config key (or those starting "
                     "with PREFIX, e.g. optim) with its type, default, the value at --preset, the paper section it "
-                    "cites and its comment in core/config.py")
+                    "cites and its comment in core/config/hyperparameters.py")
     ap.add_argument("--until-decided", action="store_true",
                     help="add seeds to the rows of claims still inconclusive, look by look (3, 6, 10 seeds, each "
                          "look judged at the Bonferroni level so that looking again keeps the error rate; "
@@ -148,16 +148,16 @@ def list_and_exit(args) -> int | None:
             print(f"{name:10s} {recipe_description(name)}")
         return 0
     if args.list_methods:
-        from core.methods import methods_table
+        from core.config.methods import methods_table
         print(methods_table())
         return 0
     if args.list_keys is not None:
-        from core.config_docs import format_keys, key_docs
-        from core.presets import preset_overrides
+        from core.config.key_docs import format_keys, key_docs
+        from core.config.presets import preset_overrides
         docs = key_docs(args.list_keys)
         if not docs:
-            from core.config import all_keys
-            from core.config_checks import suggest
+            from core.config.hyperparameters import all_keys
+            from core.schema.checks import suggest
             raise ConfigError(f"--list-keys: no config key starts with '{args.list_keys}'"
                               f"{suggest(args.list_keys, all_keys())}")
         print(format_keys(docs, preset_overrides(args.preset), args.preset))
@@ -167,7 +167,7 @@ def list_and_exit(args) -> int | None:
 
 def show_config(sweep, specs: list) -> int:
     """Print each run's resolved config, as its config.yaml will hold it (a comment line names the run)."""
-    from core.config import dump_yaml
+    from core.config.hyperparameters import dump_yaml
     for spec in specs:
         print(f"# {sweep.name} / {spec.case} / seed {spec.seed} at preset {spec.preset}: {spec.run_dir}/config.yaml")
         print(dump_yaml(spec.config), end="")
@@ -222,7 +222,7 @@ def plan(args, specs: list, rows: list) -> tuple[list, dict]:
 
 def warn_without_gpu(preset: str, specs: list) -> None:
     """A GPU preset launched here, where there is no GPU: say so before anything starts."""
-    from core.presets import preset_needs_gpu
+    from core.config.presets import preset_needs_gpu
     if not preset_needs_gpu(preset) or all(s.config.run.device == "cpu" for s in specs):
         return
     import torch
@@ -236,8 +236,8 @@ def warn_without_gpu(preset: str, specs: list) -> None:
 def not_applied(specs: list, pending: list) -> list[str]:
     """A note per setting that does not change what is computed (run.logger, data.root, ...: not in the run id)
     asked for here but differing in finished runs, whose records are complete: it was not applied to them."""
-    from core.config import Config, all_keys, get
-    from core.rundir import RunDir
+    from core.config.hyperparameters import Config, all_keys, get
+    from core.runtime.run_directory import RunDir
     keys = [k for k in all_keys() if not _identity(k)]
     todo = {s.run_id for s in pending}
     missed: dict[str, list[str]] = {}
@@ -259,7 +259,7 @@ def not_applied(specs: list, pending: list) -> list[str]:
 def _identity(key: str) -> bool:
     import dataclasses
 
-    from core.config import Config
+    from core.config.hyperparameters import Config
     sec, name = key.split(".", 1)
     spec = {f.name: f for f in dataclasses.fields(getattr(Config(), sec))}[name]
     return spec.metadata.get("identity", True)

@@ -1,7 +1,7 @@
 """A run's lock: who is training a run, or has it queued, right now (no torch, no submitit).
 
 The lock is called a claim (a process claims a run before it trains or submits it). Not to be confused with
-core.claims, the paper's claims that a report tests. The files keep the names they have always had
+core.schema.claims, the paper's claims that a report tests. The files keep the names they have always had
 (claim.json, claim.lock, claim.log), so a run locked by an older checkout stays locked for this one.
 
 `RUN_DIR/claim.json` holds a random token (the owner's proof), the kind, the host, and either the owning

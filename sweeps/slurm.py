@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.checkpoint_policy import SAFE, CheckpointPolicy
-from core.config import ConfigError
+from core.config.hyperparameters import ConfigError
+from core.runtime.checkpoint_policy import SAFE, CheckpointPolicy
 from sweeps import runlock
 from sweeps.executors import take
 from sweeps.expand import RunSpec
@@ -168,8 +168,8 @@ def add_arguments(ap) -> None:
 
 
 def options_from(args, preset: str | None = None) -> SlurmOptions:
-    """The job's options: the preset's SLURM defaults (core/presets), then the --profile, then the flags."""
-    from core.presets import preset_slurm
+    """The job's options: the preset's SLURM defaults (core/config/presets), then the --profile, then the flags."""
+    from core.config.presets import preset_slurm
     values = {k: _coerce(k, v, f"preset {preset}") for k, v in preset_slurm(preset).items()} if preset else {}
     for key in values:
         if key not in FIELDS:
@@ -184,7 +184,7 @@ def options_from(args, preset: str | None = None) -> SlurmOptions:
 
 def describe_resources(options: SlurmOptions, preset: str) -> list[str]:
     """What each job asks for, and a warning when a GPU preset's job asks for no GPU."""
-    from core.presets import preset_needs_gpu
+    from core.config.presets import preset_needs_gpu
     hours, minutes = divmod(options.time, 60)
     lines = [f"SLURM: each job {options.nodes} node(s) x {options.gpus_per_node} GPU(s), time limit "
              f"{hours}:{minutes:02d}:00 (preset {preset}'s defaults, then --profile, then the flags)"]
@@ -216,7 +216,7 @@ def check_options(options: SlurmOptions) -> None:
 
 def check_runs(specs: list[RunSpec], options: SlurmOptions) -> None:
     """Each run must be one data-parallel training can do with options.world_size processes."""
-    from core.distributed import check_supported
+    from core.runtime.distributed import check_supported
     for spec in specs:
         try:
             check_supported(spec.config, options.world_size)

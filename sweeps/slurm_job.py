@@ -2,8 +2,8 @@
 
 Preemption and time-out. submitit signals the job (SIGUSR2 by default) `signal_delay_s` before its time
 limit. Its own handler would call `checkpoint()` and requeue at once, in the middle of a training step, and
-core.train saves its state only when asked through SIGTERM/SIGUSR1. So while a run trains, `SlurmRun`
-defers submitit's handler: the signal sets core.train's stop flag, train saves `last.pt` at the next step
+core.train.loop saves its state only when asked through SIGTERM/SIGUSR1. So while a run trains, `SlurmRun`
+defers submitit's handler: the signal sets core.train.loop's stop flag, train saves `last.pt` at the next step
 boundary and raises `Preempted`, and only then is submitit's handler called, which dumps `checkpoint()` (a
 fresh `SlurmRun` for the same run directory), requeues the job and exits. Outside the training loop (set-up,
 final evaluation) `last.pt` is already current and submitit's handler runs at once. submitit counts
@@ -17,7 +17,7 @@ Retries. Every attempt appends a line to `attempts.jsonl` (job id, host, start, 
 `max_stalls` attempts in a row start from the same step (a run that keeps dying: OOM, a crash outside
 Python, a time limit shorter than its set-up), the next attempt ends the run as `failed` with that reason.
 
-Only rank 0 touches the run directory's claim and attempts; core.train writes the rest from rank 0 only.
+Only rank 0 touches the run directory's claim and attempts; core.train.loop writes the rest from rank 0 only.
 """
 from __future__ import annotations
 
@@ -31,20 +31,20 @@ from pathlib import Path
 
 import submitit
 
-from core.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy
-from core.rundir import read_jsonl
+from core.runtime.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy
+from core.runtime.run_directory import read_jsonl
 from sweeps import runlock
 from sweeps.status import is_finished
 
 
 def last_step(run_dir: Path) -> int:
     """The highest step logged in metrics.jsonl (0 for none): how far the run has got."""
-    from core.rundir import RunDir
+    from core.runtime.run_directory import RunDir
     return max((int(r.get("step") or 0) for r in RunDir(run_dir).read_metrics()), default=0)
 
 
 class DeferredRequeue:
-    """submitit's preemption/time-out signal, handled at core.train's next step boundary (module docstring)."""
+    """submitit's preemption/time-out signal, handled at core.train.loop's next step boundary (module docstring)."""
 
     def __enter__(self):
         self.sig = submitit.JobEnvironment._usr_sig()
@@ -55,8 +55,8 @@ class DeferredRequeue:
 
     def _on_signal(self, signum, frame):
         self.asked = True
-        # no import in a signal handler (it may interrupt one): a loop can be training only if core.train is loaded
-        request_stop = getattr(sys.modules.get("core.train"), "request_stop", None)
+        # no import in a signal handler (it may interrupt one): a loop can be training only if core.train.loop is loaded
+        request_stop = getattr(sys.modules.get("core.train.loop"), "request_stop", None)
         if request_stop is None or not request_stop():   # training: checkpoint at the next step, raise Preempted
             self.requeue()                      # set-up or final evaluation: requeue now
 
@@ -90,7 +90,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
                 result = {"status": "failed", "reason": f"{err} (SLURM time limit reached more often than "
                                                         "--max-timeouts allows; raise it or --time)"}
                 if env.global_rank == 0 and not is_finished(Path(self.run_dir)):
-                    from core.rundir import RunDir
+                    from core.runtime.run_directory import RunDir
                     RunDir(Path(self.run_dir)).write_result(result)
                     runlock.release(Path(self.run_dir), {"token": self.token})
                 return result
@@ -105,8 +105,8 @@ class SlurmRun(submitit.helpers.Checkpointable):
         if os.environ.get("SLURM_CPUS_PER_TASK"):
             import torch
             torch.set_num_threads(int(os.environ["SLURM_CPUS_PER_TASK"]))
-        from core.rundir import RunDir
-        from core.train import Preempted, train
+        from core.runtime.run_directory import RunDir
+        from core.train.loop import Preempted, train
         from sweeps.progress import Display
         rd = RunDir(Path(self.run_dir))
         display = Display()                     # plain lines every SIMSIAM_PROGRESS_EVERY seconds in the job's log
@@ -131,7 +131,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
     def _begin(self, env) -> dict | None:
         """Rank 0: hold the claim, record the attempt, give up on a run that makes no progress.
         None to train; else the reason not to."""
-        from core.rundir import RunDir
+        from core.runtime.run_directory import RunDir
         rd = RunDir(Path(self.run_dir))
         mine = {**runlock.new_claim("slurm"), "token": self.token, "job_id": env.job_id}
         held = runlock.acquire(rd.path, mine)
@@ -173,7 +173,7 @@ def start_distributed() -> None:
     """One process group per job from submitit's job environment: NCCL on GPUs, gloo on CPUs."""
     import torch
 
-    from core.distributed import init_from_env
+    from core.runtime.distributed import init_from_env
     submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
     init_from_env("cuda" if torch.cuda.is_available() else "cpu")      # reads the variables just exported
 

@@ -1,4 +1,4 @@
-"""Runs made under other training numerics (core.numerics) than this code's: never resumed, skipped as
+"""Runs made under other training numerics (core.schema.numerics) than this code's: never resumed, skipped as
 finished, or copied as a twin without the user saying so.
 
 `sweeps.run --stale` chooses: `refuse` (default: list them and stop before anything starts), `reuse` (keep
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import ConfigError
-from core.numerics import NUMERICS_VERSION
-from core.record import META, METRICS, RESULT, numerics_version, read_json
+from core.config.hyperparameters import ConfigError
+from core.schema.numerics import NUMERICS_VERSION
+from core.schema.record import META, METRICS, RESULT, numerics_version, read_json
 
 CHOICES = ("refuse", "reuse", "rerun")
 STARTED = (METRICS, "last.pt", "prev.pt", RESULT)

@@ -19,8 +19,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.config_checks import suggest
-from core.record import FAILED, META, METRICS, RESULT, read_json, read_jsonl, read_result, run_dirs
+from core.schema.checks import suggest
+from core.schema.record import FAILED, META, METRICS, RESULT, read_json, read_jsonl, read_result, run_dirs
 from sweeps import runlock
 from sweeps.words import one_line, plural
 
@@ -69,7 +69,7 @@ def local_state(run_dir: Path) -> tuple[RunState, str]:
     (done), its reason (failed), how far it got (partial)."""
     run_dir = Path(run_dir)
     if (run_dir / RESULT).exists():
-        result = read_result(run_dir)                # the one finished rule: core.record.read_result
+        result = read_result(run_dir)                # the one finished rule: core.schema.record.read_result
         if result is None:
             return RunState.PARTIAL, f"unreadable {RESULT}"
         if result["status"] == FAILED:
@@ -95,7 +95,7 @@ class RunStatus:
     job_id: str                      # the SLURM job that holds the run or ran it last; '-' for none
     epoch: float | None              # the last logged epoch
     preset: str = "?"                # meta.json's preset
-    group: str = "-"                 # the runs a verdict may judge together (core.run_groups), e.g. 'cpu'
+    group: str = "-"                 # the runs a verdict may judge together (core.config.run_groups), e.g. 'cpu'
 
     @property
     def text(self) -> str:
@@ -149,13 +149,13 @@ def format_table(rows: list[RunStatus]) -> str:
 
 
 def group_names(dirs: list[Path], sweep: str) -> dict[str, str]:
-    """{run dir name: its group's name} (core.run_groups: preset, numerics and the config but for the case's
+    """{run dir name: its group's name} (core.config.run_groups: preset, numerics and the config but for the case's
     own settings); {} when the sweep file cannot be read."""
     import yaml
-    from core.config_checks import ConfigError
-    from core.record import CONFIG
-    from core.run_groups import name_groups, run_group
-    from core.sweepfile import load_sweep
+    from core.config.run_groups import name_groups, run_group
+    from core.schema.checks import ConfigError
+    from core.schema.record import CONFIG
+    from core.schema.sweep_format import load_sweep
     try:
         cases = load_sweep(sweep).overrides
     except ConfigError:
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
 
 def no_runs(sweep: str, runs_dir: Path) -> str:
     """Why there is nothing to show, with a did-you-mean among the sweeps that have runs here (or are known)."""
-    from core.sweepfile import known_sweeps
+    from core.schema.sweep_format import known_sweeps
     name = Path(sweep).stem
     here = sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and run_dirs(runs_dir, p.name)) \
         if runs_dir.is_dir() else []

@@ -1,15 +1,15 @@
-"""A sweep file as the runner needs it: core.sweepfile parses it (shape, names, claims; shared with the
+"""A sweep file as the runner needs it: core.schema.sweep_format parses it (shape, names, claims; shared with the
 analysis), and here every case's and grid point's overrides are checked against the config tree (keys,
-types, choices; a `method:` must name a method of core/methods.yaml), so a typo fails before any run
+types, choices; a `method:` must name a method of core/config/method_definitions.yaml), so a typo fails before any run
 starts."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import Config, ConfigError, apply_overrides
-from core.methods import method
-from core.sweepfile import Sweep, SweepFileError, check_seeds, known_sweeps
-from core.sweepfile import load_sweep as parse_sweep
+from core.config.hyperparameters import Config, ConfigError, apply_overrides
+from core.config.methods import method
+from core.schema.sweep_format import Sweep, SweepFileError, check_seeds, known_sweeps
+from core.schema.sweep_format import load_sweep as parse_sweep
 
 __all__ = ["Sweep", "check_seeds", "known_sweeps", "load_sweep"]
 

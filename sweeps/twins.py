@@ -13,10 +13,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from core.config import ConfigError, config_hash
-from core.numerics import NUMERICS_VERSION
-from core.record import TRAINED
-from core.rundir import RunDir
+from core.config.hyperparameters import ConfigError, config_hash
+from core.runtime.run_directory import RunDir
+from core.schema.numerics import NUMERICS_VERSION
+from core.schema.record import TRAINED
 from sweeps.expand import RunSpec
 from sweeps.stale import version_of
 

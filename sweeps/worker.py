@@ -1,5 +1,5 @@
 """Run one prepared run directory: `python -m sweeps.worker RUN_DIR [--trust-checkpoint] [--restart-unreadable]`.
-Used by the local executor, which passes sweeps.run's checkpoint flags on (core.checkpoint_policy).
+Used by the local executor, which passes sweeps.run's checkpoint flags on (core.runtime.checkpoint_policy).
 
 Under torchrun (WORLD_SIZE > 1 in the environment) the processes train the run data-parallel:
     torchrun --nproc_per_node 2 -m sweeps.worker RUN_DIR
@@ -20,13 +20,13 @@ import signal
 import sys
 from pathlib import Path
 
-from core.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy, add_arguments
+from core.runtime.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy, add_arguments
 
 
 def run_one(run_dir: str, progress=None, log=None, checkpoints: CheckpointPolicy = SAFE) -> dict:
-    from core.distributed import init_from_env
-    from core.rundir import RunDir
-    from core.train import resolve_device, train
+    from core.runtime.distributed import init_from_env
+    from core.runtime.run_directory import RunDir
+    from core.train.loop import resolve_device, train
     rd = RunDir(Path(run_dir))
     cfg = rd.read_config()
     init_from_env(resolve_device(cfg.run.device).type)
@@ -43,7 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    from core.stopping import Preempted, StopFlag
+    from core.runtime.stopping import Preempted, StopFlag
     from sweeps.progress import Display, EventProgress
     args = parse_args(argv)
     run_dir, checkpoints = args.run_dir, CheckpointPolicy.from_args(args)

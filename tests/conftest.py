@@ -31,7 +31,7 @@ ABLATION_PATHS = {
 
 
 def tiny_config(**overrides):
-    from core.config import Config, apply_overrides
+    from core.config.hyperparameters import Config, apply_overrides
     return apply_overrides(Config(), {**TINY, **{k.replace("__", "."): v for k, v in overrides.items()}}, "tiny")
 
 
@@ -42,9 +42,10 @@ def tiny():
 
 def expanded_config(sweep, case: str, seed: int, preset: str = "cpu", sets: dict | None = None,
                     grid: dict | None = None) -> dict:
-    """config.yaml (nested) of one run of `sweep` (a core.sweepfile.Sweep) as sweeps.run writes it, from the real
+    """config.yaml (nested) of one run of `sweep` (a core.schema.sweep_format.Sweep) as sweeps.run writes it, from
+    the real
     expansion (sweeps.expand; no torch): fixture run trees whose configs are what a sweep makes."""
-    from core.config import to_dict
+    from core.config.hyperparameters import to_dict
     from sweeps.expand import expand
     specs = expand(sweep, preset, Path("runs"), [seed], sets or None, [case])
     return to_dict(next(s.config for s in specs if grid is None or s.grid == grid))

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from core import precision  # noqa: E402
+from core.runtime import precision  # noqa: E402
 from sweeps.worker import run_one  # noqa: E402
 
 record = {"rank": int(os.environ["RANK"]), "checksums": [], "batch": []}

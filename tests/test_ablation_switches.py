@@ -5,14 +5,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from core.batches import make_source
-from core.lars import LARS, trust_ratio
-from core.losses import cross_entropy_similarity, negative_cosine, simsiam_loss
-from core.model import SimSiam
-from core.optimizer import build_optimizer, set_lr
-from core.schedule import cosine_lr
-from core.targets import MovingAverageTargets, frozen_bn_stats, kstep_targets
-from core.train import train
+from core.data.batches import make_source
+from core.model.simsiam import SimSiam
+from core.objective.losses import cross_entropy_similarity, negative_cosine, simsiam_loss
+from core.objective.targets import MovingAverageTargets, frozen_bn_stats, kstep_targets
+from core.optim.lars import LARS, trust_ratio
+from core.optim.optimizer import build_optimizer, set_lr
+from core.optim.schedule import cosine_lr
+from core.train.loop import train
 from tests.conftest import tiny_config
 
 QUIET = dict(log=lambda s: None)
@@ -171,7 +171,7 @@ def test_kstep_targets_leave_bn_running_stats_untouched():
 @pytest.mark.slow
 def test_kstep_holds_targets_fixed_for_exactly_k_steps(tmp_path, monkeypatch):
     calls = []
-    import core.targets as T
+    import core.objective.targets as T
     real = T.kstep_targets
     monkeypatch.setattr(T, "kstep_targets", lambda f, steps: calls.append(len(steps)) or real(f, steps))
     cfg = tiny_config(target__k_steps=2, data__train_subset=192, optim__epochs=2)   # 6 steps per epoch
@@ -186,7 +186,7 @@ def test_kstep_holds_targets_fixed_for_exactly_k_steps(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_kstep_changes_training_and_epoch_k_counts_blocks(tmp_path, monkeypatch):
-    import core.targets as T
+    import core.objective.targets as T
     blocks = []
     real = T.kstep_targets
     monkeypatch.setattr(T, "kstep_targets", lambda f, steps: blocks.append(len(steps)) or real(f, steps))

@@ -16,8 +16,8 @@ from analysis.figures import curves_figure, line_label
 from analysis.report import write_report
 from analysis.runs import load_curves, load_runs, resolve_duplicates
 from analysis.selection import ReportError
-from core.numerics import NUMERICS_VERSION
-from core.sweepfile import Sweep, load_sweep
+from core.schema.numerics import NUMERICS_VERSION
+from core.schema.sweep_format import Sweep, load_sweep
 from analysis.tables import aggregate, format_mean_std, status_summary
 from tests.conftest import expanded_config
 

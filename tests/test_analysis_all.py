@@ -16,8 +16,8 @@ from analysis.recipe import ABLATION, DIFFERS, SAME, differences
 from analysis.index import duration_text
 from analysis.report import main, write_all
 from analysis.runs import load_runs
-from core.numerics import NUMERICS_VERSION
-from core.sweepfile import known_sweeps, load_sweep
+from core.schema.numerics import NUMERICS_VERSION
+from core.schema.sweep_format import known_sweeps, load_sweep
 from analysis.tables import aggregate
 from tests.conftest import expanded_config
 

@@ -1,4 +1,4 @@
-"""Claims as data (core.claims) and their verdicts (analysis.verdicts), pinned on fixture numbers."""
+"""Claims as data (core.schema.claims) and their verdicts (analysis.verdicts), pinned on fixture numbers."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from core.claims import ClaimError, parse_claim, parse_claims
-from core.sweepfile import SweepFileError, known_sweeps, load_sweep
+from core.schema.claims import ClaimError, parse_claim, parse_claims
+from core.schema.sweep_format import SweepFileError, known_sweeps, load_sweep
 from analysis.verdicts import (INCONCLUSIVE, NO_DATA, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, Facts, judge,
                                verdict_counts)
 

@@ -12,7 +12,7 @@ from analysis.recipe import DIFFERS, SAME, differences
 from analysis.report import write_report
 from analysis.runs import load_runs
 from analysis.selection import ReportError
-from core.sweepfile import load_sweep
+from core.schema.sweep_format import load_sweep
 from tests.test_analysis import SWEEP, A, _result, write_run
 
 PAPER_TEXT = "paper (App. A, main_lincls.py): fc on frozen pool5 features"

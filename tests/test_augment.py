@@ -1,4 +1,4 @@
-"""Tests for core/augment.py: distributions against torchvision, per-image independence, exact ops."""
+"""Tests for core/data/augment.py: distributions against torchvision, per-image independence, exact ops."""
 import dataclasses
 import math
 
@@ -7,9 +7,9 @@ import torch
 import torchvision.transforms.functional as TF
 from torchvision.transforms import RandomResizedCrop
 
-from core.augment import (adjust_hue, augment, blend_jitter, color_jitter, draw_photometric, photometric,
+from core.data.augment import (adjust_hue, augment, blend_jitter, color_jitter, draw_photometric, photometric,
                           resized_crop, rgb_to_gray, sample_crop_boxes, to_float)
-from core.config import AugmentConfig
+from core.config.hyperparameters import AugmentConfig
 
 # Every op off and the crop forced to the whole (square) image: augment must be the identity.
 OFF = AugmentConfig(crop_scale_min=1.0, crop_scale_max=1.0, crop_ratio_min=1.0, crop_ratio_max=1.0,
@@ -319,10 +319,10 @@ OPS_PER_BATCH = {"cifar10": 279, "cpu": 148}
 def test_both_views_take_at_most_the_measured_aten_ops(preset):
     from benchmarks.steps import our_batches
     from benchmarks.timing import count_ops
-    from core.batches import ArraySource
-    from core.config import apply_overrides
-    from core.datasets import ImageArrays
-    from core.presets import preset_config
+    from core.config.hyperparameters import apply_overrides
+    from core.config.presets import preset_config
+    from core.data.batches import ArraySource
+    from core.data.raw_images import ImageArrays
     cfg = apply_overrides(preset_config(preset), {"optim.batch_size": 16}, "test")   # the count does not grow with B
     c, size = (3, 32) if preset == "cifar10" else (1, 28)
     x = images(32, c, size)

@@ -10,7 +10,7 @@ import torch
 from benchmarks import ratios, timing
 from benchmarks.reference import TwoCropsDataset, official_transform
 from benchmarks.throughput import load_data, main
-from core.config import AugmentConfig
+from core.config.hyperparameters import AugmentConfig
 from tests.conftest import tiny_config
 
 TINY_ARGS = ["--device", "cpu", "--steps", "2", "--warmup", "1", "--rounds", "1", "--ref-workers", "0",

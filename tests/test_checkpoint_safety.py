@@ -1,4 +1,4 @@
-"""A run directory is data, not code (core/checkpoint.py, docs/run-directory-safety.md): a checkpoint that would
+"""A run directory is data, not code (core/runtime/checkpoint.py, docs/run-directory-safety.md): a checkpoint that would
 run code when unpickled is refused by every entry point and its code never runs; a checkpoint that cannot be
 used stops the run with one line, or gives way to a usable prev.pt, saying so; nothing is trained again unless
 asked; and the project loads no checkpoint by unpickling except on --trust-checkpoint."""
@@ -16,10 +16,10 @@ import pytest
 import torch
 import yaml
 
-from core.checkpoint import UNUSABLE, check_plain, load_checkpoint, save_checkpoint
-from core.checkpoint_policy import RESTART_FLAG, TRUST_FLAG, CheckpointError, CheckpointPolicy
-from core.rundir import RunDir
-from core.train import train
+from core.runtime.checkpoint import UNUSABLE, check_plain, load_checkpoint, save_checkpoint
+from core.runtime.checkpoint_policy import RESTART_FLAG, TRUST_FLAG, CheckpointError, CheckpointPolicy
+from core.runtime.run_directory import RunDir
+from core.train.loop import train
 from sweeps.evaluate import cli as evaluate_cli
 from sweeps.export import cli as export_cli
 from sweeps.run import cli as run_cli
@@ -125,7 +125,7 @@ def test_export_and_evaluate_refuse_it_in_one_line_and_trust_runs_it(finished, t
     r18 = tmp_path / "r18"                                       # export takes torchvision backbones only
     cfg = tiny_config(model__backbone="cifar_resnet18", data__image_size=32)
     RunDir(r18).write_config(cfg)
-    from core.model import SimSiam
+    from core.model.simsiam import SimSiam
     save_checkpoint(r18, {"model": SimSiam(cfg.model, 3).state_dict(), "state": {"step": 7}})
     _poison(r18 / "last.pt", marker)
     assert export_cli([str(r18), str(tmp_path / "o.pth")]) == 2
@@ -246,4 +246,4 @@ def test_every_torch_load_in_the_project_is_the_safe_one_but_the_trusted_one():
                            for k in call.keywords)
                 if not safe:
                     unsafe.add((str(path.relative_to(REPO)), fn))
-    assert unsafe == {("core/checkpoint.py", "_unpickle_trusted")}
+    assert unsafe == {("core/runtime/checkpoint.py", "_unpickle_trusted")}

@@ -3,8 +3,8 @@ import typing
 
 import pytest
 
-from core import config as C
-from core.config import Config, ConfigError, apply_overrides, config_hash
+from core.config import hyperparameters as C
+from core.config.hyperparameters import Config, ConfigError, apply_overrides, config_hash
 
 
 def test_unknown_key_names_key_and_suggests_closest():

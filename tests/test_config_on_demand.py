@@ -1,12 +1,13 @@
 """The config on demand: a case's resolved config at a preset (--show-config, the run's config.yaml exactly), every
-key with its type, default and the paper section its comment in core/config.py cites (--list-keys), and a note
+key with its type, default and the paper section its comment in core/config/hyperparameters.py cites (--list-keys),
+and a note
 where a setting cannot apply to finished runs."""
 import yaml
 
 import pytest
 
-from core.config import all_keys
-from core.config_docs import format_keys, key_docs
+from core.config.hyperparameters import all_keys
+from core.config.key_docs import format_keys, key_docs
 from sweeps.run import cli
 from tests.conftest import TINY
 
@@ -68,7 +69,7 @@ def test_an_unfinished_run_takes_the_settings_outside_its_run_id(tmp_path):
     from sweeps.expand import expand
     from sweeps.prepare import prepare
     from sweeps.sweepfile import load_sweep
-    from core.rundir import RunDir
+    from core.runtime.run_directory import RunDir
     sets = {k: v for k, v in TINY.items()}
     [spec] = expand(load_sweep(_sweep(tmp_path)), "cpu", tmp_path / "runs", [0], sets, ["w/ stop-grad"])
     prepare(spec)

@@ -1,4 +1,4 @@
-"""Data-parallel training (core.distributed) on CPU with gloo: batch shares, batch norm over all ranks,
+"""Data-parallel training (core.runtime.distributed) on CPU with gloo: batch shares, batch norm over all ranks,
 a two-process run through the torchrun path (tests/dist_probe.py), its equivalence to one process with the
 same total batch, and resume after a rank is killed."""
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.batches import ArraySource
-from core.config import ConfigError
-from core.datasets import load_arrays
-from core.distributed import CrossRankBatchNorm, check_supported
-from core.rundir import RunDir
+from core.config.hyperparameters import ConfigError
+from core.data.batches import ArraySource
+from core.data.raw_images import load_arrays
+from core.runtime.distributed import CrossRankBatchNorm, check_supported
+from core.runtime.run_directory import RunDir
 from tests.conftest import REPO, tiny_config
 
 PROBE = REPO / "tests" / "dist_probe.py"
@@ -102,8 +102,8 @@ def test_cross_rank_batch_norm_equals_batch_norm_over_the_whole_batch(tmp_path):
 
 
 def test_converted_model_keeps_its_state_dict_and_frozen_layers():
-    from core.distributed import _convert_cpu
-    from core.model import SimSiam
+    from core.model.simsiam import SimSiam
+    from core.runtime.distributed import _convert_cpu
     cfg = tiny_config(model__predictor="frozen")
     model = SimSiam(cfg.model, 1)
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import all_keys
+from core.config.hyperparameters import all_keys
 from tests.conftest import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -72,7 +72,7 @@ def _defines(tree: ast.AST, name: str) -> ast.AST | None:
 
 
 def symbol_problem(dotted: str) -> str | None:
-    """None if `dotted` (a module, or a module then names: core.losses.simsiam_loss, a.B.method) exists."""
+    """None if `dotted` (a module, or a module then names: core.objective.losses.simsiam_loss, a.B.method) exists."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         path = _module_file(".".join(parts[:cut]))
@@ -303,7 +303,7 @@ def test_the_reader_finder_finds_a_read_and_ignores_strings_and_comments(tmp_pat
 
 def test_the_recipe_names_every_place_where_stop_grad_is_read():
     """docs/adding-an-ablation.md says model.stop_grad is read once, in the objective, and checked in one rule."""
-    read_in = {"core/objectives.py", "core/method_rules.py"}
+    read_in = {"core/objective/objectives.py", "core/config/method_rules.py"}
     assert readers("stop_grad") == read_in
     guide = (REPO / "docs" / "adding-an-ablation.md").read_text()
     assert all(f"`{path}`" in guide for path in read_in)

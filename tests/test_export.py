@@ -1,4 +1,4 @@
-"""python -m sweeps.export (core/export.py): the backbone loads into torchvision with strict=True except
+"""python -m sweeps.export (core/eval/backbone_export.py): the backbone loads into torchvision with strict=True except
 fc and gives the harness's pool5 features on the same input; the detectron2 file has MoCo's converter's
 names."""
 import json
@@ -10,10 +10,10 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from core.checkpoint import save_checkpoint
-from core.export import HOW_TO_BUILD, build_torchvision, detectron2_name
-from core.model import SimSiam
-from core.rundir import RunDir
+from core.eval.backbone_export import HOW_TO_BUILD, build_torchvision, detectron2_name
+from core.model.simsiam import SimSiam
+from core.runtime.checkpoint import save_checkpoint
+from core.runtime.run_directory import RunDir
 from sweeps.export import cli
 from tests.conftest import tiny_config
 
@@ -127,8 +127,8 @@ def test_every_exportable_backbone_says_how_to_build_it(backbone):
 
 
 def test_the_notes_carry_the_normalization_numbers_the_run_used(tmp_path):
-    from core.batches import ArraySource
-    from core.datasets import load_arrays
+    from core.data.batches import ArraySource
+    from core.data.raw_images import load_arrays
     run, _ = _run(tmp_path, "resnet50", channels=1)
     assert cli([str(run), str(tmp_path / "g.pth")]) == 0
     normalize = json.loads((tmp_path / "g.pth.json").read_text())["input"]["normalize"]

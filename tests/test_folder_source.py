@@ -1,12 +1,12 @@
-"""core.batches.FolderSource, the ImageNet-style path: DataLoader workers decode and random-resized-crop each
+"""core.data.batches.FolderSource, the ImageNet-style path: DataLoader workers decode and random-resized-crop each
 view to uint8, flips/colour/blur run batched on the device. Crops are drawn from (run seed, step, position),
 so a resumed epoch and any number of workers see the same views."""
 import pytest
 import torch
 from PIL import Image
 
-from core.batches import FolderSource, make_source
-from core.train import train
+from core.data.batches import FolderSource, make_source
+from core.train.loop import train
 from tests.conftest import tiny_config
 
 CLASSES = ("cat", "dog", "emu")

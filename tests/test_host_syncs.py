@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from benchmarks.timing import sync_points
-from core.train import train
+from core.train.loop import train
 from tests.conftest import ABLATION_PATHS, tiny_config
 
 X = torch.arange(-2.0, 3.0)

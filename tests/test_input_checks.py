@@ -7,9 +7,9 @@ import os
 import pytest
 import yaml
 
-from core.config import apply_overrides, Config
-from core.data_checks import DataMissing, DataUnreadable, check_data
-from core.sizes import check_sizes
+from core.config.hyperparameters import apply_overrides, Config
+from core.config.sizes import check_sizes
+from core.data.data_checks import DataMissing, DataUnreadable, check_data
 from sweeps.run import cli
 from tests.conftest import TINY
 

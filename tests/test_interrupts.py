@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.rundir import RunDir
-from core.stopping import StopFlag
+from core.runtime.run_directory import RunDir
+from core.runtime.stopping import StopFlag
 from sweeps.interrupts import Interrupted
 from sweeps.run import interrupted_line
 from tests.conftest import REPO, TINY

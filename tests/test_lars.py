@@ -1,10 +1,10 @@
-"""core/lars.py against the formulas it implements: apex's LARC (larc=True, the official main_lincls.py's
+"""core/optim/lars.py against the formulas it implements: apex's LARC (larc=True, the official main_lincls.py's
 optimizer) and the pre-training LARS, at zero norms in particular."""
 import pytest
 import torch
 from torch import nn
 
-from core.lars import LARS
+from core.optim.lars import LARS
 
 
 def _apex_larc_steps(params, grads_per_step, lr, momentum, wd, trust, eps):

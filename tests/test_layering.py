@@ -1,6 +1,6 @@
 """The dependency rules of docs/design.md, read from the source (every import, also those inside functions):
 core imports nothing of ours outside core; analysis no torch and of core only the record schema and the run
-groups (core.run_groups, which reads the torch-free config tree); sweeps
+groups (core.config.run_groups, which reads the torch-free config tree); sweeps
 reaches analysis only for the report at the end of a sweep (and, for now, the sweep file's report side);
 benchmarks imports neither sweeps nor analysis; and no module of ours imports itself back through others."""
 import ast
@@ -112,51 +112,102 @@ def test_no_import_cycles_among_our_modules():
 
 
 # ---- core's layout: begin (the rules that name core's modules) ----
-# The schema of the record and of the sweep files: torch-free, importing nothing of core but each other (and the
-# did-you-mean and flatten helpers of core.config_checks), shared by core, sweeps and analysis.
-SCHEMA = {"core.record", "core.sweepfile", "core.claims", "core.config_checks"}
-# Which runs a report may judge together (core.run_groups: a run's config with its case undone) reads the config
-# tree: the fields' defaults and which are identity (core.config), what a case and its method set at a preset
-# (core.cases, core.methods, core.presets), the numerics version. All torch-free; of them analysis imports
-# core.run_groups alone.
-RUN_GROUPS = "core.run_groups"
-CONFIG_TREE = {"core.config", "core.config_checks", "core.method_rules", "core.cases", "core.methods", "core.presets",
-               "core.numerics"}
+# core by stage: each subpackage is one stage of a run, and imports only the stages listed for it. The schema
+# (core.schema) is torch-free: the formats that core, sweeps and analysis share.
+SCHEMA = "core.schema"
+STAGES = {
+    "schema": set(),
+    "config": {"schema"},
+    "runtime": {"schema", "config"},
+    "data": {"schema", "config"},
+    "model": {"schema", "config"},
+    "optim": {"schema", "config"},
+    "objective": {"schema", "config", "runtime", "optim"},
+    "eval": {"schema", "config", "runtime", "data", "model", "optim"},
+    "train": {"schema", "config", "runtime", "data", "model", "optim", "objective", "eval"},
+}
+TOP_LEVEL_FILES = 10
 
 
-def test_analysis_imports_neither_torch_nor_core_beyond_the_schema_and_the_run_groups():
+def _module(file: str) -> str:
+    parts = file[:-3].split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _stage(module: str) -> str | None:
+    """'core.train.loop' -> 'train'; None outside core's stages."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "core" and len(parts) > 1 and parts[1] in STAGES else None
+
+
+def _schema_modules() -> set[str]:
+    return {m for m in _our_modules() if _stage(m) == "schema"}
+
+
+def test_core_is_a_few_files_and_one_package_per_stage():
+    entries = [p for p in (REPO / "core").iterdir() if p.name != "__pycache__"]
+    packages = {p.name for p in entries if (p / "__init__.py").exists()}
+    assert packages == set(STAGES)
+    assert not [p.name for p in entries if p.is_dir() and p.name not in packages]
+    assert len([p for p in entries if p.is_file()]) <= TOP_LEVEL_FILES
+
+
+def test_each_stage_imports_only_the_stages_it_builds_on():
+    bad = []
+    for i in imports("core"):
+        mine, theirs = _stage(_module(i.file)), _stage(i.module)
+        if theirs is not None and theirs != mine and theirs not in STAGES.get(mine, set()):
+            bad.append((i.file, i.module))
+    assert not bad
+
+
+def test_the_stages_have_an_order():
+    assert _cycles(STAGES) == []
+
+
+def test_no_module_name_repeats_across_our_packages():
+    where: dict[str, list[str]] = {}
+    for pkg in PACKAGES:
+        for path in (REPO / pkg).rglob("*.py"):
+            if path.name != "__init__.py":
+                where.setdefault(path.stem, []).append(str(path.relative_to(REPO)))
+    assert not {name: paths for name, paths in where.items() if len(paths) > 1}
+
+
+def _config_modules() -> set[str]:
+    return {m for m in _our_modules() if _stage(m) == "config"}
+
+
+def test_analysis_imports_neither_torch_nor_core_beyond_the_schema_and_the_config():
+    """analysis reads the record (schema) and, for the run groups, the torch-free config tree (core.config)."""
     assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
-    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= SCHEMA | {RUN_GROUPS}
+    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= (
+        _schema_modules() | _config_modules())
 
 
-def test_the_run_groups_read_only_the_schema_and_the_torch_free_config_tree():
-    for module in {RUN_GROUPS} | CONFIG_TREE:
-        path = REPO / (module.replace(".", "/") + ".py")
-        path = path if path.exists() else path.with_suffix("") / "__init__.py"
-        mine = {i.module for i in imports("core") if REPO / i.file == path and i.module.split(".")[0] == "core"}
-        assert mine <= SCHEMA | CONFIG_TREE, (module, mine)
-    assert not {i.module.split(".")[0] for i in imports("core") if i.file == "core/run_groups.py"} & {"torch"}
+def test_the_config_tree_imports_no_torch():
+    mine = [i for i in imports("core") if _stage(_module(i.file)) == "config"]
+    assert not {i.module.split(".")[0] for i in mine} & {"torch", "torchvision"}
 
 
-def test_the_schema_imports_only_the_schema():
-    for module in SCHEMA:
-        path = module.replace(".", "/") + ".py"
-        mine = {i.module for i in imports("core") if i.file == path and i.module.split(".")[0] == "core"}
-        assert mine <= SCHEMA, (module, mine)
+def test_the_schema_imports_no_torch_and_nothing_of_core_outside_it():
+    mine = [i for i in imports("core") if _stage(_module(i.file)) == "schema"]
+    assert not {i.module.split(".")[0] for i in mine} & {"torch", "torchvision"}
+    assert {i.module for i in mine if i.module.split(".")[0] == "core"} <= _schema_modules()
 
 
-def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema_and_the_config_tree():
-    allowed = SCHEMA | CONFIG_TREE | {RUN_GROUPS, "core"}
+def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema_and_config():
     code = ("import sys, analysis.report; ours = {m for m in sys.modules if m.split('.')[0] in ('core', 'sweeps')}; "
-            f"assert 'torch' not in sys.modules and ours <= {allowed!r}, sorted(ours)")
+            f"bad = sorted(m for m in ours if m != 'core' and not m.startswith(({SCHEMA!r}, 'core.config'))); "
+            "assert 'torch' not in sys.modules and not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
-def test_the_schema_loads_no_torch_and_no_config_tree():
-    code = ("import sys; import core.record, core.sweepfile, core.claims; "
-            "assert not {'torch', 'core.config'} & set(sys.modules), sorted(sys.modules)")
+def test_the_schema_loads_no_torch_and_nothing_else_of_core():
+    code = (f"import sys; import {', '.join(sorted(_schema_modules()))}; "
+            "bad = [m for m in sys.modules if m == 'torch' or "
+            f"(m.startswith('core.') and not m.startswith({SCHEMA!r}))]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
-
 # ---- core's layout: end ----
 
 

@@ -1,4 +1,4 @@
-"""The paper's linear evaluation (core/linear_eval.py, core/lincls_data.py, sweeps/evaluate.py) on a
+"""The paper's linear evaluation (core/eval/linear_eval.py, core/data/linear_eval_images.py, sweeps/evaluate.py) on a
 tiny image folder: each piece as App. A and the official main_lincls.py have it (optimizer, lr scaling, schedule,
 augmentation, BN in eval mode, no gradient to the backbone), the stage inside a run and after one, and a
 kill in the middle that resumes to the same numbers."""
@@ -15,15 +15,15 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from core import linear_eval
-from core.batches import make_source
-from core.checkpoint import load_checkpoint
-from core.config import Config
-from core.lars import LARS
-from core.lincls_data import LinclsImages, folder_train_transform, train_augment
-from core.presets import preset_config
-from core.rundir import RunDir
-from core.train import Preempted, StopFlag, train
+from core.config.hyperparameters import Config
+from core.config.presets import preset_config
+from core.data.batches import make_source
+from core.data.linear_eval_images import LinclsImages, folder_train_transform, train_augment
+from core.eval import linear_eval
+from core.optim.lars import LARS
+from core.runtime.checkpoint import load_checkpoint
+from core.runtime.run_directory import RunDir
+from core.train.loop import Preempted, StopFlag, train
 from sweeps.evaluate import cli as evaluate_cli
 from tests.conftest import REPO
 from tests.test_distributed import free_port
@@ -271,7 +271,7 @@ def test_two_ranks_evaluate_what_one_process_does(tree, pretrained, tmp_path):  
 
 
 def test_the_backbone_of_a_swav_run_loads_its_prototypes_aside():
-    from core.model import build_model
+    from core.model.simsiam import build_model
     from tests.conftest import tiny_config
     cfg = tiny_config(loss__objective="swav", loss__prototypes=10, model__predictor="none")
     trained = build_model(cfg, 1)

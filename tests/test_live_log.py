@@ -1,4 +1,4 @@
-"""run.logger tensorboard (core/live_log.py): the event files hold every metrics.jsonl row, read back as
+"""run.logger tensorboard (core/runtime/live_log.py): the event files hold every metrics.jsonl row, read back as
 TensorBoard reads them; a resumed run writes no step twice; with the logger off nothing of TensorBoard is
 imported."""
 import os
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from core.config import ConfigError
-from core.rundir import RunDir
-from core.train import train
+from core.config.hyperparameters import ConfigError
+from core.runtime.run_directory import RunDir
+from core.train.loop import train
 from tests.conftest import REPO, tiny_config
 
 QUIET = dict(log=lambda s: None)
@@ -87,8 +87,8 @@ def test_a_mirror_turned_on_late_catches_up_from_metrics_jsonl(tmp_path):
 
 def test_with_the_logger_off_nothing_of_tensorboard_is_imported(tmp_path):
     code = ("import sys; sys.path.insert(0, %r); from tests.conftest import tiny_config; "
-            "from core.train import train; train(tiny_config(), %r, {}, log=lambda s: None); "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'tensorboard' or m == 'core.live_log'"
+            "from core.train.loop import train; train(tiny_config(), %r, {}, log=lambda s: None); "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'tensorboard' or m == 'core.runtime.live_log'"
             " or m.startswith('torch.utils.tensorboard')]; assert not bad, bad") % (str(REPO), str(tmp_path / "r"))
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert (tmp_path / "r" / "result.json").exists() and not (tmp_path / "r" / "tb").exists()

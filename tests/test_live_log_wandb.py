@@ -1,4 +1,4 @@
-"""run.logger wandb (core/live_log.py), in W&B's offline mode (no network): the W&B run, read back from its own
+"""run.logger wandb (core/runtime/live_log.py), in W&B's offline mode (no network): the W&B run, read back from its own
 files, holds every metrics.jsonl row at its step, is named by the run id and grouped by the sweep; a resumed run,
 also after a real kill, writes no step twice; both loggers together; a failing live view never fails the run.
 Skipped without the wandb package (the `wandb` extra)."""
@@ -12,9 +12,9 @@ import warnings
 
 import pytest
 
-from core import live_log
-from core.rundir import RunDir
-from core.train import train
+from core.runtime import live_log
+from core.runtime.run_directory import RunDir
+from core.train.loop import train
 from tests.conftest import REPO, tiny_config
 
 QUIET = dict(log=lambda s: None)
@@ -79,7 +79,8 @@ def test_a_resumed_run_continues_the_same_wandb_run_and_writes_no_step_twice(tmp
 
 def _child(run_dir, cfg, env) -> subprocess.Popen:
     RunDir(run_dir).write_config(cfg)
-    code = ("import sys; sys.path.insert(0, %r); from core.rundir import RunDir; from core.train import train; "
+    code = ("import sys; sys.path.insert(0, %r); "
+            "from core.runtime.run_directory import RunDir; from core.train.loop import train; "
             "rd = RunDir(%r); train(rd.read_config(), rd.path, {'sweep': 's'}, log=lambda s: None)") % (
         str(REPO), str(run_dir))
     own = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_SERVICE")}    # its own W&B service
@@ -161,7 +162,8 @@ def test_wandb_needs_its_package_and_a_way_to_log(tmp_path, monkeypatch):
 
 
 def test_with_the_logger_off_nothing_of_wandb_is_imported(tmp_path):
-    code = ("import sys; sys.path.insert(0, %r); from tests.conftest import tiny_config; from core.train import train; "
+    code = ("import sys; sys.path.insert(0, %r); from tests.conftest import tiny_config; "
+            "from core.train.loop import train; "
             "train(tiny_config(), %r, {}, log=lambda s: None); "
             "bad = [m for m in sys.modules if m.split('.')[0] == 'wandb']; assert not bad, bad") % (
         str(REPO), str(tmp_path / "r"))

@@ -1,6 +1,6 @@
 import torch
 
-from core.losses import negative_cosine, simsiam_loss
+from core.objective.losses import negative_cosine, simsiam_loss
 
 
 def test_D_of_identical_vectors_is_minus_one_and_scale_invariant():

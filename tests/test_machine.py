@@ -1,6 +1,6 @@
 """A run's meta.json names the CPU that made it (bit-exactness holds per CPU type)."""
-from core.machine import cpu_name
-from core.rundir import base_meta
+from core.runtime.run_directory import base_meta
+from core.schema.host import cpu_name
 
 
 def test_the_cpu_is_the_first_model_name_of_cpuinfo(tmp_path):

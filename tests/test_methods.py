@@ -1,12 +1,12 @@
-"""The methods as data (core/methods.yaml), how a sweep case selects one, and which switch
+"""The methods as data (core/config/method_definitions.yaml), how a sweep case selects one, and which switch
 combinations the config refuses before anything is created."""
 import pytest
 import yaml
 
-from core.config import Config, ConfigError, apply_overrides, config_hash
-from core.distributed import check_supported
-from core.methods import list_methods, method_overrides, methods_table
-from core.presets import list_presets, preset_config
+from core.config.hyperparameters import Config, ConfigError, apply_overrides, config_hash
+from core.config.methods import list_methods, method_overrides, methods_table
+from core.config.presets import list_presets, preset_config
+from core.runtime.distributed import check_supported
 from sweeps.expand import expand
 from sweeps.run import main
 from sweeps.sweepfile import load_sweep

@@ -1,7 +1,7 @@
 import torch
 import torch.nn as nn
 
-from core.model import SimSiam
+from core.model.simsiam import SimSiam
 from tests.conftest import tiny_config
 
 

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from core.monitors import accuracy, knn_predict, z_std
+from core.eval.monitors import accuracy, knn_predict, z_std
 
 
 def test_z_std_of_collapsed_output_is_zero():
@@ -45,7 +45,7 @@ def test_knn_weights_votes_by_exp_similarity():
 
 
 def test_effective_rank_isotropic_is_near_d_and_rank_one_is_near_one():
-    from core.monitors import effective_rank
+    from core.eval.monitors import effective_rank
     torch.manual_seed(0)
     d = 32
     iso = torch.randn(4096, d)

@@ -1,6 +1,6 @@
 """The numerics canary (benchmarks/canary.py): short runs re-trained and compared with the values this code's
 training numerics version committed. Fails when a change alters what a run computes while
-core/numerics.py's NUMERICS_VERSION stays the same, on any CPU (values within a measured tolerance)."""
+core/schema/numerics.py's NUMERICS_VERSION stays the same, on any CPU (values within a measured tolerance)."""
 from __future__ import annotations
 
 import json
@@ -8,16 +8,16 @@ import json
 import pytest
 
 from benchmarks import canary
-from core.numerics import NUMERICS_VERSION
+from core.schema.numerics import NUMERICS_VERSION
 
 COMMITTED = json.loads(canary.VALUES.read_text())
-ADVICE = ("the training numerics changed. If that was meant: bump NUMERICS_VERSION in core/numerics.py "
+ADVICE = ("the training numerics changed. If that was meant: bump NUMERICS_VERSION in core/schema/numerics.py "
           "(say what changed there), run `python -m benchmarks.canary --write`, and re-run the committed records "
           "(scripts/reproduce_cpu.sh) or say which stay valid and why. If not: find what changed the numbers.")
 
 
 def test_the_committed_values_belong_to_this_numerics_version():
-    assert COMMITTED["numerics"] == NUMERICS_VERSION, ("core/numerics.py was bumped: run "
+    assert COMMITTED["numerics"] == NUMERICS_VERSION, ("core/schema/numerics.py was bumped: run "
                                                       "`python -m benchmarks.canary --write` and commit the values")
     assert set(COMMITTED["canaries"]) == set(canary.CANARIES) == set(canary.RTOLS)
 

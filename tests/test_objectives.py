@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core import contrastive as nce
-from core.losses import simsiam_loss
-from core.objectives import InfoNCE, KeyQueue, Similarity, SwappedPrediction
+from core.objective import contrastive as nce
+from core.objective.losses import simsiam_loss
+from core.objective.objectives import InfoNCE, KeyQueue, Similarity, SwappedPrediction
 from tests.conftest import tiny_config
 
 

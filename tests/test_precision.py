@@ -1,15 +1,15 @@
-"""core.precision, the GPU training step's settings, exercised on the CPU: bf16 autocast, channels_last,
+"""core.runtime.precision, the GPU training step's settings, exercised on the CPU: bf16 autocast, channels_last,
 torch.compile and the backend flags. The defaults must change nothing (CPU records are bit-reproducible)."""
 import shutil
 
 import pytest
 import torch
 
-from core import precision
-from core.checkpoint import load_checkpoint
-from core.model import SimSiam
-from core.rundir import RunDir
-from core.train import train
+from core.model.simsiam import SimSiam
+from core.runtime import precision
+from core.runtime.checkpoint import load_checkpoint
+from core.runtime.run_directory import RunDir
+from core.train.loop import train
 from tests.conftest import ABLATION_PATHS, tiny_config
 
 QUIET = dict(log=lambda s: None)
@@ -128,10 +128,10 @@ def test_compiled_run_matches_eager_and_keeps_checkpoint_keys(tmp_path, switch):
 def test_compiled_whole_step_matches_the_eager_step_and_a_new_lr_is_no_recompile():
     from torch._dynamo.utils import counters
 
-    from core.objectives import make_objective
-    from core.optimizer import build_optimizer, set_lr
-    from core.step import lr_as_tensor, step_function, train_step
-    from core.targets import SameNetwork
+    from core.objective.objectives import make_objective
+    from core.objective.targets import SameNetwork
+    from core.optim.optimizer import build_optimizer, set_lr
+    from core.train.step import lr_as_tensor, step_function, train_step
     cpu = torch.device("cpu")
     g = torch.Generator().manual_seed(1)
     views = [tuple(torch.randn(16, 1, 16, 16, generator=g) for _ in range(2)) for _ in range(5)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.presets import preset_needs_gpu, preset_slurm
+from core.config.presets import preset_needs_gpu, preset_slurm
 from sweeps import slurm
 from sweeps.evaluate import summary_line
 from sweeps.run import cli, warn_without_gpu

@@ -15,8 +15,8 @@ import time
 import pytest
 import yaml
 
-from core.progress import PRETRAIN, Progress
-from core.train import train
+from core.runtime.progress_hooks import PRETRAIN, Progress
+from core.train.loop import train
 from sweeps.eta import rate, run_eta, sweep_eta
 from sweeps.progress import EVENT, Display, EventProgress, RunLine, parse_event, resolve_mode
 from sweeps.words import duration, plural
@@ -121,7 +121,7 @@ class Recorder(Progress):
 
 
 def test_training_reports_each_logged_row_and_its_evaluation_stages(tmp_path):
-    from core.rundir import RunDir
+    from core.runtime.run_directory import RunDir
     rec = Recorder()
     train(tiny_config(), tmp_path / "r", {}, log=lambda s: None, progress=rec)
     rows = [r for r in RunDir(tmp_path / "r").read_metrics() if r["step"] > 0]

@@ -1,4 +1,5 @@
-"""Named recipes (core/recipes/): the official code's recipe as one command, what it resolves to, and how a recipe
+"""Named recipes (core/config/recipes/): the official code's recipe as one command, what it resolves to, and how a
+recipe
 sits between the preset and a sweep's cases."""
 import re
 import shlex
@@ -8,12 +9,12 @@ import torch
 import yaml
 from torch import nn
 
-from core import recipes
-from core.backbones import build_backbone
-from core.config import ConfigError, apply_overrides, config_hash
-from core.model import SimSiam
-from core.presets import list_presets, preset_config
-from core.recipes import list_recipes, recipe_overrides
+from core.config import recipes
+from core.config.hyperparameters import ConfigError, apply_overrides, config_hash
+from core.config.presets import list_presets, preset_config
+from core.config.recipes import list_recipes, recipe_overrides
+from core.model.backbones import build_backbone
+from core.model.simsiam import SimSiam
 from sweeps.expand import expand
 from sweeps.run import cli, main, parse_args
 from sweeps.sweepfile import load_sweep

@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from core.config import Config, apply_overrides, config_hash
+from core.config.hyperparameters import Config, apply_overrides, config_hash
 from tests.conftest import REPO
 
 RECORDS = sorted(p.parent for p in (REPO / "records").rglob("config.yaml")

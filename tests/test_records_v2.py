@@ -10,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.config import ConfigError
-from core.numerics import NUMERICS_VERSION
-from core.record import COLLAPSED, NEAR_COLLAPSE, OK, collapse_status, numerics_version
-from core.rundir import RunDir
-from core.train import train
+from core.config.hyperparameters import ConfigError
+from core.runtime.run_directory import RunDir
+from core.schema.numerics import NUMERICS_VERSION
+from core.schema.record import COLLAPSED, NEAR_COLLAPSE, OK, collapse_status, numerics_version
+from core.train.loop import train
 from sweeps.expand import expand
 from sweeps.run import cli
 from sweeps.sweepfile import load_sweep
@@ -51,8 +51,8 @@ def test_the_backbone_spread_is_logged_at_every_knn_point_and_in_the_result(tmp_
 
 
 def test_backbone_spread_is_z_std_and_effective_rank_of_the_normalized_test_features():
-    from core.evaluate import Features, backbone_spread
-    from core.monitors import effective_rank
+    from core.eval.frozen_backbone import Features, backbone_spread
+    from core.eval.monitors import effective_rank
     q = torch.randn(50, 8).abs()
     out = backbone_spread(Features(torch.zeros(1, 8), torch.zeros(1), q, torch.zeros(50)))
     qn = F.normalize(q, dim=1)
@@ -61,9 +61,9 @@ def test_backbone_spread_is_z_std_and_effective_rank_of_the_normalized_test_feat
 
 
 def test_the_moving_average_eta_starts_from_the_random_networks_outputs():
-    from core.batches import make_source
-    from core.model import SimSiam
-    from core.targets import MovingAverageTargets
+    from core.data.batches import make_source
+    from core.model.simsiam import SimSiam
+    from core.objective.targets import MovingAverageTargets
     cfg = tiny_config(target__eta="moving_average", model__predictor="none")
     torch.manual_seed(0)
     source = make_source(cfg, torch.device("cpu"))

@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-import core.train
+import core.train.loop
 from sweeps.retry import FAILURES, reset_failed
 from sweeps.run import cli
 from sweeps.status import main as status
@@ -25,14 +25,14 @@ def _args(tmp_path, runs="runs"):
 
 
 def _fail_after_the_first_epoch(monkeypatch):
-    original = core.train._Training.end_of_epoch
+    original = core.train.loop._Training.end_of_epoch
 
     def end_of_epoch(self, epoch, *args):
         stop = original(self, epoch, *args)                  # logs and checkpoints the epoch
         if epoch == 0:
             raise RuntimeError("injected: the node went away")
         return stop
-    monkeypatch.setattr(core.train._Training, "end_of_epoch", end_of_epoch)
+    monkeypatch.setattr(core.train.loop._Training, "end_of_epoch", end_of_epoch)
 
 
 def _result(runs):

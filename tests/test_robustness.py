@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.rundir import RunDir
-from core.train import train
+from core.runtime.run_directory import RunDir
+from core.train.loop import train
 from sweeps.run import cli
 from tests.conftest import REPO, TINY, tiny_config
 

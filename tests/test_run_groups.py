@@ -1,4 +1,4 @@
-"""Never a verdict across runs that differ (core.run_groups, analysis.selection): a report judges only runs whose
+"""Never a verdict across runs that differ (core.config.run_groups, analysis.selection): a report judges only runs whose
 configs differ in their cases' own settings and the seed, of one preset and one numerics version; it refuses
 where that is not clear, and writes each group's report to a place of its own. Fixture run trees are made by
 the real expansion (sweeps.expand), as sweeps.run would prepare them; no torch."""
@@ -15,10 +15,10 @@ import yaml
 from analysis.report import write_all, write_report
 from analysis.runs import load_runs
 from analysis.selection import ReportError, with_groups
-from core.config import config_hash, dump_yaml
-from core.numerics import NUMERICS_VERSION
-from core.run_groups import OverCase, group_slug, identity_config, name_groups, run_group
-from core.sweepfile import known_sweeps, load_sweep
+from core.config.hyperparameters import config_hash, dump_yaml
+from core.config.run_groups import OverCase, group_slug, identity_config, name_groups, run_group
+from core.schema.numerics import NUMERICS_VERSION
+from core.schema.sweep_format import known_sweeps, load_sweep
 from sweeps.expand import expand
 from tests.conftest import REPO
 

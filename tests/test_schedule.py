@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from core.schedule import cosine_lr, scaled_lr
+from core.optim.schedule import cosine_lr, scaled_lr
 
 
 def test_linear_scaling_rule():
@@ -28,27 +28,27 @@ def test_warmup_ramps_linearly_then_decays():
 
 def _groups_and_config(**optim):
     import torch
-    from core.config import Config, apply_overrides
+    from core.config.hyperparameters import Config, apply_overrides
     f, h = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([{"params": [f], "name": "encoder"}, {"params": [h], "name": "predictor"}], lr=0.0)
     return opt, apply_overrides(Config(), {f"optim.{k}": v for k, v in optim.items()}, "test")
 
 
 def test_per_epoch_lr_is_main_simsiam_adjust_learning_rate_at_every_step_of_100_epochs():
-    from core.optimizer import set_lr
+    from core.optim.optimizer import set_lr
     init_lr, epochs, spe = 0.1, 100, 7
     opt, cfg = _groups_and_config(lr_every="epoch", pred_lr="constant", epochs=epochs)
     for epoch in range(epochs):
         official = init_lr * 0.5 * (1. + math.cos(math.pi * epoch / epochs))     # main_simsiam.py, per epoch
         for i in range(spe):
-            returned = set_lr(opt, cfg, init_lr, epoch + i / spe)               # as core.train calls it
+            returned = set_lr(opt, cfg, init_lr, epoch + i / spe)               # as core.train.loop calls it
             encoder, predictor = (g["lr"] for g in opt.param_groups)
             assert encoder == pytest.approx(official, rel=1e-12, abs=1e-15) and returned == encoder
             assert predictor == init_lr                                        # --fix-pred-lr: init_lr
 
 
 def test_per_step_lr_is_the_cosine_at_the_fractional_epoch_and_lower_within_an_epoch():
-    from core.optimizer import set_lr
+    from core.optim.optimizer import set_lr
     opt, cfg = _groups_and_config(epochs=100)
     assert cfg.optim.lr_every == "step"                                       # the default: records unchanged
     set_lr(opt, cfg, 0.1, 10 + 3 / 7)
@@ -60,15 +60,15 @@ def test_per_step_lr_is_the_cosine_at_the_fractional_epoch_and_lower_within_an_e
 
 
 def test_per_epoch_decays_the_predictor_too_when_its_lr_is_cosine():
-    from core.optimizer import set_lr
+    from core.optim.optimizer import set_lr
     opt, cfg = _groups_and_config(lr_every="epoch", pred_lr="cosine", epochs=10)
     set_lr(opt, cfg, 0.2, 4.9)
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1 * (1 + math.cos(math.pi * 0.4))] * 2)
 
 
 def test_per_epoch_warmup_ramps_at_each_epochs_end_so_no_epoch_trains_at_lr_0():
-    from core.optimizer import set_lr
-    from core.schedule import lr_at
+    from core.optim.optimizer import set_lr
+    from core.optim.schedule import lr_at
     opt, cfg = _groups_and_config(lr_every="epoch", epochs=100, warmup_epochs=10)
     for epoch, frac in [(0, 0.0), (0, 0.9), (4, 0.5), (9, 0.99)]:
         set_lr(opt, cfg, 0.8, epoch + frac)
@@ -82,7 +82,7 @@ def test_per_epoch_warmup_ramps_at_each_epochs_end_so_no_epoch_trains_at_lr_0():
 def test_the_per_epoch_mean_lr_is_above_the_per_step_mean_by_the_measured_share():
     """The issue's numbers: over an ImageNet schedule (2502 steps of 512, 100 epochs) the per-step mean lr is
     0.990x the per-epoch one, and the largest gap is 1.6% of the peak (written from the two formulas)."""
-    from core.schedule import lr_at
+    from core.optim.schedule import lr_at
     spe, epochs = 1281167 // 512, 100
     points = [e + i / spe for e in range(epochs) for i in range(0, spe, 9)]
     step = [lr_at(1.0, t, epochs, 0.0, "step") for t in points]
@@ -94,10 +94,10 @@ def test_the_per_epoch_mean_lr_is_above_the_per_step_mean_by_the_measured_share(
 
 @pytest.mark.parametrize("every", ["step", "epoch"])
 def test_training_sets_the_lr_the_switch_says(every, tmp_path):
-    """Through core.train: the logged lr of each logging point is the schedule's at its step (step: it falls
+    """Through core.train.loop: the logged lr of each logging point is the schedule's at its step (step: it falls
     within an epoch; epoch: it holds the epoch's start value)."""
-    from core.rundir import RunDir
-    from core.train import train
+    from core.runtime.run_directory import RunDir
+    from core.train.loop import train
     from tests.conftest import tiny_config
     cfg = tiny_config(optim__lr_every=every, run__log_every=1, optim__epochs=2, eval__linear="none")
     train(cfg, tmp_path / "r", {}, log=lambda *a, **k: None)

@@ -6,8 +6,8 @@ import json
 
 import yaml
 
-from core.numerics import NUMERICS_VERSION
-from core.sweepfile import load_sweep
+from core.schema.numerics import NUMERICS_VERSION
+from core.schema.sweep_format import load_sweep
 from tests.conftest import expanded_config
 from analysis.sequential import next_look, plan_look, run_looks, seeds_for, look_now
 

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from core.config import ConfigError
+from core.config.hyperparameters import ConfigError
 from sweeps.run import cli
 from sweeps.status import main as status_main
 from tests.conftest import TINY, tiny_config
@@ -90,8 +90,8 @@ def test_a_run_that_processes_cannot_split_is_refused_before_anything_is_created
 @pytest.mark.slow
 def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues(tmp_path):
     """DeferredRequeue: the signal stops train() at a step with last.pt saved; only then runs submitit's handler."""
-    from core.checkpoint import load_checkpoint
-    from core.train import Preempted, train
+    from core.runtime.checkpoint import load_checkpoint
+    from core.train.loop import Preempted, train
     from sweeps.slurm_job import DeferredRequeue
     cfg = tiny_config(optim__epochs=12)
     quiet = lambda *a: None  # noqa: E731
@@ -120,7 +120,7 @@ def test_submitit_signal_checkpoints_at_a_step_boundary_before_submitit_requeues
 
 
 def test_outside_training_the_signal_requeues_at_once(monkeypatch):
-    from core.train import request_stop
+    from core.train.loop import request_stop
     from sweeps.slurm_job import DeferredRequeue
     assert request_stop() is False                             # no loop is training in this process
     requeued = []
@@ -131,7 +131,7 @@ def test_outside_training_the_signal_requeues_at_once(monkeypatch):
 
 
 def test_a_run_that_keeps_dying_gives_up_with_the_reason(tmp_path):
-    from core.rundir import RunDir
+    from core.runtime.run_directory import RunDir
     from sweeps import runlock
     from sweeps.slurm_job import SlurmRun
     rd = RunDir(tmp_path / "run")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import stats
-from core.claims import parse_claim
+from core.schema.claims import parse_claim
 from analysis.collapse_site import diagnose, with_site
 from analysis.lr_check import DEPENDS, FAILS, HOLDS, NOT_TRIED, UNSURE, Tried, summarize, summary_kind
 from analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, Verdict

@@ -111,8 +111,8 @@ def test_a_run_a_slurm_job_holds_without_squeue_to_ask_is_pending_or_running(tmp
 def test_status_names_the_group_of_each_run(tmp_path, capsys):
     """Runs of stopgrad at the preset's base lr and at 0.05: two groups, each run's named in the table."""
     import yaml
-    from core.numerics import NUMERICS_VERSION
-    from core.sweepfile import load_sweep
+    from core.schema.numerics import NUMERICS_VERSION
+    from core.schema.sweep_format import load_sweep
     from tests.conftest import expanded_config
     sweep = load_sweep("stopgrad")
     for name, lr in (("a-s0-1", None), ("b-s0-2", 0.05)):

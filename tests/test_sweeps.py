@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.config import ConfigError
-from core.overrides import parse_set
+from core.config.hyperparameters import ConfigError
+from core.config.overrides import parse_set
 from sweeps.expand import expand
 from sweeps.run import cli
 from sweeps.sweepfile import known_sweeps, load_sweep

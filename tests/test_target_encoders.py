@@ -6,15 +6,15 @@ import json
 import pytest
 import torch
 
-from core.batches import make_source
-from core.losses import simsiam_loss
-from core.model import SimSiam, build_model
-from core.objectives import Similarity, make_objective
-from core.optimizer import build_optimizer
-from core.schedule import momentum_at
-from core.step import train_step
-from core.targets import KStepTargets, MomentumCopy, MovingAverageTargets, SameNetwork, make_targets
-from core.train import train
+from core.data.batches import make_source
+from core.model.simsiam import SimSiam, build_model
+from core.objective.losses import simsiam_loss
+from core.objective.objectives import Similarity, make_objective
+from core.objective.targets import KStepTargets, MomentumCopy, MovingAverageTargets, SameNetwork, make_targets
+from core.optim.optimizer import build_optimizer
+from core.optim.schedule import momentum_at
+from core.train.loop import train
+from core.train.step import train_step
 from tests.conftest import tiny_config
 
 QUIET = dict(log=lambda s: None)

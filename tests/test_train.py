@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.rundir import RunDir
-from core.train import train
+from core.runtime.run_directory import RunDir
+from core.train.loop import train
 from tests.conftest import REPO, tiny_config
 
 QUIET = dict(log=lambda s: None)
@@ -65,8 +65,8 @@ def _comparable(result: dict) -> dict:
 
 def _child(run_dir: Path, cfg) -> subprocess.Popen:
     RunDir(run_dir).write_config(cfg)
-    code = ("import sys; sys.path.insert(0, %r); from core.rundir import RunDir; "
-            "from core.train import train; rd = RunDir(%r); "
+    code = ("import sys; sys.path.insert(0, %r); from core.runtime.run_directory import RunDir; "
+            "from core.train.loop import train; rd = RunDir(%r); "
             "train(rd.read_config(), rd.path, {}, log=lambda s: None)") % (str(REPO), str(run_dir))
     return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
 
@@ -166,7 +166,7 @@ def test_a_run_stopped_at_another_batch_sizes_step_count(tmp_path):
     """Batch 32 on 128 images is 4 steps an epoch; 3 epochs at batch 64's 2 steps an epoch are 6 steps: the run
     stops after step 6 (epoch 1.5), its last kNN point and result there, and the cosine lr is read against the
     1.5 epochs those steps make, not optim.epochs' 3."""
-    from core.schedule import cosine_lr
+    from core.optim.schedule import cosine_lr
     cfg = tiny_config(optim__epochs=3, optim__steps_as_batch=64, run__log_every=1)    # 3 x 2 = 6 steps = 1.5 epochs
     result = train(cfg, tmp_path / "r", {}, **QUIET)
     assert result["step"] == 6 and result["epoch"] == 1.5
@@ -186,5 +186,5 @@ def test_a_finished_run_keeps_one_checkpoint_unless_asked_for_two(tmp_path):
     assert (tmp_path / "two" / "last.pt").exists() and (tmp_path / "two" / "prev.pt").exists()
     failed = train(tiny_config(run__keep_checkpoints=1, optim__batch_size=4096), tmp_path / "failed", {}, **QUIET)
     assert failed["status"] == "failed"                            # a failed run keeps what it has, for a retry
-    from core.config import Config
+    from core.config.hyperparameters import Config
     assert Config().run.keep_checkpoints == 1

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.rundir import RunDir
+from core.runtime.run_directory import RunDir
 from sweeps.expand import expand
 from sweeps.run import cli
 from sweeps.sweepfile import load_sweep

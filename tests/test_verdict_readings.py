@@ -9,7 +9,7 @@ import pytest
 from analysis import stats
 from analysis.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, WEAKER,
                                Facts, judge)
-from core.claims import parse_claim
+from core.schema.claims import parse_claim
 
 CASES = ["base", "row", "other"]
 DIM = 64

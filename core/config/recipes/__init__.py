@@ -1,0 +1,48 @@
+"""Named recipes: a published code's choices as overrides, applied on top of a preset (its scale) and under a
+sweep's cases (the ablation), as `python -m sweeps.run NAME --recipe official`.
+
+A recipe is a YAML file beside this module: `description`, `overrides` (at every preset) and `presets`
+({preset: overrides}), for values that depend on the preset's backbone. Every preset must be listed, so that a
+recipe never runs at a scale it does not describe. A recipe changes what a case starts from, not the case: a
+case that sets a key keeps its value, and `--set` wins over both (sweeps/expand.py). Not to be confused with a
+method's `recipe` in core/config/method_definitions.yaml (how the paper trained another method). Imports no torch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from core.schema.checks import ConfigError, suggest
+
+RECIPE_DIR = Path(__file__).resolve().parent
+SECTIONS = ("description", "overrides", "presets")
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+
+
+def _load(name: str) -> dict:
+    path = RECIPE_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"unknown recipe '{name}'{suggest(name, list_recipes())}; known: {', '.join(list_recipes())}")
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = set(data) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; a recipe has {', '.join(SECTIONS)}")
+    return data
+
+
+def recipe_description(name: str) -> str:
+    return " ".join(str(_load(name).get("description", "")).split())
+
+
+def recipe_overrides(name: str, preset: str) -> dict:
+    """What recipe `name` sets at `preset`: its overrides, then its values for that preset."""
+    data = _load(name)
+    per_preset = data.get("presets") or {}
+    if preset not in per_preset:
+        raise ConfigError(f"recipe '{name}' does not say what it means at preset '{preset}' "
+                          f"({RECIPE_DIR / name}.yaml, presets: {', '.join(per_preset) or 'none'})")
+    return {**(data.get("overrides") or {}), **(per_preset[preset] or {})}
