@@ -5,8 +5,9 @@ default) from Student's t at the estimate's degrees of freedom:
 - a row's metric: the mean over its n seeds, SE = sample std / sqrt(n), df = n - 1;
 - a difference between two rows (or two metrics of one row), or a ratio of differences (a claim in the
   scale's own units): paired by seed when both sides have the same seeds (the same seed gives both rows the
-  same initial weights and the same augmentation stream), from the per-seed values, df = n - 1; otherwise
-  Welch: SE = sqrt(sa^2/na + f^2 sb^2/nb), df by Welch-Satterthwaite;
+  same initial weights and the same augmentation stream), over the seeds both sides have, from the per-seed
+  values, df = n - 1; sides that share fewer than two seeds: Welch, SE = sqrt(sa^2/na + f^2 sb^2/nb), df by
+  Welch-Satterthwaite;
 - a share of runs (a status claim): exact (Clopper-Pearson) one-sided bounds of a binomial proportion.
 
 `decide` places the interval against the range the claim needs (low, high): inside it is "reproduced",
@@ -98,12 +99,14 @@ def welch_df(sa: float, na: int, sb: float, nb: int) -> float:
 
 
 def difference(a: dict, b: dict, factor: float = 1.0) -> Estimate:
-    """a - factor x b from per-seed values {seed: value}: paired when both have the same seeds, else Welch.
-    n is the number of pairs, or the smaller side's count."""
+    """a - factor x b from per-seed values {seed: value}: paired over the seeds both have when they share at
+    least two (a row with seeds the other lacks, e.g. a baseline given more seeds for another claim, pairs on
+    the shared ones), else Welch. n is the number of pairs, or the smaller side's count."""
     if not a or not b:
         raise ValueError("no values")
-    if set(a) == set(b):
-        return replace(mean_se([a[s] - factor * b[s] for s in sorted(a)]), paired=True)
+    shared = sorted(set(a) & set(b))
+    if len(shared) >= 2:
+        return replace(mean_se([a[s] - factor * b[s] for s in shared]), paired=True)
     ea, eb = mean_se(list(a.values())), mean_se(list(b.values()))
     if ea.n > 1 and eb.n > 1:
         sb = abs(factor) * eb.se

@@ -30,6 +30,9 @@ def test_a_difference_is_paired_by_seed_when_the_seeds_match():
     welch = stats.difference(a, {5: 69.0, 6: 73.0, 7: 80.0})
     assert not welch.paired and welch.se == pytest.approx(math.sqrt(25 / 3 + 31 / 3))
     assert stats.difference(a, b, factor=2).value == pytest.approx(75.0 - 2 * 74.0)
+    # a row with more seeds (a baseline given seeds for another claim) pairs on the seeds both have
+    more = stats.difference({**a, 3: 90.0, 4: 60.0}, b)
+    assert more.paired and more.n == 3 and more.value == pytest.approx(1.0)
 
 
 def test_the_t_quantile_and_welch_df_match_the_formulas():
