@@ -93,7 +93,7 @@ class RunLine:
         if not self.total:
             return (self.stage + "...") if self.stage else "setting up"
         parts = [f"{self.phase} step {self.step}/{self.total}",
-                 f"epoch {self.step / self.spe:.2f}/{self.total // self.spe}"]
+                 f"epoch {self.step / self.spe:.2f}/{self.total / self.spe:g}"]
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         r = self.rate()

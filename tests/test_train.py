@@ -177,6 +177,8 @@ def test_a_run_stopped_at_another_batch_sizes_step_count(tmp_path):
     assert lrs[5] == pytest.approx(cosine_lr(peak, 1 + 0 / 4, 1.5))      # step 5 is epoch 1's first step
     assert lrs[6] == pytest.approx(cosine_lr(peak, 1 + 1 / 4, 1.5))
     assert max(r["step"] for r in rows) == 6
+    ends = [r for r in rows if r["step"] == 6]                      # one row for the last step, with its loss
+    assert len(ends) == 1 and ends[0]["loss"] < 0 and ends[0]["z_std"] > 0
 
 
 def test_a_finished_run_keeps_one_checkpoint_unless_asked_for_two(tmp_path):

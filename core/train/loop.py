@@ -245,13 +245,13 @@ class _Training:
             if dp.active:                                    # the mean over ranks, so every rank logs alike
                 step_stats = distributed.all_reduce_sum(step_stats, dp.world) / dp.world
             sums += step_stats                               # (2,) onto both rows; no host sync
-            log_now = state.step % cfg.run.log_every == 0 and i < spe - 1
+            last = state.step == self.total_steps            # optim.steps_as_batch can end inside an epoch
+            log_now = state.step % cfg.run.log_every == 0 and i < spe - 1 and not last   # the end row logs it
             # stop between steps, but not inside a k-step block (its targets are not checkpointed) and not
             # at an epoch's last step (its end-of-epoch work comes first); data-parallel ranks agree on it
             # at logging points only (one all-reduce there, none per step)
             stop_now = ((not dp.active or log_now) and i < spe - 1 and (i + 1) % k == 0
                         and self.stop_asked(stop.set))
-            last = state.step == self.total_steps            # optim.steps_as_batch can end inside an epoch
             if log_now or stop_now or i == spe - 1 or last:
                 if not state.pull(sums):  # a NaN/inf loss or z_std is caught here, within log_every steps
                     self.log(f"[{self.name}] diverged: non-finite loss or z_std in steps {pulled + 1}-{state.step}")
