@@ -32,12 +32,19 @@ def _number(text) -> float | None:
     return x if math.isfinite(x) and x > 0 else None
 
 
+def axis_cases(sweep: Sweep) -> list[str]:
+    """The rows whose label is a number (the axis); a row named otherwise (Table 2's "64, at 256's steps") is
+    a check beside the axis, in the table but not on it."""
+    return [c for c in sweep.cases if _number(c) is not None]
+
+
 def numeric_axis(sweep: Sweep) -> str | None:
-    """The config key whose value is each row's label (e.g. optim.batch_size), or None."""
-    xs = [_number(c) for c in sweep.cases]
-    if sweep.grid or len(xs) < 2 or any(x is None for x in xs):
+    """The config key whose value is each axis row's label (e.g. optim.batch_size), or None."""
+    cases = axis_cases(sweep)
+    xs = [_number(c) for c in cases]
+    if sweep.grid or len(xs) < 2:
         return None
-    overrides = [sweep.overrides.get(c, {}) for c in sweep.cases]
+    overrides = [sweep.overrides.get(c, {}) for c in cases]
     for key in sorted(set.intersection(*(set(o) for o in overrides))):
         if all(_number(o[key]) == x and not isinstance(o[key], bool) for o, x in zip(overrides, xs)):
             return key
@@ -74,6 +81,7 @@ def _log2_axis(ax, xs, label) -> None:
 
 def axis_figure(table: pd.DataFrame, runs: pd.DataFrame, sweep: Sweep, key: str, title: str = "") -> Figure:
     """`table`: aggregate() rows (labels are the x values); `runs`: the finished runs (dim, dataset)."""
+    table = table[table["case"].isin(axis_cases(sweep))]
     xs = [float(c) for c in table["case"]]
     statuses = list(table["status"])
     label = AXIS_LABELS.get(key, key)
