@@ -18,6 +18,10 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from core.model.simsiam import build_model
+from core.runtime.checkpoint import Unusable
+from core.runtime.checkpoint_fit import weights_fit
+
 PREFIX = "backbone."                           # core.model.simsiam.SimSiam keeps the backbone under this name
 TORCHVISION = {"resnet50": "resnet50", "cifar_resnet18": "resnet18"}
 HOW_TO_BUILD = {
@@ -73,3 +77,18 @@ def detectron2_checkpoint(state: dict[str, torch.Tensor]) -> dict:
     """The converter's pickled dict from a torchvision state dict: numpy arrays under detectron2's names."""
     return {"model": {detectron2_name(k): v.numpy() for k, v in state.items()}, "__author__": AUTHOR,
             "matching_heuristics": True}
+
+
+def backbone_fit(cfg):
+    """A finished run's last.pt read for its backbone alone (sweeps.export): the shapes of the run's backbone,
+    built for the input channels its conv1 was trained on."""
+    def check(ckpt: dict) -> None:
+        saved = ckpt["model"] if isinstance(ckpt["model"], dict) else {}
+        stem = next((v for k, v in saved.items() if k.startswith("backbone.") and isinstance(v, torch.Tensor)
+                     and v.dim() == 4), None)             # the first conv: its input channels are the images'
+        if stem is None:
+            raise Unusable("does not fit: model holds no backbone convolution")
+        with torch.device("meta"):                      # shapes only: no memory, no random draws
+            layout = build_model(cfg, stem.shape[1]).state_dict()
+        weights_fit(layout, prefix="backbone.")(ckpt)
+    return check

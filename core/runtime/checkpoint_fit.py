@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from core.model.simsiam import build_model
 from core.runtime.checkpoint import Unusable
-from core.train.state import TrainState
 
 
 def same_layout(saved, live, where: str) -> None:
@@ -58,22 +56,6 @@ def optimizer_fits(saved, optimizer: torch.optim.Optimizer, where: str = "optimi
                                f"{tuple(value.shape)}, the parameter {tuple(shapes[pid]) if pid in shapes else None}")
 
 
-def pretraining_fit(model, optimizer, targets, objective):
-    """last.pt / prev.pt for core.train.loop's resume (the keys core.train.loop saves; "eta" is the pre-Sec. 6
-    "targets")."""
-    def check(ckpt: dict) -> None:
-        same_layout(ckpt["model"], model.state_dict(), "model")
-        optimizer_fits(ckpt["optimizer"], optimizer)
-        same_layout(ckpt["torch_rng"], torch.get_rng_state(), "torch_rng")
-        if ckpt["torch_rng"].dtype != torch.uint8:
-            raise Unusable(f"does not fit: torch_rng is {ckpt['torch_rng'].dtype}, not an RNG state (uint8)")
-        same_layout(ckpt.get("targets", ckpt.get("eta")), targets.state_dict(), "targets")
-        same_layout(ckpt.get("objective"), objective.state_dict(), "objective")
-        step_of(ckpt)
-        TrainState.from_dict(ckpt["state"])
-    return check
-
-
 def weights_fit(model_state: dict, prefix: str = ""):
     """A finished run's checkpoint read for its weights: "model" holds `model_state`'s keys under `prefix`
     (shapes as there), and "state" its step."""
@@ -84,21 +66,6 @@ def weights_fit(model_state: dict, prefix: str = ""):
         same_layout({k: v for k, v in saved.items() if k.startswith(prefix)},
                     {k: v for k, v in model_state.items() if k.startswith(prefix)}, "model")
         step_of(ckpt)
-    return check
-
-
-def backbone_fit(cfg):
-    """A finished run's last.pt read for its backbone alone (sweeps.export): the shapes of the run's backbone,
-    built for the input channels its conv1 was trained on."""
-    def check(ckpt: dict) -> None:
-        saved = ckpt["model"] if isinstance(ckpt["model"], dict) else {}
-        stem = next((v for k, v in saved.items() if k.startswith("backbone.") and isinstance(v, torch.Tensor)
-                     and v.dim() == 4), None)             # the first conv: its input channels are the images'
-        if stem is None:
-            raise Unusable("does not fit: model holds no backbone convolution")
-        with torch.device("meta"):                      # shapes only: no memory, no random draws
-            layout = build_model(cfg, stem.shape[1]).state_dict()
-        weights_fit(layout, prefix="backbone.")(ckpt)
     return check
 
 

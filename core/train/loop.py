@@ -38,7 +38,7 @@ from core.runtime import distributed, precision
 from core.runtime.checkpoint import LINEAR as LINEAR_CKPT
 from core.runtime.checkpoint import PRETRAIN as PRETRAIN_CKPT
 from core.runtime.checkpoint import drop_previous, load_checkpoint, save_checkpoint
-from core.runtime.checkpoint_fit import pretraining_fit
+from core.train.resume_fit import pretraining_fit
 from core.runtime.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy
 from core.runtime.progress_hooks import PRETRAIN, Progress, timed_stage
 from core.runtime.run_directory import FollowerRunDir, RunDir, base_meta
