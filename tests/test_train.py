@@ -160,6 +160,7 @@ def test_effective_rank_is_logged_with_z_std(tmp_path):
     assert result["z_erank"] == rows[-1]["z_erank"]
 
 
+@pytest.mark.slow
 def test_a_finished_run_keeps_one_checkpoint_unless_asked_for_two(tmp_path):
     train(tiny_config(run__keep_checkpoints=1), tmp_path / "one", {}, **QUIET)
     assert (tmp_path / "one" / "last.pt").exists() and not (tmp_path / "one" / "prev.pt").exists()
