@@ -95,13 +95,12 @@ def main(argv=None) -> int:
         print(format_table(rows))
         print(summary(rows))
         return 0
-    if args.retry_failed:
-        from sweeps.retry import retry
-        for line in retry(rows, {s.run_id: s.run_dir for s in specs}, args.dry_run):
-            print(line)
-        rows = sweep_status([s.run_dir for s in specs])
-    pending, twins = plan(args, specs, rows)
+    retrying = {r.run_id for r in rows if r.state is RunState.FAILED} if args.retry_failed else set()
+    pending, twins = plan(args, specs, rows, retrying)
     if args.dry_run:
+        from sweeps.retry import retry
+        for line in retry([s.run_dir for s in pending if s.run_id in retrying], dry_run=True):
+            print(line)
         to_train = [s for s in pending if s.run_id not in twins]
         print(f"{plural(len(to_train), 'run')} of {len(specs)} would start or resume (dry run: nothing started)")
         if to_train and options is not None:
@@ -109,7 +108,7 @@ def main(argv=None) -> int:
                 print(line)
             slurm.submit(to_train, options, dry_run=True)
         return 0
-    if pending and start(args, sweep, pending, twins, options) == "submitted":
+    if pending and start(args, sweep, pending, twins, options, retrying) == "submitted":
         return 0
     return finish(args, sweep, specs)
 
@@ -167,9 +166,10 @@ def expand_args(args):
     return sweep, expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases)
 
 
-def plan(args, specs: list, rows: list) -> tuple[list, dict]:
-    """Stale runs handled (--stale), every run listed with its state: the runs to start or copy, and
-    {run id: the finished twin whose record it copies} (sweeps.twins; copied only once the checks pass)."""
+def plan(args, specs: list, rows: list, retrying: set) -> tuple[list, dict]:
+    """Stale runs handled (--stale), every run listed with its state: the runs to start, resume, retry (the failed
+    runs in `retrying`) or copy, and {run id: the finished twin whose record it copies} (sweeps.twins; copied,
+    and the failed runs reset, only once the checks pass)."""
     held = {r.run_id for r in rows if r.state.held}
     for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_finished,
                              args.dry_run):
@@ -179,7 +179,7 @@ def plan(args, specs: list, rows: list) -> tuple[list, dict]:
         job = f"  (job {row.job_id})" if row.state.held and row.job_id != "-" else ""
         print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row.text}{job}")
     busy = {r.run_id for r in rows if r.state.held}
-    pending = [s for s in specs if not is_finished(s.run_dir) and s.run_id not in busy]
+    pending = [s for s in specs if (s.run_id in retrying or not is_finished(s.run_dir)) and s.run_id not in busy]
     twins = {}
     if pending and not args.no_reuse:
         from sweeps.twins import match_twins, twin_line
@@ -243,10 +243,11 @@ def _identity(key: str) -> bool:
     return spec.metadata.get("identity", True)
 
 
-def start(args, sweep, pending: list, twins: dict, options) -> str:
-    """Check everything, copy the twins' records, prepare the run directories, then run them here or submit
-    them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
+def start(args, sweep, pending: list, twins: dict, options, retrying: set) -> str:
+    """Check everything, reset the failed runs to retry, copy the twins' records, prepare the run directories,
+    then run them here or submit them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
     from sweeps.prepare import check_all, prepare
+    from sweeps.retry import retry
     from sweeps.twins import adopt, twin_line
     to_train = [s for s in pending if s.run_id not in twins]
     if to_train:
@@ -258,6 +259,8 @@ def start(args, sweep, pending: list, twins: dict, options) -> str:
                 print(line, file=sys.stderr if line.startswith("warning") else sys.stdout)
         else:
             warn_without_gpu(args.preset, to_train)
+    for line in retry([s.run_dir for s in to_train if s.run_id in retrying], dry_run=False):
+        print(line)
     for spec in pending:
         if spec.run_id in twins:
             adopt(spec, twins[spec.run_id])
