@@ -21,7 +21,8 @@ from sweeps import slurm, stale
 from sweeps.commands import module_command
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand
-from sweeps.interrupts import Interrupted
+from sweeps.interrupts import Interrupted, interrupted_line
+from sweeps.notes import not_applied, warn_without_gpu
 from sweeps.progress import MODES, Display
 from sweeps.status import RunState, format_table, is_finished, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
@@ -198,51 +199,6 @@ def plan(args, specs: list, rows: list, retrying: set) -> tuple[list, dict]:
     return pending, twins
 
 
-def warn_without_gpu(preset: str, specs: list) -> None:
-    """A GPU preset launched here, where there is no GPU: say so before anything starts."""
-    from core.presets import preset_needs_gpu
-    if not preset_needs_gpu(preset) or all(s.config.run.device == "cpu" for s in specs):
-        return
-    import torch
-    if torch.cuda.is_available():
-        return
-    print(f"warning: preset {preset} is sized for a GPU and this machine has none: its runs train on the CPU "
-          "(run.device auto), far slower, and a run.device cuda run fails; Ctrl-C stops them with their "
-          "checkpoints saved", file=sys.stderr)
-
-
-def not_applied(specs: list, pending: list) -> list[str]:
-    """A note per setting that does not change what is computed (run.logger, data.root, ...: not in the run id)
-    asked for here but differing in finished runs, whose records are complete: it was not applied to them."""
-    from core.config import Config, all_keys, get
-    from core.rundir import RunDir
-    keys = [k for k in all_keys() if not _identity(k)]
-    todo = {s.run_id for s in pending}
-    missed: dict[str, list[str]] = {}
-    for spec in specs:
-        if spec.run_id in todo or not (spec.run_dir / "config.yaml").exists():
-            continue
-        try:
-            done = RunDir(spec.run_dir).read_config()
-        except ConfigError:
-            continue
-        for key in keys:
-            if get(spec.config, key) != get(done, key) and get(spec.config, key) != get(Config(), key):
-                missed.setdefault(f"{key}={get(spec.config, key)}", []).append(spec.run_id)
-    return [f"note: {setting} was not applied to {plural(len(runs), 'finished run')} ({', '.join(runs[:3])}"
-            f"{', ...' if len(runs) > 3 else ''}): it changes how a run trains, and they have trained"
-            for setting, runs in missed.items()]
-
-
-def _identity(key: str) -> bool:
-    import dataclasses
-
-    from core.config import Config
-    sec, name = key.split(".", 1)
-    spec = {f.name: f for f in dataclasses.fields(getattr(Config(), sec))}[name]
-    return spec.metadata.get("identity", True)
-
-
 def start(args, sweep, pending: list, twins: dict, options, retrying: set) -> str:
     """Check everything, reset the failed runs to retry, copy the twins' records, prepare the run directories,
     then run them here or submit them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
@@ -321,13 +277,6 @@ def cli(argv=None) -> int:
         print(interrupted_line(Interrupted(signal.SIGINT), module_command("sweeps.run", args)), file=sys.stderr,
               flush=True)
         return 128 + signal.SIGINT
-
-
-def interrupted_line(stop: Interrupted, command: str) -> str:
-    """One line: where each run stopped, and the command that resumes the sweep."""
-    how = signal.Signals(stop.signum).name + (" twice" if stop.at_once else "")
-    where = "; ".join(f"{run} {text}" for run, text in stop.stopped.items()) or "no run was training"
-    return f"interrupted ({how}): {where}. The same command resumes the sweep: {command}"
 
 
 if __name__ == "__main__":
