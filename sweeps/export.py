@@ -92,8 +92,8 @@ def export(run_dir: Path, out: Path, detectron2: bool, data_root: str | None = N
     import torch
 
     from core.eval.backbone_export import ExportError, check_exportable, detectron2_checkpoint, torchvision_state_dict
-    from core.runtime.checkpoint import load_final
     from core.eval.backbone_export import backbone_fit
+    from core.runtime.checkpoint import load_final
     from core.runtime.run_directory import RunDir
     rd = RunDir(run_dir)
     cfg = rd.read_config()

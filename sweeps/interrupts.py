@@ -46,3 +46,10 @@ class SweepSignals:
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def interrupted_line(stop: Interrupted, command: str) -> str:
+    """One line: where each run stopped, and the command that resumes the sweep."""
+    how = signal.Signals(stop.signum).name + (" twice" if stop.at_once else "")
+    where = "; ".join(f"{run} {text}" for run, text in stop.stopped.items()) or "no run was training"
+    return f"interrupted ({how}): {where}. The same command resumes the sweep: {command}"

@@ -91,7 +91,7 @@ class RunLine:
     def text(self, now: float) -> str:
         """'pretrain step 120/390, epoch 3.08/10, loss -0.8123, 4.52 steps/s, ETA 1m00s' (and the stage)."""
         if not self.total:
-            return (self.stage + "...") if self.stage else "setting up"
+            return (self.stage + "...") if self.stage else "setting up (data, model)..."
         parts = [f"{self.phase} step {self.step}/{self.total}",
                  f"epoch {self.step / self.spe:.2f}/{self.total / self.spe:g}"]
         if self.loss is not None:
@@ -132,7 +132,7 @@ class Display:
     def run_started(self, name: str) -> None:
         self.runs[name] = RunLine(name)
         if self.mode == "bar":
-            self._bar(name)
+            self._show(self.runs[name], time.monotonic(), stepped=False)       # 'setting up' from the first second
         self._sweep_changed()
 
     def run_ended(self, name: str, finished: bool = True) -> None:

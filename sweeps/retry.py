@@ -40,18 +40,16 @@ def reset_failed(run_dir: Path) -> dict:
     return result
 
 
-def retry(rows, run_dirs: dict, dry_run: bool) -> list[str]:
-    """Reset every failed run among `rows` (sweeps.status rows; `run_dirs`: run id -> directory) that nobody
-    holds; lines saying what was (or, with dry_run, would be) retried and from where."""
+def retry(run_dirs: list[Path], dry_run: bool) -> list[str]:
+    """Reset each failed run of `run_dirs` (unless dry_run); lines saying what was (or would be) retried and from
+    where."""
     lines = []
-    for row in rows:
-        if row.state.value != FAILED:
-            continue
-        run_dir = run_dirs[row.run_id]
+    for run_dir in run_dirs:
+        result = read_result(run_dir) or {}
         step = checkpoint_step(run_dir)
         start = "starts over (no checkpoint)" if step is None else f"resumes from its checkpoint (step {step})"
         what = "would retry" if dry_run else "retry"
-        lines.append(f"  {what} {row.run_id}: it failed ({one_line(row.detail, 120)}); {start}")
+        lines.append(f"  {what} {Path(run_dir).name}: it failed ({one_line(result.get('reason'), 120)}); {start}")
         if not dry_run:
             reset_failed(run_dir)
     return lines

@@ -24,7 +24,8 @@ from sweeps import slurm, stale
 from sweeps.commands import module_command
 from sweeps.executors import EXECUTORS
 from sweeps.expand import expand
-from sweeps.interrupts import Interrupted
+from sweeps.interrupts import Interrupted, interrupted_line
+from sweeps.notes import not_applied, warn_without_gpu
 from sweeps.progress import MODES, Display
 from sweeps.status import RunState, format_table, is_finished, summary, sweep_status
 from sweeps.sweepfile import check_seeds, known_sweeps, load_sweep
@@ -113,13 +114,12 @@ def main(argv=None) -> int:
         print(format_table(rows))
         print(summary(rows))
         return 0
-    if args.retry_failed:
-        from sweeps.retry import retry
-        for line in retry(rows, {s.run_id: s.run_dir for s in specs}, args.dry_run):
-            print(line)
-        rows = sweep_status([s.run_dir for s in specs])
-    pending, twins = plan(args, specs, rows)
+    retrying = {r.run_id for r in rows if r.state is RunState.FAILED} if args.retry_failed else set()
+    pending, twins = plan(args, specs, rows, retrying)
     if args.dry_run:
+        from sweeps.retry import retry
+        for line in retry([s.run_dir for s in pending if s.run_id in retrying], dry_run=True):
+            print(line)
         to_train = [s for s in pending if s.run_id not in twins]
         print(f"{plural(len(to_train), 'run')} of {len(specs)} would start or resume (dry run: nothing started)")
         if to_train and options is not None:
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
                 print(line)
             slurm.submit(to_train, options, dry_run=True)
         return 0
-    if pending and start(args, sweep, pending, twins, options) == "submitted":
+    if pending and start(args, sweep, pending, twins, options, retrying) == "submitted":
         return 0
     return finish(args, sweep, specs)
 
@@ -189,9 +189,10 @@ def expand_args(args):
     return sweep, expand(sweep, args.preset, Path(args.runs_dir), args.seeds, sets, args.cases, args.recipe)
 
 
-def plan(args, specs: list, rows: list) -> tuple[list, dict]:
-    """Stale runs handled (--stale), every run listed with its state: the runs to start or copy, and
-    {run id: the finished twin whose record it copies} (sweeps.twins; copied only once the checks pass)."""
+def plan(args, specs: list, rows: list, retrying: set) -> tuple[list, dict]:
+    """Stale runs handled (--stale), every run listed with its state: the runs to start, resume, retry (the failed
+    runs in `retrying`) or copy, and {run id: the finished twin whose record it copies} (sweeps.twins; copied,
+    and the failed runs reset, only once the checks pass)."""
     held = {r.run_id for r in rows if r.state.held}
     for line in stale.handle([s.run_dir for s in specs if s.run_id not in held], args.stale, is_finished,
                              args.dry_run):
@@ -201,7 +202,7 @@ def plan(args, specs: list, rows: list) -> tuple[list, dict]:
         job = f"  (job {row.job_id})" if row.state.held and row.job_id != "-" else ""
         print(f"  {spec.run_id:40s} {spec.case:20s} seed {spec.seed}  {row.text}{job}")
     busy = {r.run_id for r in rows if r.state.held}
-    pending = [s for s in specs if not is_finished(s.run_dir) and s.run_id not in busy]
+    pending = [s for s in specs if (s.run_id in retrying or not is_finished(s.run_dir)) and s.run_id not in busy]
     twins = {}
     if pending and not args.no_reuse:
         from sweeps.twins import match_twins, twin_line
@@ -220,55 +221,11 @@ def plan(args, specs: list, rows: list) -> tuple[list, dict]:
     return pending, twins
 
 
-def warn_without_gpu(preset: str, specs: list) -> None:
-    """A GPU preset launched here, where there is no GPU: say so before anything starts."""
-    from core.config.presets import preset_needs_gpu
-    if not preset_needs_gpu(preset) or all(s.config.run.device == "cpu" for s in specs):
-        return
-    import torch
-    if torch.cuda.is_available():
-        return
-    print(f"warning: preset {preset} is sized for a GPU and this machine has none: its runs train on the CPU "
-          "(run.device auto), far slower, and a run.device cuda run fails; Ctrl-C stops them with their "
-          "checkpoints saved", file=sys.stderr)
-
-
-def not_applied(specs: list, pending: list) -> list[str]:
-    """A note per setting that does not change what is computed (run.logger, data.root, ...: not in the run id)
-    asked for here but differing in finished runs, whose records are complete: it was not applied to them."""
-    from core.config.hyperparameters import Config, all_keys, get
-    from core.runtime.run_directory import RunDir
-    keys = [k for k in all_keys() if not _identity(k)]
-    todo = {s.run_id for s in pending}
-    missed: dict[str, list[str]] = {}
-    for spec in specs:
-        if spec.run_id in todo or not (spec.run_dir / "config.yaml").exists():
-            continue
-        try:
-            done = RunDir(spec.run_dir).read_config()
-        except ConfigError:
-            continue
-        for key in keys:
-            if get(spec.config, key) != get(done, key) and get(spec.config, key) != get(Config(), key):
-                missed.setdefault(f"{key}={get(spec.config, key)}", []).append(spec.run_id)
-    return [f"note: {setting} was not applied to {plural(len(runs), 'finished run')} ({', '.join(runs[:3])}"
-            f"{', ...' if len(runs) > 3 else ''}): it changes how a run trains, and they have trained"
-            for setting, runs in missed.items()]
-
-
-def _identity(key: str) -> bool:
-    import dataclasses
-
-    from core.config.hyperparameters import Config
-    sec, name = key.split(".", 1)
-    spec = {f.name: f for f in dataclasses.fields(getattr(Config(), sec))}[name]
-    return spec.metadata.get("identity", True)
-
-
-def start(args, sweep, pending: list, twins: dict, options) -> str:
-    """Check everything, copy the twins' records, prepare the run directories, then run them here or submit
-    them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
+def start(args, sweep, pending: list, twins: dict, options, retrying: set) -> str:
+    """Check everything, reset the failed runs to retry, copy the twins' records, prepare the run directories,
+    then run them here or submit them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
     from sweeps.prepare import check_all, prepare
+    from sweeps.retry import retry
     from sweeps.twins import adopt, twin_line
     to_train = [s for s in pending if s.run_id not in twins]
     if to_train:
@@ -280,6 +237,8 @@ def start(args, sweep, pending: list, twins: dict, options) -> str:
                 print(line, file=sys.stderr if line.startswith("warning") else sys.stdout)
         else:
             warn_without_gpu(args.preset, to_train)
+    for line in retry([s.run_dir for s in to_train if s.run_id in retrying], dry_run=False):
+        print(line)
     for spec in pending:
         if spec.run_id in twins:
             adopt(spec, twins[spec.run_id])
@@ -381,13 +340,6 @@ def cli(argv=None) -> int:
         print(interrupted_line(Interrupted(signal.SIGINT), module_command("sweeps.run", args)), file=sys.stderr,
               flush=True)
         return 128 + signal.SIGINT
-
-
-def interrupted_line(stop: Interrupted, command: str) -> str:
-    """One line: where each run stopped, and the command that resumes the sweep."""
-    how = signal.Signals(stop.signum).name + (" twice" if stop.at_once else "")
-    where = "; ".join(f"{run} {text}" for run, text in stop.stopped.items()) or "no run was training"
-    return f"interrupted ({how}): {where}. The same command resumes the sweep: {command}"
 
 
 if __name__ == "__main__":

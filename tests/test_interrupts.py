@@ -18,7 +18,7 @@ import yaml
 from core.runtime.run_directory import RunDir
 from core.runtime.stopping import StopFlag
 from sweeps.interrupts import Interrupted
-from sweeps.run import interrupted_line
+from sweeps.interrupts import interrupted_line
 from tests.conftest import REPO, TINY
 
 SETS = [a for k, v in TINY.items() if k != "run.device" for a in ("--set", f"{k}={v}")]

@@ -85,11 +85,12 @@ def test_a_mirror_turned_on_late_catches_up_from_metrics_jsonl(tmp_path):
     assert "collapsed" not in got                       # booleans are not curves
 
 
-def test_with_the_logger_off_nothing_of_tensorboard_is_imported(tmp_path):
+def test_with_the_logger_off_nothing_of_tensorboard_or_wandb_is_imported(tmp_path):
     code = ("import sys; sys.path.insert(0, %r); from tests.conftest import tiny_config; "
             "from core.train.loop import train; train(tiny_config(), %r, {}, log=lambda s: None); "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'tensorboard' or m == 'core.runtime.live_log'"
-            " or m.startswith('torch.utils.tensorboard')]; assert not bad, bad") % (str(REPO), str(tmp_path / "r"))
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorboard', 'wandb') "
+            "or m == 'core.runtime.live_log' or m.startswith('torch.utils.tensorboard')]; assert not bad, bad") % (
+        str(REPO), str(tmp_path / "r"))
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert (tmp_path / "r" / "result.json").exists() and not (tmp_path / "r" / "tb").exists()
 

@@ -9,7 +9,8 @@ import pytest
 from core.config.presets import preset_needs_gpu, preset_slurm
 from sweeps import slurm
 from sweeps.evaluate import summary_line
-from sweeps.run import cli, warn_without_gpu
+from sweeps.notes import warn_without_gpu
+from sweeps.run import cli
 from tests.conftest import tiny_config
 
 

@@ -73,10 +73,8 @@ def test_a_failed_run_without_a_checkpoint_starts_over(tmp_path, capsys):
     run.mkdir(parents=True)
     (run / "result.json").write_text(json.dumps({"status": "failed", "reason": "DataError: gone"}))
     (run / "attempts.jsonl").write_text('{"job_id": "7", "step": 0}\n')
-    from sweeps.status import sweep_status
     from sweeps.retry import retry
-    [row] = sweep_status([run])
-    assert retry([row], {row.run_id: run}, dry_run=True) == [
+    assert retry([run], dry_run=True) == [
         "  would retry a-s0-x: it failed (DataError: gone); starts over (no checkpoint)"]
     assert (run / "result.json").exists()                     # a dry run changes nothing
     assert reset_failed(run)["reason"] == "DataError: gone"

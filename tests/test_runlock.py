@@ -125,7 +125,7 @@ def test_inline_sweep_skips_a_run_another_live_process_holds(tmp_path, capsys):
     assert runlock.acquire(run_dirs[0], held) is None
     assert cli(_tiny_args(tmp_path, "--no-report")) == 0
     out = capsys.readouterr().out
-    assert "skip" in out and "1 runs are held by another process or job" in out
+    assert "skip" in out and "1 run held by another process or job" in out
     assert not (run_dirs[0] / "result.json").exists() and (run_dirs[1] / "result.json").exists()
     assert runlock.read(run_dirs[1]) is None                    # released after its run
     runlock.release(run_dirs[0], held)

@@ -181,6 +181,7 @@ def test_a_run_stopped_at_another_batch_sizes_step_count(tmp_path):
     assert len(ends) == 1 and ends[0]["loss"] < 0 and ends[0]["z_std"] > 0
 
 
+@pytest.mark.slow
 def test_a_finished_run_keeps_one_checkpoint_unless_asked_for_two(tmp_path):
     train(tiny_config(run__keep_checkpoints=1), tmp_path / "one", {}, **QUIET)
     assert (tmp_path / "one" / "last.pt").exists() and not (tmp_path / "one" / "prev.pt").exists()

@@ -38,13 +38,13 @@ from core.runtime import distributed, precision
 from core.runtime.checkpoint import LINEAR as LINEAR_CKPT
 from core.runtime.checkpoint import PRETRAIN as PRETRAIN_CKPT
 from core.runtime.checkpoint import drop_previous, load_checkpoint, save_checkpoint
-from core.train.resume_fit import pretraining_fit
 from core.runtime.checkpoint_policy import SAFE, CheckpointError, CheckpointPolicy
 from core.runtime.progress_hooks import PRETRAIN, Progress, timed_stage
 from core.runtime.run_directory import FollowerRunDir, RunDir, base_meta
 from core.runtime.stopping import Preempted, StopFlag, request_stop
 from core.schema.numerics import NUMERICS_VERSION
 from core.schema.record import COLLAPSED, NUMERICS_KEY, collapse_status
+from core.train.loop.resume_fit import pretraining_fit
 from core.train.state import TrainState
 from core.train.step import lr_as_tensor, step_function
 
