@@ -44,7 +44,7 @@ from core.runtime.run_directory import FollowerRunDir, RunDir, base_meta
 from core.runtime.stopping import Preempted, StopFlag, request_stop
 from core.schema.numerics import NUMERICS_VERSION
 from core.schema.record import COLLAPSED, NUMERICS_KEY, collapse_status
-from core.train.loop.resume_fit import pretraining_fit
+from core.train.resume_fit import pretraining_fit
 from core.train.state import TrainState
 from core.train.step import lr_as_tensor, step_function
 
