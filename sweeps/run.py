@@ -296,7 +296,10 @@ def until_decided(args, sweep) -> int:
     keep = _drop_option(_drop_option(base, "--max-seeds"), "--level")
 
     def train(name: str, cases, seeds) -> None:
-        argv = [name, *keep[1:], "--seeds", *map(str, seeds), "--no-report"]
+        rest = list(keep)
+        if args.sweep in rest:
+            rest.remove(args.sweep)                   # the sweep's name, wherever it stood: `name` replaces it
+        argv = [name, *rest, "--seeds", *map(str, seeds), "--no-report"]
         if cases:
             argv += ["--cases", *cases]
         print(f"until decided: {name}: seeds {', '.join(map(str, seeds))}"

@@ -96,3 +96,36 @@ def test_a_claim_still_open_at_max_seeds_says_what_a_decision_would_need(tmp_pat
     assert calls == [("toy", ("a", "b"), (0, 1, 2, 3, 4, 5))]
     text = "\n".join(lines)
     assert "undecided with 6 seeds (about " in text and "seeds a row at the observed spread): a beats b" in text
+
+
+def test_until_decided_trains_what_each_look_asks_through_the_runner(tmp_path, monkeypatch):
+    """sweeps.run --until-decided: each look's seeds become a run of the runner with the same options, the
+    sweep's name replaced by the sweep to train (the floor's, or the rows' with --cases), never a report."""
+    import analysis.sequential
+    import sweeps.run as run
+    asked, seen = [], []
+
+    def fake_looks(sweep, runs_dir, preset, level, max_seeds, train):
+        asked.append((sweep.name, preset, level, max_seeds))
+        train("random_network", None, (0, 1, 2, 3, 4, 5))
+        train("stopgrad", ["w/ stop-grad", "w/o stop-grad"], (0, 1, 2, 3, 4, 5))
+        return ["until decided (looks at 3, 6, 10 seeds)", "  reproduced with 6 seeds: a claim"]
+
+    real_main = run.main
+    monkeypatch.setattr(analysis.sequential, "run_looks", fake_looks)
+    monkeypatch.setattr(run, "finish", lambda args, sweep, specs: 0)
+
+    def fake_main(argv=None):
+        if "--until-decided" in argv:
+            return real_main(argv)
+        seen.append(argv)
+        return 0
+    monkeypatch.setattr(run, "main", fake_main)
+    argv = ["--preset", "cpu", "stopgrad", "--runs-dir", str(tmp_path), "--until-decided", "--max-seeds", "6",
+            "--jobs", "2"]
+    assert real_main(argv) == 0
+    assert asked == [("stopgrad", "cpu", None, 6)]
+    assert seen[0] == ["random_network", "--preset", "cpu", "--runs-dir", str(tmp_path), "--jobs", "2",
+                       "--seeds", "0", "1", "2", "3", "4", "5", "--no-report"]
+    assert seen[1][:1] == ["stopgrad"] and seen[1][-3:] == ["--cases", "w/ stop-grad", "w/o stop-grad"]
+    assert "--until-decided" not in seen[1] and "--max-seeds" not in seen[1]
