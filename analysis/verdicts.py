@@ -11,7 +11,7 @@ A "not reproduced" says how it failed (`Verdict.how`): REVERSED when every faili
 side of the claim's reference (the paper's order turned round), WEAKER when every failing part lies
 between the reference and the bound (the paper's direction, short of its size); neither when the parts
 disagree or the test has no direction (status, flat, between). A status claim whose verdict changes with
-the collapse line (SENSITIVITY_LINES x 1/sqrt(d), or the loss test) is flagged THRESHOLD_SENSITIVE.
+the collapse line (analysis.collapse_lines) is flagged THRESHOLD_SENSITIVE.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import stats
+from analysis import collapse_lines, stats
 from analysis.runs import UNFINISHED
 from analysis.tables import format_value, metric_label
 from core.schema.claims import Claim
@@ -35,12 +35,6 @@ THRESHOLD_SENSITIVE = "threshold-sensitive"
 OUTCOME = {stats.INSIDE: REPRODUCED, stats.OUTSIDE: NOT_REPRODUCED, stats.ACROSS: INCONCLUSIVE,
            stats.TOO_FEW: INCONCLUSIVE}
 
-# The status claims' sensitivity: the collapse line z std < t / sqrt(d) for each t, and the loss test (a mean
-# negative-cosine loss within 0.01 of its minimum -1, Fig. 2's reading), which reads only cosine-loss runs.
-SENSITIVITY_LINES = (0.05, 0.1, 0.25, 0.5)
-LOSS_LINE = -0.99
-COSINE_LOSS = "similarity/cosine"
-COLLAPSE_STATUSES = {"ok", "near-collapse", "collapsed"}
 
 
 @dataclass(frozen=True)
@@ -251,41 +245,15 @@ def _bounds(facts: Facts, claim: Claim) -> list[Part]:
     return parts
 
 
-def _matches(runs: pd.DataFrame, equals: tuple[str, ...], line: float | None) -> list[bool] | None:
-    """Per run, whether it ends as `equals` says ("collapsed", or "ok": not collapsed) when the collapse line
-    is `line` x 1/sqrt(d) (None: the loss test); None when the line does not apply (a status that is not
-    about collapse, a run without z std or a cosine loss)."""
-    wanted = set(equals)
-    if not wanted <= COLLAPSE_STATUSES or wanted == {"near-collapse"} or {"ok", "collapsed"} <= wanted:
-        return None
-    wants_collapse = "collapsed" in wanted
-    out = []
-    for _, r in runs.iterrows():
-        if r["status"] not in COLLAPSE_STATUSES:
-            out.append(False)
-            continue
-        if line is None:
-            if r.get("loss_kind") != COSINE_LOSS or pd.isna(r.get("loss")):
-                return None
-            collapsed = float(r["loss"]) < LOSS_LINE
-        else:
-            if pd.isna(r.get("z_std")) or pd.isna(r.get("dim")):
-                return None
-            collapsed = float(r["z_std"]) * math.sqrt(float(r["dim"])) < line
-        out.append(collapsed == wants_collapse)
-    return out
-
-
 def _sensitivity(facts: Facts, runs: pd.DataFrame, equals: tuple[str, ...], main: str) -> tuple[str, bool]:
     """The status part's verdict under each collapse line and the loss test, and whether any differs."""
     cells, flips = [], False
-    for line in (*SENSITIVITY_LINES, None):
-        hits = _matches(runs, equals, line)
+    for line in (*collapse_lines.LINES, None):
+        hits = collapse_lines.matches(runs, equals, line)
         if hits is None:
             continue
         place = stats.decide_rate(sum(hits), len(hits), facts.level_for(len(hits)))
-        name = f"z std < {line:g}/√d" if line is not None else f"loss < {LOSS_LINE:g}"
-        cells.append(f"{name}: {sum(hits)}/{len(hits)} {OUTCOME[place]}")
+        cells.append(f"{collapse_lines.line_name(line)}: {sum(hits)}/{len(hits)} {OUTCOME[place]}")
         flips |= OUTCOME[place] != main
     return ("under other collapse lines: " + ", ".join(cells)) if cells else "", flips
 

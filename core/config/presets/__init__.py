@@ -13,32 +13,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from core.config.hyperparameters import Config, ConfigError, apply_overrides
-from core.schema.checks import suggest
+from core.config.named_files import names_in, read_named
 
 PRESET_DIR = Path(__file__).resolve().parent
 
 
 def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    return names_in(PRESET_DIR)
 
 
 def preset_overrides(name: str) -> dict:
-    path = PRESET_DIR / f"{name}.yaml"
-    if not path.exists():
-        raise ConfigError(f"unknown preset '{name}'{suggest(name, list_presets())}; known: {', '.join(list_presets())}")
-    data = yaml.safe_load(path.read_text()) or {}
-    return {k: v for k, v in data.items() if k not in NOT_OVERRIDES}
+    return {k: v for k, v in _data(name).items() if k not in NOT_OVERRIDES}
 
 
 NOT_OVERRIDES = ("description", "method_recipes", "methods", "gpu", "slurm")
 
 
 def _data(name: str) -> dict:
-    preset_overrides(name)                                       # an unknown name fails here, with a suggestion
-    return yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}
+    return read_named(PRESET_DIR, "preset", name)                # an unknown name fails here, with a suggestion
 
 
 def preset_needs_gpu(name: str) -> bool:
@@ -56,8 +49,7 @@ def preset_slurm(name: str) -> dict:
 
 def preset_methods(name: str) -> tuple[bool, dict]:
     """(whether the methods' recipes apply at this preset, {method: overrides at this scale})."""
-    preset_overrides(name)                                       # an unknown name fails here, with a suggestion
-    data = yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}
+    data = _data(name)
     recipes, methods = data.get("method_recipes", False), data.get("methods") or {}
     if not isinstance(recipes, bool) or not isinstance(methods, dict):
         raise ConfigError(f"preset {name}: 'method_recipes' must be true or false and 'methods' a mapping")
@@ -65,7 +57,7 @@ def preset_methods(name: str) -> tuple[bool, dict]:
 
 
 def preset_description(name: str) -> str:
-    return (yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}).get("description", "")
+    return _data(name).get("description", "")
 
 
 def preset_config(name: str) -> Config:

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from core.schema.checks import ConfigError, suggest
+from core.config.named_files import names_in, read_named
+from core.schema.checks import ConfigError
 
 RECIPE_DIR = Path(__file__).resolve().parent
 SECTIONS = ("description", "overrides", "presets")
 
 
 def list_recipes() -> list[str]:
-    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+    return names_in(RECIPE_DIR)
 
 
 def _load(name: str) -> dict:
-    path = RECIPE_DIR / f"{name}.yaml"
-    if not path.exists():
-        raise ConfigError(f"unknown recipe '{name}'{suggest(name, list_recipes())}; known: {', '.join(list_recipes())}")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_named(RECIPE_DIR, "recipe", name)
     unknown = set(data) - set(SECTIONS)
     if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; a recipe has {', '.join(SECTIONS)}")
+        raise ConfigError(f"{RECIPE_DIR / f'{name}.yaml'}: unknown section(s) {sorted(unknown)}; a recipe has "
+                          f"{', '.join(SECTIONS)}")
     return data
 
 
