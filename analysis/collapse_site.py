@@ -38,6 +38,18 @@ def _ratios(bad: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[int, float]]:
     return out
 
 
+def backbone_ratios(runs: pd.DataFrame, case: str, ref: str) -> list[float]:
+    """Each finished run of `case`: its backbone std / that of `ref`'s run at the same seed (else `ref`'s mean),
+    by seed; [] without runs of both or without the backbone monitor."""
+    done = runs[runs["status"].isin([OK, NEAR_COLLAPSE, COLLAPSED])] if "status" in runs else runs
+    if "backbone_std" not in done:
+        return []
+    mine, base = done[done["case"] == case], done[done["case"] == ref]
+    if mine.empty or base.empty:
+        return []
+    return [r for _, r in _ratios(mine, base) if not math.isnan(r)]
+
+
 def diagnose(runs: pd.DataFrame, cases: list[str]) -> dict[str, str]:
     """{case: one sentence} for each collapsed or near-collapsed row of `cases` (finished runs in `runs`); {} if
     none, or if the runs do not record the backbone monitors (records made before they existed)."""

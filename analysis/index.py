@@ -3,9 +3,9 @@ beside the paper's, the figures, preset, seeds, dates, commits and a verdict per
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from analysis import lr_check
+from analysis import lr_check, scale_view
 from analysis.report_page import PAGE, SweepReport, evidence_text, recipe_summary, test_rule
 from core.schema.sweep_format import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
@@ -22,6 +22,7 @@ class Entry:
     report: SweepReport | None          # None: nothing to report (the reason is in `error`)
     verdicts: list[Verdict]
     error: str = ""
+    rungs: list = field(default_factory=list)    # scale_view.Rung: this report's own, then other presets'
 
 
 def paper_order(sweep: Sweep) -> tuple:
@@ -220,9 +221,57 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
     out.append("")
     for e in entries:
         out += _section(e, marks)
+    out += scale_section(entries, level)
     out += list(speed)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 def no_data_verdicts(sweep: Sweep, why: str) -> list[Verdict]:
     return [Verdict(c, NO_DATA, why) for c in sweep.claims]
+
+
+def _rung_names(rungs: list) -> list[str]:
+    return [f"{r.preset} ({r.steps} steps)" if r.steps else r.preset for r in rungs]
+
+
+def scale_section(entries: list[Entry], level: float = 0.95) -> list[str]:
+    """'## Does a verdict move with scale?': each claim judged at more than one rung, its effect at each, the
+    change from the first rung to the last and its word (analysis.scale_view); then where the collapse sits.
+    [] when no claim was judged at a second rung."""
+    judged = [(e, scale_view.compare(e.rungs, level)) for e in entries if len(e.rungs) > 1]
+    judged = [(e, rows) for e, rows in judged if rows]
+    if not judged:
+        return []
+    names = _rung_names(judged[0][0].rungs)
+    words = [w for _, rows in judged for _, w in scale_view.claim_words(rows)]
+    counts = ", ".join(f"{words.count(w)} {w}" for w in scale_view.WORDS if words.count(w))
+    out = ["## Does a verdict move with scale?", "",
+           f"The claims run at more than one preset, each at every rung in its scale's own units (a gain: 0 is the "
+           f"untrained network, 1 the baseline), with its {level:.0%} interval and verdict. 'change' is the last "
+           "rung minus the first (Welch: the rungs are separate runs); its word reads that interval: "
+           f"'{scale_view.TOWARD}' or '{scale_view.AWAY}' when it excludes 0 on the paper's side or the other, "
+           f"'{scale_view.NO_CHANGE}' when it holds 0. A status claim is read from the z std it tests, in units of "
+           f"1/√d, on a log scale. Per claim: {counts}.", "",
+           "| claim | number | " + " | ".join(md_escape(n) for n in names) + " | change | word |",
+           "|:---|:---|" + ":---|" * len(names) + ":---|:---|"]
+    for e, rows in judged:
+        for r in rows:
+            cells = [f"{c.text} ({c.verdict})" for c in r.cells]
+            claim = f"{e.sweep.figure}: {r.claim.paper}"
+            out.append("| " + " | ".join(md_escape(x) for x in [claim, r.what, *cells, r.change, f"**{r.word}**"])
+                       + " |")
+    out.append("")
+    site_rows = [(e, s) for e in entries if len(e.rungs) > 1 for s in scale_view.sites(e.rungs, e.sweep.cases,
+                                                                                      level)]
+    if site_rows:
+        out += ["**Where the collapse sits, per rung:** the backbone's feature std against the reference row's at the "
+                "same seed (1 keeps the baseline's spread; the paper's collapsed runs, at chance in linear "
+                "evaluation, sit near 0), and the output's z std × √d; the word reads the backbone ratio's change.",
+                "", "| sweep | row (against) | " + " | ".join(f"{md_escape(n)}: backbone, z" for n in names)
+                + " | change | word |", "|:---|:---|" + ":---|" * len(names) + ":---|:---|"]
+        for e, s in site_rows:
+            cells = [f"{b.text}; {z.text}" for b, z in zip(s.cells, s.z_cells)]
+            out.append("| " + " | ".join(md_escape(x) for x in [e.sweep.name, f"{s.case} ({s.reference})", *cells,
+                                                                 s.change, f"**{s.word}**"]) + " |")
+        out.append("")
+    return out

@@ -2,7 +2,7 @@
 
     python -m analysis.report NAME [--runs-dir records/cpu] [--out reports] [--preset P] [--group G]
     python -m analysis.report --all [--runs-dir records/cpu] [--out reports] [--preset P] [--group G]
-                                    [--bench-dir DIR] [--lr-check DIR ...]
+                                    [--bench-dir DIR] [--lr-check DIR ...] [--rungs DIR ...]
 
 The defaults regenerate the committed reproduction: reports/ from the run records in records/cpu/.
 For your own runs: --runs-dir runs --out runs/reports (where sweeps.run writes its report).
@@ -21,7 +21,9 @@ records in --bench-dir (default: records/benchmarks with the default --runs-dir,
 table (analysis.speed). --lr-check names run trees that differ from --runs-dir only in optim.base_lr
 (default with the default --runs-dir: records/cpu-lr*); each claim is judged on them too (on the group of
 each tree that differs from the reported group in optim.base_lr alone), and its page and the index say
-whether the verdict holds at every lr tried (analysis.lr_check). The sweep runner calls `write_report`
+whether the verdict holds at every lr tried (analysis.lr_check). --rungs names run trees of other presets
+(default with the default --runs-dir: records/cpu_full, the second CPU rung); each claim is judged on them too,
+and the index sets its effect at each rung side by side, with a word on how it moved (analysis.scale_view). The sweep runner calls `write_report`
 in-process, with the run ids it just ran, so its report is the group of those runs.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from analysis import lr_check
+from analysis import lr_check, scale_view
 from analysis.axis_figures import axis_figure, numeric_axis
 from analysis.collapse_site import diagnose, with_site
 from analysis.curve_metrics import add_curve_metrics
@@ -54,6 +56,7 @@ from core.schema.sweep_format import ABLATIONS_DIR, Sweep, SweepFileError, known
 DEFAULT_RUNS = "records/cpu"      # the committed CPU-scale reproduction (records/README.md)
 DEFAULT_BENCH = "records/benchmarks"   # the committed throughput records (python -m benchmarks.throughput --json)
 DEFAULT_LR_CHECK = "records/cpu-lr*"   # the committed lr check of the reproduction (scripts/reproduce_cpu.sh)
+DEFAULT_RUNGS = ("records/cpu_full",)   # the committed second CPU rung (preset cpu_full; issue 26)
 
 OUTPUTS = ("table.md", "table.csv", "table.tex", "curves.png")
 LR_KEY = "optim.base_lr"          # what an lr check's tree may differ in from the reported group
@@ -105,6 +108,22 @@ def _lr_cells(sweep: Sweep, chosen, picked: Picked, verdicts: list[Verdict], lr_
             others[i].append(lr_check.Tried(lr_check.lr_label(alt[alt["status"] != UNFINISHED]), v))
     main = lr_check.lr_label(chosen[chosen["status"] != UNFINISHED])
     return [lr_check.summarize(lr_check.Tried(main, v), o) for v, o in zip(verdicts, others)]
+
+
+def _rungs(sweep: Sweep, rep: SweepReport, rung_dirs, level: float) -> list[scale_view.Rung]:
+    """The report's own rung and the same sweep judged on each tree of `rung_dirs` (its group of the most recent
+    run's preset there); a tree without runs of the sweep, or whose group is not clear, is left out."""
+    rungs = [scale_view.Rung(str(rep.preset), rep.verdicts, rep.runs)]
+    for d in rung_dirs:
+        try:
+            runs, _, picked, _ = _runs(sweep, d, None)
+        except ReportError:
+            continue
+        if picked.preset == rep.preset:
+            continue                                    # the same rung: nothing to set beside it
+        verdicts = judge_all(sweep.claims, _facts(runs, picked.preset, sweep, floor_runs(d, picked.preset), level))
+        rungs.append(scale_view.Rung(str(picked.preset), verdicts, runs))
+    return rungs
 
 
 def judge_sweep(sweep: Sweep, runs_dir: str | Path, preset: str | None = None, level: float = stats.LEVEL,
@@ -196,12 +215,14 @@ def write_report(name_or_path: str | Path, runs_dir: str | Path = "runs", out_di
 def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", preset: str | None = None,
               ablations_dir: str | Path = ABLATIONS_DIR, command: str = "",
               bench_dir: str | Path | None = None, lr_dirs: tuple = (),
-              group: str | None = None, level: float = stats.LEVEL) -> tuple[list[Path], list[str]]:
+              group: str | None = None, level: float = stats.LEVEL,
+              rung_dirs: tuple = ()) -> tuple[list[Path], list[str]]:
     """Every sweep's report (one group each) and <out_dir>/README.md; returns (paths written, one-line problems).
 
     A sweep without runs (or without runs of `preset`, or whose group is not clear) is listed in the index, not
     an error; so is a file in `bench_dir` that is not a throughput record. Reports of other groups that an
-    earlier run left under <out_dir>/<sweep>/ are removed: the index links only what this run wrote.
+    earlier run left under <out_dir>/<sweep>/ are removed: the index links only what this run wrote. Each tree
+    of `rung_dirs` (runs of another preset) is judged too, for the index's scale view (analysis.scale_view).
     """
     names = known_sweeps(Path(ablations_dir))
     if not names:
@@ -218,7 +239,7 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
             continue
         remove_stale_pages(Path(out_dir) / name, keep=Path(out_dir) / rep.folder)
         paths += rep.paths
-        entries.append(Entry(sweep, rep, rep.verdicts))
+        entries.append(Entry(sweep, rep, rep.verdicts, rungs=_rungs(sweep, rep, rung_dirs, level)))
     speed: list[str] = []
     if bench_dir is not None:
         records, bench_problems = load_benchmarks(bench_dir)
@@ -226,7 +247,8 @@ def write_all(runs_dir: str | Path = "runs", out_dir: str | Path = "reports", pr
         speed = speed_section(records, bench_dir)
     command = command or (f"python -m analysis.report --all --runs-dir {runs_dir} --out {out_dir}"
                           + (f" --bench-dir {bench_dir}" if bench_dir is not None else "")
-                          + (" --lr-check " + " ".join(map(str, lr_dirs)) if lr_dirs else ""))
+                          + (" --lr-check " + " ".join(map(str, lr_dirs)) if lr_dirs else "")
+                          + (" --rungs " + " ".join(map(str, rung_dirs)) if rung_dirs else ""))
     index = Path(out_dir) / INDEX
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(index_markdown(entries, command, speed, lr_checked=bool(lr_dirs), level=level))
@@ -249,6 +271,15 @@ def _lr_dirs(args) -> tuple:
     return ()
 
 
+def _rung_dirs(args) -> tuple:
+    """--rungs, or the committed second rung's tree (if there) when the runs are the committed ones."""
+    if args.rungs is not None:
+        return tuple(args.rungs)
+    if args.runs_dir == DEFAULT_RUNS:
+        return tuple(d for d in DEFAULT_RUNGS if Path(d).is_dir())
+    return ()
+
+
 def _command(args) -> str:
     parts = ["python -m analysis.report", "--all", "--runs-dir", args.runs_dir, "--out", args.out]
     if args.preset:
@@ -259,6 +290,8 @@ def _command(args) -> str:
         parts += ["--bench-dir", args.bench_dir]
     if args.lr_check is not None:
         parts += ["--lr-check", *args.lr_check]
+    if args.rungs is not None:
+        parts += ["--rungs", *args.rungs]
     if args.level != stats.LEVEL:
         parts += ["--level", f"{args.level:g}"]
     return " ".join(shlex.quote(p) if i else p for i, p in enumerate(parts))
@@ -292,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr-check", nargs="*", default=None, metavar="DIR",
                         help="run trees that differ from --runs-dir only in optim.base_lr; every claim is judged "
                              f"on each too (default: {DEFAULT_LR_CHECK} with the default --runs-dir)")
+    parser.add_argument("--rungs", nargs="*", default=None, metavar="DIR",
+                        help="run trees of other presets (rungs of scale); the index sets each claim's effect "
+                             "there beside ours, with a word on how it moved (default: "
+                             f"{', '.join(DEFAULT_RUNGS)} with the default --runs-dir)")
     parser.add_argument("--level", type=_level, default=stats.LEVEL,
                         help=f"confidence level of every interval a verdict reads (default {stats.LEVEL:g})")
     parser.add_argument("--ablations-dir", default=str(ABLATIONS_DIR), help=argparse.SUPPRESS)
@@ -301,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.all:
             paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args),
-                                        _bench_dir(args), _lr_dirs(args), args.group, args.level)
+                                        _bench_dir(args), _lr_dirs(args), args.group, args.level,
+                                        _rung_dirs(args))
         else:
             paths, problems = write_report(args.name, args.runs_dir, args.out, args.preset, args.ablations_dir,
                                            _lr_dirs(args), args.group, level=args.level), []

@@ -116,6 +116,15 @@ def difference(a: dict, b: dict, factor: float = 1.0) -> Estimate:
     return Estimate(ea.value - factor * eb.value, se, min(ea.n, eb.n), df=df)
 
 
+def independent_difference(a: Estimate, b: Estimate) -> Estimate:
+    """b - a for two estimates made on separate runs (the same claim at two scales): SE = sqrt(se_a^2 + se_b^2),
+    df by Welch-Satterthwaite, n the smaller count; no interval (NaN SE) when either side has none."""
+    if a.n < 2 or b.n < 2 or math.isnan(a.se) or math.isnan(b.se):
+        return Estimate(b.value - a.value, math.nan, min(a.n, b.n), level=a.level)
+    se = math.sqrt(a.se ** 2 + b.se ** 2)
+    return Estimate(b.value - a.value, se, min(a.n, b.n), df=welch_df(a.se, a.n, b.se, b.n), level=a.level)
+
+
 def gain_ratio(a: dict, b: dict | None, baseline: dict, floor: dict, factor: float = 1.0) -> Estimate:
     """A difference in the scale's own units: (a - factor x b) / (baseline - floor), or with b None
     (a - floor) / (baseline - floor), per seed over the seeds all of them share (paired by seed).

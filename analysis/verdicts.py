@@ -47,6 +47,8 @@ class Part:
     how: str = ""             # REVERSED | WEAKER | "" (only for OUTSIDE)
     note: str = ""            # more evidence: the points behind a gain, the sensitivity of a status
     seeds_needed: int | None = None   # ACROSS: the seeds a decision would need at the observed spread
+    est: stats.Estimate | None = None  # the number behind `estimate`, at the part's level (None for a status)
+    bounds: tuple[float, float] = (-math.inf, math.inf)   # the open range (low, high) `needs` writes
 
     @property
     def text(self) -> str:
@@ -177,7 +179,7 @@ def _part(facts: Facts, claim: Claim, what: str, est: stats.Estimate, low: float
     place = stats.decide(est, low, high)
     estimate = estimate or (_gain_interval(est) if claim.in_gain else _interval(est, claim.metric))
     return Part(what, estimate, needs, place, _how(claim, est, low, high) if place == stats.OUTSIDE else "",
-                note, _seeds_needed(facts, est, low, high) if place == stats.ACROSS else None)
+                note, _seeds_needed(facts, est, low, high) if place == stats.ACROSS else None, est, (low, high))
 
 
 def _gain_ratio(a: dict, b: dict | None, baseline: dict, floor: dict, factor: float = 1.0) -> stats.Estimate:

@@ -1,0 +1,166 @@
+"""The scale view (issue 26): the same claim at two rungs, each in its scale's own units, and one word read from
+the interval of the change between them; where a collapse sits, per rung."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from analysis import stats
+from analysis.scale_view import (AWAY, MIXED, NO_CHANGE, NO_SPREAD, TOWARD, Rung, ScaleRow, change_word,
+                                 claim_words, compare, sites, toward_sign)
+from analysis.verdicts import Facts, judge_all
+from core.schema.claims import parse_claim
+
+DIM = 512
+Z = 1 / math.sqrt(DIM)
+CASES = ["base", "nosg"]
+SPREAD = {0: -1.0, 1: 0.0, 2: 1.0}
+
+
+def test_independent_difference_is_welch():
+    a, b = stats.mean_se([1.0, 2.0, 3.0]), stats.mean_se([5.0, 7.0, 9.0, 11.0])
+    d = stats.independent_difference(a, b)
+    assert d.value == pytest.approx(8.0 - 2.0)
+    assert d.se == pytest.approx(math.sqrt(a.se ** 2 + b.se ** 2))
+    assert d.df == pytest.approx(stats.welch_df(a.se, 3, b.se, 4))
+    assert math.isnan(stats.independent_difference(stats.mean_se([1.0]), b).half_width)
+
+
+@pytest.mark.parametrize("low,high,first,sign", [
+    (0.75, math.inf, 0.0, 1), (-math.inf, -0.99, 0.0, -1), (0.75, 1.25, 0.2, 1), (0.75, 1.25, 1.5, -1),
+    (-math.inf, math.inf, 0.0, 0), (-1.0, 1.0, 0.0, 0)])
+def test_toward_is_the_side_the_claim_needs(low, high, first, sign):
+    assert toward_sign(low, high, first) == sign
+
+
+def _est(mean, sd=0.1, n=3):
+    return stats.mean_se([mean + k * sd for k in (-1, 0, 1)][:n])
+
+
+@pytest.mark.parametrize("first,last,sign,word", [
+    (_est(0.4), _est(1.0), 1, TOWARD),        # a gap that grows where the claim needs a large gap
+    (_est(0.4), _est(1.0), -1, AWAY),         # ... where it needs a small one
+    (_est(1.0), _est(0.4), 1, AWAY),
+    (_est(0.4, sd=1.0), _est(1.0, sd=1.0), 1, NO_CHANGE),   # the same change inside the noise
+    (_est(0.4), _est(0.4), 1, NO_CHANGE),     # a tie is never a move
+    (_est(0.4, n=1), _est(1.0), 1, NO_SPREAD),
+])
+def test_the_word_reads_the_interval_of_the_change(first, last, sign, word):
+    assert change_word(first, last, sign, 0.95)[0] == word
+
+
+def _rung(preset, base_acc, nosg_acc, floor_acc, nosg_z, base_bb=0.04, nosg_bb=0.04, sd=0.5, steps=390):
+    """Per-seed runs of a two-row sweep plus its floor: accuracies with a small spread, z std in 1/sqrt(d)."""
+    rows, floor = [], []
+    for s, k in SPREAD.items():
+        rows.append({"case": "base", "seed": s, "status": "ok", "dim": DIM, "step": steps,
+                     "linear_acc": base_acc + k * sd, "z_std": 0.9 * Z, "backbone_std": base_bb})
+        status = "collapsed" if nosg_z < 0.1 else "near-collapse" if nosg_z < 0.5 else "ok"
+        rows.append({"case": "nosg", "seed": s, "status": status, "dim": DIM, "step": steps,
+                     "linear_acc": nosg_acc + k * sd * 0.7, "z_std": nosg_z * Z * (1 + 0.1 * k),
+                     "backbone_std": nosg_bb * (1 + 0.02 * k)})
+        floor.append({"case": "random", "seed": s, "status": "ok", "linear_acc": floor_acc + 0.3 * k})
+    return pd.DataFrame(rows), pd.DataFrame(floor)
+
+
+GAP = {"test": "exceeds", "case": "base", "other": "nosg", "metric": "linear_acc", "relative_to": "gain",
+       "baseline": "base", "margin": 0.75}
+COLLAPSES = {"test": "status", "case": "nosg", "equals": "collapsed"}
+
+
+def _judged(preset, runs, floor, claims):
+    parsed = [parse_claim({"paper": "p (Sec. 0)", "reading": "r", **c}, i + 1, CASES) for i, c in enumerate(claims)]
+    facts = Facts(runs, preset, 10.0, floor, 0.95, 3)
+    return Rung(preset, judge_all(parsed, facts), runs)
+
+
+def test_a_gap_that_opens_with_scale_moves_toward_the_paper():
+    # small rung: baseline 80, untrained 67, no stop-grad 75 -> gap 5/13 = 0.38 of the gain
+    # large rung: baseline 85, untrained 60, no stop-grad 61 -> gap 24/25 = 0.96 of the gain
+    small = _judged("cpu", *_rung("cpu", 80, 75, 67, 0.3), [GAP, COLLAPSES])
+    large = _judged("cpu_full", *_rung("cpu_full", 85, 61, 60, 0.01, steps=2106), [GAP, COLLAPSES])
+    rows = compare([small, large])
+    assert [r.word for r in rows] == [TOWARD, TOWARD]
+    gap, z = rows
+    assert gap.cells[0].estimate.value == pytest.approx(5 / 13, abs=0.01)
+    assert gap.cells[1].estimate.value == pytest.approx(24 / 25, abs=0.01)
+    assert "z std" in z.what and z.cells[0].text.startswith("0.3") and z.cells[1].text.startswith("0.01")
+    assert large.steps == 2106 and small.steps == 390
+    assert [w for _, w in claim_words(rows)] == [TOWARD, TOWARD]
+
+
+def test_a_collapse_that_goes_away_with_scale_moves_away_and_an_unchanged_one_does_not_move():
+    small = _judged("cpu", *_rung("cpu", 80, 68, 67, 0.01), [COLLAPSES, GAP])
+    large = _judged("cpu_full", *_rung("cpu_full", 80, 68, 67, 0.9), [COLLAPSES, GAP])
+    z, gap = compare([small, large])
+    assert z.word == AWAY
+    assert gap.word == NO_CHANGE
+
+
+def test_a_claim_without_data_at_a_rung_is_left_out():
+    small = _judged("cpu", *_rung("cpu", 80, 68, 67, 0.01), [COLLAPSES, GAP])
+    runs, floor = _rung("cpu_full", 80, 68, 67, 0.9)
+    large = _judged("cpu_full", runs, floor.iloc[0:0], [COLLAPSES, GAP])     # no floor: the gap has no data
+    assert [r.what for r in compare([small, large])] == [compare([small, small])[0].what]
+
+
+def test_parts_that_disagree_make_a_mixed_claim():
+    claim = object()
+    rows = [ScaleRow(claim, "a", (), "", TOWARD), ScaleRow(claim, "b", (), "", NO_CHANGE)]
+    assert claim_words(rows) == [(claim, MIXED)]
+
+
+def test_a_backbone_that_loses_its_spread_with_scale_moves_the_site_toward_the_paper():
+    small = _judged("cpu", *_rung("cpu", 80, 75, 67, 0.01, nosg_bb=0.04), [COLLAPSES])
+    large = _judged("cpu_full", *_rung("cpu_full", 85, 61, 60, 0.01, nosg_bb=0.004), [COLLAPSES])
+    (site,) = sites([small, large], CASES)
+    assert site.case == "nosg" and site.reference == "base"
+    assert site.cells[0].estimate.value == pytest.approx(1.0)
+    assert site.cells[1].estimate.value == pytest.approx(0.1)
+    assert site.word == TOWARD
+    same = sites([small, small], CASES)[0]
+    assert same.word == NO_CHANGE
+
+
+def _copy_tree(dst, preset, edit=None):
+    """records/cpu's Fig. 2 and floor runs under `dst`, relabelled as preset `preset`; `edit(case, result)` may
+    change a result."""
+    import json
+    import shutil
+    from pathlib import Path
+    for sweep in ("stopgrad", "random_network"):
+        shutil.copytree(Path("records/cpu") / sweep, dst / sweep)
+    for meta in dst.glob("*/*/meta.json"):
+        m = json.loads(meta.read_text())
+        m["preset"] = preset
+        meta.write_text(json.dumps(m))
+        res = meta.parent / "result.json"
+        if edit is not None:
+            r = json.loads(res.read_text())
+            edit(m["case"], r)
+            res.write_text(json.dumps(r))
+    return dst
+
+
+def test_the_index_sets_a_second_rung_beside_the_first(tmp_path):
+    """A rung where the run without stop-gradient beats the baseline by 15 points (a gap of about -1 gain, against
+    0.58 at cpu): the linear gap moves away from the paper; the kNN numbers, left alone, do not move."""
+    from analysis.report import write_all
+
+    def above_the_baseline(case, result):
+        if case == "w/o stop-grad":
+            result["linear_acc"] = 96.0
+    main = _copy_tree(tmp_path / "main", "cpu")
+    rung = _copy_tree(tmp_path / "rung", "cpu_full", above_the_baseline)
+    write_all(main, tmp_path / "out", rung_dirs=(str(rung),))
+    index = (tmp_path / "out" / "README.md").read_text()
+    lines = index.split("## Does a verdict move with scale?")[1].splitlines()
+    assert any(line.startswith("| claim | number | cpu (390 steps) | cpu_full (390 steps) |") for line in lines)
+    linear = next(line for line in lines if "linear acc" in line and "w/o stop-grad" in line)
+    assert linear.endswith(f"**{AWAY}** |"), linear
+    knn = next(line for line in lines if "kNN acc (%), in units" in line)
+    assert knn.endswith(f"**{NO_CHANGE}** |"), knn
+    write_all(main, tmp_path / "alone")
+    assert "Does a verdict move with scale?" not in (tmp_path / "alone" / "README.md").read_text()
