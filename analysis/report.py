@@ -23,7 +23,8 @@ table (analysis.speed). --lr-check names run trees that differ from --runs-dir o
 each tree that differs from the reported group in optim.base_lr alone), and its page and the index say
 whether the verdict holds at every lr tried (analysis.lr_check). --rungs names run trees of other presets
 (default with the default --runs-dir: records/cpu_full, the second CPU rung); each claim is judged on them too,
-and the index sets its effect at each rung side by side, with a word on how it moved (analysis.scale_view). The sweep runner calls `write_report`
+and the index sets its effect at each rung side by side, with a word on how it moved (analysis.scale_view).
+The sweep runner calls `write_report`
 in-process, with the run ids it just ran, so its report is the group of those runs.
 """
 from __future__ import annotations
