@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU rung of the scale view (issue 26): the headline claims (Fig. 2 with and without stop-gradient,
+# Table 1 (a) and (b), the untrained network as the floor) at the cifar10 preset on a short schedule, three
+# seeds a row, sized for one 10-minute slot on one GPU. Its records go to records/cifar10-short, beside
+# records/cpu and records/cpu_full, and the index's scale view then reads all three rungs.
+#   DATA_ROOT=/data/cifar10 bash scripts/gpu_rung.sh            # on a machine with a CUDA GPU and CIFAR-10
+#   bash scripts/gpu_rung.sh --dry-run                          # anywhere: the runs it would start
+# DATA_ROOT: the folder torchvision's CIFAR10 reads (holding cifar-10-batches-py); nothing is downloaded.
+# EPOCHS (default 15), JOBS (runs side by side on the GPU, default 4), RUNG_DIR (default records/cifar10-short).
+# The size: the preset's 800 epochs take about an hour on an H100 (3.5 s an epoch), so 12 trained runs of 15
+# epochs are 630 s one after another; four side by side on one GPU, without the per-epoch kNN monitor
+# (eval.knn_every=0: kNN at init and at the end only), fit the slot on an H100 or H200. The floor's runs keep
+# the sweep file's one epoch at lr 0 (an epochs override would replace it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-.venv/bin/python}
+out=${RUNG_DIR:-records/cifar10-short}
+epochs=${EPOCHS:-15}
+jobs=${JOBS:-4}
+dry=()
+if [ "${1:-}" = "--dry-run" ]; then
+  dry=(--dry-run)
+elif [ -n "${1:-}" ]; then
+  echo "gpu_rung: unknown argument '$1' (only --dry-run)" >&2
+  exit 2
+elif ! $py -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "gpu_rung: torch sees no CUDA device here; nothing to do (--dry-run shows the runs)" >&2
+  exit 2
+fi
+common=(--preset cifar10 --set eval.knn_every=0 --runs-dir "$out" --jobs "$jobs" --no-report "${dry[@]}")
+if [ -n "${DATA_ROOT:-}" ]; then
+  common+=(--data-root "$DATA_ROOT")
+fi
+short=(--set "optim.epochs=$epochs")
+$py -m sweeps.run random_network "${common[@]}"
+$py -m sweeps.run stopgrad "${common[@]}" "${short[@]}"
+$py -m sweeps.run predictor --cases "baseline (lr with cosine decay)" "(a) no pred. MLP" "(b) fixed random init." \
+  "${common[@]}" "${short[@]}"
+if [ ${#dry[@]} -eq 0 ]; then
+  $py -m analysis.report --all --rungs records/cpu_full "$out"
+  echo "gpu_rung: records in $out; the scale view is in reports/README.md"
+fi
