@@ -3,6 +3,9 @@
 # machine's CPU, into RECORDS/cpu/; the rows whose verdicts might hang on the preset's base lr (1.5) again at
 # base lr 0.5 (RECORDS/cpu-lr0.5/) and Fig. 2 at the paper's 0.05 (RECORDS/cpu-lr0.05/), the random network's
 # probes, Sec. 6's simclr, swav and methods (its SimCLR, SwAV and SimSiam rows again at 0.5); then reports/.
+# Then the second CPU rung (preset cpu_full: all of Fashion-MNIST, 9 epochs; RECORDS/cpu_full/): the headline
+# rows (Fig. 2, Table 1 (a) and (b) with their baseline, the random network), and its lr check at the paper's
+# 0.05 (RECORDS/cpu_full-lr0.05/: the run without stop-gradient, seed 0). About 30 min a run.
 # Not run: methods_long (Table 4 at 200-800 epochs, about a day of CPU at three seeds; run it yourself with
 # python -m sweeps.run methods_long).
 # Resumable: finished runs are skipped and a killed one resumes from its checkpoint, so it can be run again
@@ -16,6 +19,7 @@ py=${PYTHON:-.venv/bin/python}
 main="$records/cpu"
 lr05=(--runs-dir "$records/cpu-lr0.5" --set optim.base_lr=0.5)
 lr005=(--runs-dir "$records/cpu-lr0.05" --set optim.base_lr=0.05)
+rung=(--preset cpu_full --runs-dir "$records/cpu_full")
 runs=(
   # the sweeps whose claims are about collapse first, then the lr check of their rows, then the rest
   "stopgrad --runs-dir $main" "predictor --runs-dir $main" "batchnorm --runs-dir $main"
@@ -32,6 +36,10 @@ runs=(
   "simclr --runs-dir $main" "swav --runs-dir $main" "methods --runs-dir $main"
   # the methods' ranking at the preset's SimSiam lr, checked at 0.5 (every method trains with it at this preset)
   "methods ${lr05[*]} --cases SimCLR SwAV SimSiam"
+  # the second rung, then its lr check at the paper's 0.05
+  "random_network ${rung[*]}" "stopgrad ${rung[*]}"
+  "predictor ${rung[*]} --cases baseline+(lr+with+cosine+decay) (a)+no+pred.+MLP (b)+fixed+random+init."
+  "stopgrad --preset cpu_full --runs-dir $records/cpu_full-lr0.05 --set optim.base_lr=0.05 --cases w/o+stop-grad --seeds 0"
 )
 for r in "${runs[@]}"; do
   # words are split on spaces; '+' inside a case name stands for a space
@@ -42,5 +50,6 @@ for r in "${runs[@]}"; do
     || echo "$r: some runs did not finish (see above); run the script again to resume them"
 done
 if [ "${REPORT:-1}" != 0 ]; then
-  $py -m analysis.report --all --runs-dir "$main" --out reports --lr-check "$records/cpu-lr0.5" "$records/cpu-lr0.05"
+  $py -m analysis.report --all --runs-dir "$main" --out reports --lr-check "$records/cpu-lr0.5" "$records/cpu-lr0.05" \
+    --rungs "$records/cpu_full"
 fi
