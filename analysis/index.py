@@ -266,7 +266,9 @@ def scale_section(entries: list[Entry], level: float = 0.95) -> list[str]:
     if site_rows:
         out += ["**Where the collapse sits, per rung:** the backbone's feature std against the reference row's at the "
                 "same seed (1 keeps the baseline's spread; the paper's collapsed runs, at chance in linear "
-                "evaluation, sit near 0), and the output's z std × √d; the word reads the backbone ratio's change.",
+                "evaluation, sit near 0), and the output's z std × √d; the word reads the backbone ratio's change. "
+                "The reference row's own z std comes first: a reference that degrades at a rung is no baseline "
+                "there.",
                 "", "| sweep | row (against) | " + " | ".join(f"{md_escape(n)}: backbone, z" for n in names)
                 + " | change | word |", "|:---|:---|" + ":---|" * len(names) + ":---|:---|"]
         for e, s in site_rows:

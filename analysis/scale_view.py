@@ -196,22 +196,25 @@ def _collapsing(rungs: list[Rung], cases: list[str]) -> list[str]:
 
 
 def _reference(rungs: list[Rung], cases: list[str]) -> str | None:
-    """The first case whose finished runs are all ok at every rung (the baseline a collapse is set against)."""
+    """The first case with finished runs at every rung (the sweep's baseline, by the sweep files' order): what a
+    collapse is set against, whatever its own status (its z std is shown beside)."""
     for c in cases:
-        mine = [r.runs[(r.runs["case"] == c) & (r.runs["status"] != UNFINISHED)] for r in rungs]
-        if all(len(m) and (m["status"] == OK).all() for m in mine):
+        if all(((r.runs["case"] == c) & (r.runs["status"] != UNFINISHED)).any() for r in rungs):
             return c
     return None
 
 
 def sites(rungs: list[Rung], cases: list[str], level: float = stats.LEVEL) -> list[SiteRow]:
-    """For each case that collapses (or nearly) at some rung: its backbone std against the reference case's at
-    the same seed, and its z std, at each rung, with the word for the backbone ratio's change."""
+    """The reference case (its z std per rung), then each other case that collapses (or nearly) at some rung: its
+    backbone std against the reference case's at the same seed, and its z std, at each rung, with the word for
+    the backbone ratio's change. [] when nothing collapses."""
     ref = _reference(rungs, cases)
-    if ref is None:
+    if ref is None or not [c for c in _collapsing(rungs, cases) if c != ref]:
         return []
-    out = []
-    for case in _collapsing(rungs, cases):
+    z_ref = tuple(Cell(e, interval_text(e.at(level) if e else None, exp10=True), "")
+                  for e in (log_z_estimate(r.runs, ref) for r in rungs))
+    out = [SiteRow(ref, ref, tuple(Cell(None, "1 (reference)", "") for _ in rungs), z_ref, "-", "-")]
+    for case in [c for c in _collapsing(rungs, cases) if c != ref]:
         ratios = [backbone_ratios(r.runs, case, ref) for r in rungs]
         ests = [stats.mean_se(x).at(level) if x else None for x in ratios]
         zs = [log_z_estimate(r.runs, case) for r in rungs]

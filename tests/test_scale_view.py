@@ -115,12 +115,14 @@ def test_parts_that_disagree_make_a_mixed_claim():
 def test_a_backbone_that_loses_its_spread_with_scale_moves_the_site_toward_the_paper():
     small = _judged("cpu", *_rung("cpu", 80, 75, 67, 0.01, nosg_bb=0.04), [COLLAPSES])
     large = _judged("cpu_full", *_rung("cpu_full", 85, 61, 60, 0.01, nosg_bb=0.004), [COLLAPSES])
-    (site,) = sites([small, large], CASES)
+    ref, site = sites([small, large], CASES)
+    assert ref.case == ref.reference == "base" and ref.word == "-"
+    assert ref.z_cells[0].text.startswith("0.9")             # the reference's own z std is shown
     assert site.case == "nosg" and site.reference == "base"
     assert site.cells[0].estimate.value == pytest.approx(1.0)
     assert site.cells[1].estimate.value == pytest.approx(0.1)
     assert site.word == TOWARD
-    same = sites([small, small], CASES)[0]
+    same = sites([small, small], CASES)[1]
     assert same.word == NO_CHANGE
 
 
@@ -164,3 +166,15 @@ def test_the_index_sets_a_second_rung_beside_the_first(tmp_path):
     assert knn.endswith(f"**{NO_CHANGE}** |"), knn
     write_all(main, tmp_path / "alone")
     assert "Does a verdict move with scale?" not in (tmp_path / "alone" / "README.md").read_text()
+
+
+def test_a_collapse_is_set_against_the_baseline_even_where_the_baseline_itself_degrades():
+    small = _judged("cpu", *_rung("cpu", 80, 75, 67, 0.01), [COLLAPSES])
+    runs, floor = _rung("cpu_full", 85, 61, 60, 0.01, nosg_bb=0.004)
+    runs.loc[runs["case"] == "base", "status"] = "near-collapse"
+    runs.loc[runs["case"] == "base", "z_std"] = 0.3 * Z
+    ref, site = sites([small, _judged("cpu_full", runs, floor, [COLLAPSES])], CASES)
+    assert ref.case == "base" and ref.z_cells[1].text.startswith("0.3")
+    assert site.case == "nosg" and site.word == TOWARD
+    healthy = _judged("cpu", *_rung("cpu", 80, 75, 67, 0.9), [COLLAPSES])
+    assert sites([healthy, healthy], CASES) == []                 # nothing collapses: no table
