@@ -31,7 +31,7 @@ from analysis.collapse_site import backbone_ratios
 from analysis.runs import UNFINISHED
 from analysis.verdicts import NO_DATA, NOT_TESTABLE, Part, Verdict
 from core.schema.claims import Claim
-from core.schema.record import COLLAPSED, NEAR_COLLAPSE, OK
+from core.schema.record import COLLAPSED, NEAR_COLLAPSE
 
 TOWARD, AWAY, NO_CHANGE, NO_SPREAD, MIXED = ("toward the paper", "away from the paper", "no measurable change",
                                              "no interval", "mixed")
