@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from analysis import lr_check, scale_view
+from analysis.runs import UNFINISHED
 from analysis.report_page import PAGE, SweepReport, evidence_text, recipe_summary, test_rule
 from core.schema.sweep_format import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
@@ -231,7 +232,13 @@ def no_data_verdicts(sweep: Sweep, why: str) -> list[Verdict]:
 
 
 def _rung_names(rungs: list) -> list[str]:
-    return [f"{r.preset} ({r.steps} steps)" if r.steps else r.preset for r in rungs]
+    """'cpu (390 steps, lr 1.5)': what a rung's runs were, read from them."""
+    out = []
+    for r in rungs:
+        done = r.runs[r.runs["status"] != UNFINISHED] if "status" in r.runs else r.runs
+        facts = ([f"{r.steps} steps"] if r.steps else []) + [f"lr {lr_check.lr_label(done)}"]
+        out.append(f"{r.preset} ({', '.join(facts)})")
+    return out
 
 
 def scale_section(entries: list[Entry], level: float = 0.95) -> list[str]:
