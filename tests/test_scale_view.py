@@ -159,7 +159,8 @@ def test_the_index_sets_a_second_rung_beside_the_first(tmp_path):
     write_all(main, tmp_path / "out", rung_dirs=(str(rung),))
     index = (tmp_path / "out" / "README.md").read_text()
     lines = index.split("## Does a verdict move with scale?")[1].splitlines()
-    assert any(line.startswith("| claim | number | cpu (390 steps, lr 1.5) | cpu_full (390 steps, lr 1.5) |") for line in lines)
+    head = "| claim | number | cpu (390 steps, lr 1.5) | cpu_full (390 steps, lr 1.5) |"
+    assert any(line.startswith(head) for line in lines)
     linear = next(line for line in lines if "linear acc" in line and "w/o stop-grad" in line)
     assert linear.endswith(f"**{AWAY}** |"), linear
     knn = next(line for line in lines if "kNN acc (%), in units" in line)
