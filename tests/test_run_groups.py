@@ -199,6 +199,10 @@ def test_the_committed_records_are_one_group_per_sweep():
     for tree, lr in (("cpu-lr0.5", "0.5"), ("cpu-lr0.05", "0.05")):
         groups = _tree_groups(REPO / "records" / tree)
         assert groups and all(v == [f"cpu, optim.base_lr={lr}"] for v in groups.values()), (tree, groups)
+    rung = _tree_groups(REPO / "records" / "cpu_full")          # the second rung (issue 26) and its lr check
+    assert "stopgrad" in rung and all(v == ["cpu_full"] for v in rung.values()), rung
+    check = _tree_groups(REPO / "records" / "cpu_full-lr1.5")
+    assert check and all(v == ["cpu_full, optim.base_lr=1.5"] for v in check.values()), check
 
 
 @pytest.mark.slow
@@ -211,3 +215,4 @@ def test_the_committed_index_regenerates_into_per_group_folders(tmp_path):
     page = (tmp_path / "stopgrad" / "cpu" / "README.md").read_text()
     assert "**Group:** cpu:" in page and "base lr 1.5; numerics v2" in page
     assert "holds at every lr tried (1.5: reproduced; 0.05: reproduced; 0.5: reproduced)" in page
+    assert "## Does a verdict move with scale?" in index and "cpu_full (2106 steps, lr 0.05)" in index
