@@ -104,10 +104,11 @@ def change_word(first: stats.Estimate, last: stats.Estimate, sign: int, level: f
     return (TOWARD if (sign > 0) == moved_up else AWAY), change
 
 
-def interval_text(est: stats.Estimate | None, digits: int = 2, exp10: bool = False) -> str:
+def interval_text(est: stats.Estimate | None, exp10: bool = False) -> str:
+    """'0.46 [-0.46, 1.39]' (three significant digits; `exp10`: of 10 to the power of a log10 estimate)."""
     if est is None:
         return "-"
-    f = (lambda v: f"{10 ** v:.{digits}g}") if exp10 else (lambda v: f"{v:.{digits}f}")
+    f = (lambda v: f"{10 ** v:.2g}") if exp10 else (lambda v: f"{v:.3g}")
     if math.isnan(est.half_width):
         return f"{f(est.value)} (n={est.n})"
     return f"{f(est.value)} [{f(est.low)}, {f(est.high)}]"
