@@ -147,7 +147,7 @@ def _part_numbers(claim: Claim, parts: tuple[Part, ...], runs: pd.DataFrame, lev
             est = replace(p.est, value=p.est.value * unit, se=p.est.se * unit).at(level)
             what = p.what + (" × √d" if unit != 1 else "")
             out.append((what, est, (p.bounds[0] * unit, p.bounds[1] * unit), False))
-        elif p.what.endswith(" status"):
+        elif claim.test == "status":                     # its share-of-runs part, in the order of its cases
             case = next(cases)
             est = log_z_estimate(runs, case)
             out.append((f"'{case}' {Z_UNITS}", est.at(level) if est else None, _status_sign(claim), True))
