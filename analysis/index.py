@@ -258,7 +258,8 @@ def scale_section(entries: list[Entry], level: float = 0.95) -> list[str]:
            "rung minus the first (Welch: the rungs are separate runs); its word reads that interval: "
            f"'{scale_view.TOWARD}' or '{scale_view.AWAY}' when it excludes 0 on the paper's side or the other, "
            f"'{scale_view.NO_CHANGE}' when it holds 0. A status claim is read from the z std it tests, in units of "
-           f"1/√d, on a log scale. Per claim: {counts}.", "",
+           f"1/√d, on a log scale. A rung is its preset's whole recipe: where the base lr differs too (each header "
+           f"names its runs' steps and lr), a change is the scale's and the lr's together. Per claim: {counts}.", "",
            "| claim | number | " + " | ".join(md_escape(n) for n in names) + " | change | word |",
            "|:---|:---|" + ":---|" * len(names) + ":---|:---|"]
     for e, rows in judged:
