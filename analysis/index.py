@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 
 from analysis import lr_check, scale_view
-from analysis.runs import UNFINISHED
 from analysis.report_page import PAGE, SweepReport, evidence_text, recipe_summary, test_rule
 from core.schema.sweep_format import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
@@ -235,8 +234,7 @@ def _rung_names(rungs: list) -> list[str]:
     """'cpu (390 steps, lr 1.5)': what a rung's runs were, read from them."""
     out = []
     for r in rungs:
-        done = r.runs[r.runs["status"] != UNFINISHED] if "status" in r.runs else r.runs
-        facts = ([f"{r.steps} steps"] if r.steps else []) + [f"lr {lr_check.lr_label(done)}"]
+        facts = ([f"{r.steps} steps"] if r.steps else []) + [f"lr {lr_check.lr_label(r.done)}"]
         out.append(f"{r.preset} ({', '.join(facts)})")
     return out
 

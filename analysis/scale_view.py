@@ -47,9 +47,14 @@ class Rung:
     runs: pd.DataFrame
 
     @property
+    def done(self) -> pd.DataFrame:
+        """The rung's finished runs."""
+        return self.runs[self.runs["status"] != UNFINISHED] if "status" in self.runs else self.runs
+
+    @property
     def steps(self) -> int | None:
         """The optimizer steps of the rung's finished runs (the most, where rows differ)."""
-        done = self.runs[self.runs["status"] != UNFINISHED] if "status" in self.runs else self.runs
+        done = self.done
         steps = pd.to_numeric(done["step"], errors="coerce").dropna() if "step" in done else pd.Series(dtype=float)
         return int(steps.max()) if len(steps) else None
 
@@ -210,12 +215,13 @@ def sites(rungs: list[Rung], cases: list[str], level: float = stats.LEVEL) -> li
     backbone std against the reference case's at the same seed, and its z std, at each rung, with the word for
     the backbone ratio's change. [] when nothing collapses."""
     ref = _reference(rungs, cases)
-    if ref is None or not [c for c in _collapsing(rungs, cases) if c != ref]:
+    collapsing = [c for c in _collapsing(rungs, cases) if c != ref]
+    if ref is None or not collapsing:
         return []
     z_ref = tuple(Cell(e, interval_text(e.at(level) if e else None, exp10=True), "")
                   for e in (log_z_estimate(r.runs, ref) for r in rungs))
     out = [SiteRow(ref, ref, tuple(Cell(None, "1 (reference)", "") for _ in rungs), z_ref, "-", "-")]
-    for case in [c for c in _collapsing(rungs, cases) if c != ref]:
+    for case in collapsing:
         ratios = [backbone_ratios(r.runs, case, ref) for r in rungs]
         ests = [stats.mean_se(x).at(level) if x else None for x in ratios]
         zs = [log_z_estimate(r.runs, case) for r in rungs]
