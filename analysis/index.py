@@ -6,12 +6,14 @@ import re
 from dataclasses import dataclass, field
 
 from analysis import lr_check, scale_view
-from analysis.report_page import PAGE, SweepReport, evidence_text, recipe_summary, test_rule
+from analysis.registered import registered_verdict
+from analysis.report_page import (PAGE, SweepReport, amendment_lines, evidence_text, recipe_summary, test_rule,
+                                   verdict_cell)
 from core.schema.sweep_format import Sweep
 from analysis.table_files import display_rows, md_escape, title_line
 from analysis.tables import metric_label, numeric_columns
-from analysis.verdicts import (NO_DATA, NOT_REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, VERDICTS, WEAKER, Verdict,
-                               verdict_counts)
+from analysis.verdicts import (INCONCLUSIVE, NO_DATA, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, REVERSED,
+                               THRESHOLD_SENSITIVE, VERDICTS, WEAKER, Verdict, verdict_counts)
 
 INDEX = "README.md"
 
@@ -54,7 +56,7 @@ def _verdict_lines(verdicts: list[Verdict], lr_cells: list[str] = (), marks: dic
     for i, v in enumerate(verdicts):
         mark = marks.get(id(v), "")
         evidence = evidence_text(v) + (f" ({mark})" if mark else "")
-        cells = [f"**{v.word}**", md_escape(v.claim.paper), md_escape(evidence)]
+        cells = [verdict_cell(v), md_escape(v.claim.paper), md_escape(evidence)]
         out.append("| " + " | ".join(cells + ([md_escape(lr_cells[i])] if lr else [])) + " |")
     return out
 
@@ -77,6 +79,10 @@ def _section(e: Entry, marks: dict) -> list[str]:
     for name in rep.figures:
         out += [f"![{md_escape(title_line(s))} ({name})]({rep.folder}/{name})", ""]
     out += ["Claims:", ""] + _verdict_lines(e.verdicts, rep.lr_cells, marks) + [""]
+    amended = amendment_lines(e.verdicts)
+    if amended:
+        out += ["Amended after registration (each verdict under the registered test, then after each amendment):",
+                ""] + amended + [""]
     if rep.collapse_site:
         out += ["Where the collapse sits (measured):", ""] + [f"- {md_escape(x)}" for x in rep.collapse_site] + [""]
     return out
@@ -168,8 +174,9 @@ def shared_runs(entries: list[Entry]) -> tuple[dict, set]:
 
 
 def counts_line(verdicts: list[Verdict], repeats: set) -> str:
-    """The headline counts, each claim once, the two kinds of 'not reproduced' and the sensitive ones apart."""
-    once = [v for v in verdicts if id(v) not in repeats]
+    """The headline counts of the registered verdicts (analysis.registered), each claim once, the two kinds of
+    'not reproduced' and the sensitive ones apart."""
+    once = [registered_verdict(v) for v in verdicts if id(v) not in repeats]
     totals = verdict_counts(once)
     words = []
     for v in VERDICTS:
@@ -182,7 +189,28 @@ def counts_line(verdicts: list[Verdict], repeats: set) -> str:
     repeated = (f" ({extra} more {'repeats' if extra == 1 else 'repeat'} a claim's test on the same runs, not counted "
                 "again)") if extra else ""
     sensitive = f"; {totals[THRESHOLD_SENSITIVE]} of them {THRESHOLD_SENSITIVE}" if totals[THRESHOLD_SENSITIVE] else ""
-    return f"**{len(once)} claims{repeated}:** " + ", ".join(words) + sensitive
+    return f"**{len(once)} claims{repeated}, as registered:** " + ", ".join(words) + sensitive
+
+
+RANK = {NOT_REPRODUCED: 0, INCONCLUSIVE: 1, REPRODUCED: 2}    # toward "reproduced" is up this order
+
+
+def amendments_line(verdicts: list[Verdict], repeats: set) -> str:
+    """How many claims were amended after registration, and how their amendments moved the verdicts: from the
+    registered verdict to the verdict as the claim stands, toward 'reproduced' or away from it."""
+    amended = [v for v in verdicts if v.stages and id(v) not in repeats]
+    if not amended:
+        return "**Amendments:** no claim was changed after it was registered."
+    seen = sum(1 for v in amended if any(j.stage.amendment.data_seen for j in v.stages[1:]))
+    moved = [(registered_verdict(v).verdict, v.verdict) for v in amended if registered_verdict(v).word != v.word]
+    toward = sum(1 for a, b in moved if a in RANK and b in RANK and RANK[b] > RANK[a])
+    away = sum(1 for a, b in moved if a in RANK and b in RANK and RANK[b] < RANK[a])
+    other = len(moved) - toward - away
+    return (f"**Amendments:** {len(amended)} claims were changed after they were registered ({seen} of them after "
+            f"their data had been seen); the amendments changed {len(moved)} of their verdicts: {toward} toward "
+            f"'{REPRODUCED}', {away} away from it, {other} otherwise (to or from '{NOT_TESTABLE}', or the kind of "
+            "failure). The headline counts the registered verdicts; each section lists its amended claims with "
+            "date, reason and both verdicts.")
 
 
 def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr_checked: bool = False,
@@ -200,6 +228,7 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
            "so levels are not comparable: the verdicts test the paper's qualitative claims, each stated in "
            "the sweep file with a machine-checkable test.", "",
            counts_line(everything, repeats), "",
+           amendments_line(everything, repeats), "",
            f"**Interval:** every verdict reads a {level:.0%} confidence interval (Student's t at the estimate's "
            "degrees of freedom; exact binomial for a share of runs); a claim marked 'shares runs' reads a row that "
            "other claims read too (the SimSiam default is copied into several sweeps), so those verdicts are not "
@@ -211,7 +240,7 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
            "| paper | sweep | preset | seeds | runs | " + " | ".join(VERDICTS) + " |",
            "|:---|:---|:---|:---|---:|" + "---:|" * len(VERDICTS)]
     for e in entries:
-        c = verdict_counts([v for v in e.verdicts if id(v) not in repeats])
+        c = verdict_counts([registered_verdict(v) for v in e.verdicts if id(v) not in repeats])
         rep = e.report
         link = f"[{e.sweep.name}]({rep.folder}/{PAGE})" if rep is not None else e.sweep.name
         cells = [md_escape(e.sweep.figure or e.sweep.name), link,

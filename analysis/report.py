@@ -42,6 +42,7 @@ from analysis.datasets import chance_of
 from analysis.figures import curves_figure, save_curves
 from analysis.index import INDEX, Entry, index_markdown, no_data_verdicts
 from analysis.recipe import differences, load_recipe, our_evaluation
+from analysis.registered import judge_all_registered, registered_forms_of
 from analysis.report_page import PAGE, SweepReport, page_markdown
 from analysis.runs import UNFINISHED, load_curves, load_runs
 from analysis.selection import Like, Picked, ReportError, plotted_runs, select_runs
@@ -133,7 +134,8 @@ def judge_sweep(sweep: Sweep, runs_dir: str | Path, preset: str | None = None, l
     `python -m sweeps.run --until-decided` reads between its looks. ReportError when there are no runs."""
     chosen, _, picked, _ = _runs(sweep, runs_dir, preset, group=group)
     floor = floor_runs(runs_dir, picked.preset)
-    return judge_all(sweep.claims, _facts(chosen, picked.preset, sweep, floor, level)), chosen
+    facts = _facts(chosen, picked.preset, sweep, floor, level)
+    return judge_all_registered(sweep, facts, registered_forms_of(sweep, runs_dir)), chosen
 
 
 def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset: str | None = None,
@@ -145,7 +147,8 @@ def write_sweep(sweep: Sweep, runs_dir: str | Path, out_dir: str | Path, preset:
     table = aggregate(chosen, sweep)
     header = header_lines(sweep, chosen, picked.name, notes)
     floor = floor_runs(runs_dir, preset)
-    verdicts = judge_all(sweep.claims, _facts(chosen, preset, sweep, floor, level))
+    verdicts = judge_all_registered(sweep, _facts(chosen, preset, sweep, floor, level),
+                                    registered_forms_of(sweep, runs_dir))
     recipe = load_recipe()
     done = chosen[chosen["status"] != UNFINISHED]
     sites = diagnose(done, sweep.cases)

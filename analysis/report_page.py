@@ -13,6 +13,7 @@ from analysis.runs import UNFINISHED
 from core.schema.sweep_format import Sweep
 from analysis.table_files import md_escape, title_line, to_markdown
 from analysis.verdicts import INCONCLUSIVE, THRESHOLD_SENSITIVE, Verdict
+from core.schema.claim_forms import canonical_form, form_text
 
 PAGE = "README.md"
 
@@ -95,9 +96,38 @@ def verdict_table(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str
     out = ["| verdict | the paper says | test, and why it reads the paper fairly | evidence (ours) |"
            + (" across base lr |" if lr else ""), "|:---|:---|:---|:---|" + (":---|" if lr else "")]
     for i, v in enumerate(verdicts):
-        cells = [f"**{v.word}**", md_escape(v.claim.paper), f"`{v.claim.test}`: {md_escape(v.claim.reading)}",
+        cells = [verdict_cell(v), md_escape(v.claim.paper), f"`{v.claim.test}`: {md_escape(v.claim.reading)}",
                  md_escape(evidence_text(v))] + ([md_escape(lr_cells[i])] if lr else [])
         out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def verdict_cell(v: Verdict) -> str:
+    """The verdict as a table cell: the word, or for an amended claim the registered verdict first, then the
+    verdict after each amendment."""
+    if not v.stages:
+        return f"**{v.word}**"
+    first, *later = v.stages
+    return "; ".join([f"registered: **{first.verdict.word}**"]
+                     + [f"{md_escape(j.label)}: **{j.verdict.word}**" for j in later])
+
+
+def amendment_lines(verdicts: list[Verdict]) -> list[str]:
+    """One bullet per amended claim: its registered test and verdict, then each amendment with its date, commit,
+    whether the data had been seen, its reason, the form it made and the verdict under it."""
+    out = []
+    for v in verdicts:
+        if not v.stages:
+            continue
+        first, *later = v.stages
+        parts = [f"registered `{form_text(canonical_form(first.stage.claim))}`: **{first.verdict.word}**"]
+        for j in later:
+            a = j.stage.amendment
+            when = ((f"commit {a.commit}, " if a.commit else "")
+                    + ("after the data had been seen" if a.data_seen else "before any data")) if a.date else ""
+            parts.append(f"{j.label}{f' ({when})' if when else ''}: {a.reason}; "
+                         f"now `{form_text(canonical_form(j.stage.claim))}`: **{j.verdict.word}**")
+        out.append(f"- `{v.claim.id}` ({md_escape(v.claim.paper)}): " + md_escape(" → ".join(parts)))
     return out
 
 
@@ -119,6 +149,12 @@ def page_markdown(rep: SweepReport) -> str:
         out += [f"![{md_escape(title_line(rep.sweep))}: {name}]({name})", ""]
     out += ["## The paper's claims", "", test_rule(rep.level), ""]
     out += verdict_table(rep.verdicts, rep.lr_cells) + [""]
+    amended = amendment_lines(rep.verdicts)
+    if amended:
+        out += ["### Amended claims", "",
+                "These claims were changed after they were registered (the test a claim's first run recorded). "
+                "Each is judged under its registered test and after each amendment; the index counts the "
+                "registered verdict. The evidence column above is the claim as it stands now.", ""] + amended + [""]
     if rep.collapse_site:
         out += ["## Where the collapse sits", "",
                 "Measured at the end of each run: the per-channel std and effective rank of the l2-normalized "

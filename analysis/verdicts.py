@@ -70,6 +70,7 @@ class Verdict:
     flags: tuple[str, ...] = ()         # THRESHOLD_SENSITIVE
     run_ids: frozenset = frozenset()    # the runs it read, copies resolved to their origin
     seeds_needed: int | None = None     # INCONCLUSIVE: seeds per row a decision would need (None: unknown)
+    stages: tuple = ()                  # an amended claim: analysis.registered.Judged per form, registered first
 
     @property
     def word(self) -> str:

@@ -13,18 +13,23 @@ values at
 the preset (core.config.cases.case_overrides), applied before the case's own overrides, so a case reads
 "BYOL, but with momentum 0" as {method: byol, target.momentum: 0}. The run records the resolved config, whose
 hash is the run id's: spelling the same values out gives the same run.
+
+Every run records the canonical forms of its sweep's claims in its meta.json, with the time it recorded them
+(core.schema.claim_forms): the earliest run a claim reads registers the claim's test before its data existed.
 """
 from __future__ import annotations
 
+import datetime
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config.cases import PAPER_EPOCHS, case_overrides, scale_schedule
 from core.config.hyperparameters import Config, ConfigError, apply_overrides, config_hash
 from core.config.presets import preset_overrides
 from core.config.recipes import recipe_overrides
+from core.schema.claim_forms import REGISTERED_AT_KEY, REGISTERED_KEY, registered_forms
 from sweeps.sweepfile import Sweep
 
 
@@ -42,12 +47,17 @@ class RunSpec:
     epoch_scale: float = 1.0            # applied to the sweep file's schedule lengths (module docstring)
     method: str = ""                    # the case's `method:` (core/config/method_definitions.yaml), if any
     recipe: str = ""                    # --recipe (core/config/recipes/), if any
+    claims: dict = field(default_factory=dict)   # {claim id: canonical form} of the sweep's claims
 
     def meta(self) -> dict:
+        """What meta.json says of the run, the sweep's claims as registered now among it (a run's start, or the
+        copy of another sweep's run into this one, sweeps.twins)."""
+        now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
         return {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
                 "preset": self.preset, "run_id": self.run_id, "config_hash": config_hash(self.config),
                 "epoch_scale": self.epoch_scale, **({"method": self.method} if self.method else {}),
-                **({"recipe": self.recipe} if self.recipe else {})}
+                **({"recipe": self.recipe} if self.recipe else {}),
+                REGISTERED_KEY: self.claims, REGISTERED_AT_KEY: now}
 
 
 def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
@@ -81,6 +91,7 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
               else base.optim.epochs)
     scale = epochs / PAPER_EPOCHS
     grid_keys = list(sweep.grid)
+    claims = registered_forms(sweep.claims)
     specs = []
     for case, overrides in select_cases(sweep, cases).items():
         method, overrides = case_overrides(overrides, preset)
@@ -97,5 +108,5 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
                 label = slug(case) + "".join(f"_{k.split('.')[-1]}={v}" for k, v in point.items())
                 run_id = f"{label}-s{seed}-{config_hash(run_cfg)}"
                 specs.append(RunSpec(sweep.name, case, seed, point, preset, run_cfg, run_id,
-                                     Path(runs_dir) / sweep.name / run_id, scale, method, recipe))
+                                     Path(runs_dir) / sweep.name / run_id, scale, method, recipe, claims))
     return specs

@@ -3,7 +3,8 @@
 Each claim is a mapping with the paper's statement, one test from a small vocabulary, the reason the
 test and its margin are a fair reading of the paper's sentence, and optionally the presets that can test it:
 
-    - paper: "Without stop-gradient the loss reaches its minimum -1 (Sec. 4.1, Fig. 2 left)"
+    - id: loss-minimum            # stable within the file; the registry and amendments name the claim by it
+      paper: "Without stop-gradient the loss reaches its minimum -1 (Sec. 4.1, Fig. 2 left)"
       test: below                 # below | above | between | status | exceeds | trend | flat
       case: "w/o stop-grad"
       metric: loss
@@ -12,13 +13,29 @@ test and its margin are a fair reading of the paper's sentence, and optionally t
       testable_at: [imagenet]     # optional; other presets give "not testable at this scale"
       reason: "why this preset cannot test it"   # required with testable_at
 
-Margins and thresholds are fixed from the paper's sentence before the runs are looked at. What each test
+A claim's test is registered before its data exists (core.schema.claim_forms): the fields that decide its verdict
+(its canonical form; not `paper`, `reading` or `reason`) are written into every run's record when the run starts.
+A later change of them is an amendment, listed under the claim as data:
+
+      amendments:                 # oldest first; `previous` is the whole deciding form before the change
+        - date: 2026-12-03
+          reason: "why the test changed"
+          data_seen: true         # whether runs it is judged on had been looked at
+          commit: 12bd44e         # optional: the commit that made the change
+          previous: {test: exceeds, case: "w/ stop-grad", other: "w/o stop-grad", metric: knn_acc, margin: 30}
+
+What each test
 asks of the data (analysis.verdicts judges it, with "inconclusive" when the data cannot decide):
     below / above   case(s) metric < value / > value; `relative_to: inv_sqrt_d | chance` scales the
                     value by 1/sqrt(d) of the row or by the chance accuracy (%) of the data set
     between         low < metric < high (same `relative_to`)
-    status          the case(s) end with a status in `equals` (one or a list) as a rule: the share of runs
-                    that do is above one half at the verdict's confidence (analysis.stats.rate_interval)
+    status          the case(s) end with a status in `equals` (one or a list) as a rule, by `rule`:
+                    share (the default, the rule before 2026-12-07): the share of runs that do is above one
+                    half at the verdict's confidence (exact binomial); it needs 5 or more runs a row.
+                    spread (for `collapsed` or `ok`): the typical run ends on the claimed side of the status's
+                    line, read from how far each run ends from it: a t bound on the mean over runs of
+                    log(z std x sqrt(d)) against log(eval.collapse_frac) (collapsed) or
+                    log(eval.near_collapse_frac) (ok)
     exceeds         margin < case's metric - factor x other's other_metric [< at_most]: one-sided, or
                     two-sided with `at_most` ("only 2 points below" is below, by about that much)
                     (`other` defaults to `case`, `other_metric` to `metric`, factor 1, margin 0)
@@ -44,7 +61,8 @@ exceeds and trend (no difference); with `relative_to: gain`, 1 for below (the ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from core.schema.checks import suggest
 from core.schema.record import RESULT_METRICS, STATUSES
@@ -54,12 +72,15 @@ TESTS = ("below", "above", "between", "status", "exceeds", "trend", "flat")
 RELATIVE = ("inv_sqrt_d", "chance", "gain")
 GAIN = "gain"
 FLOOR_SWEEP = "random_network"      # the untrained network of each preset: the floor of `relative_to: gain`
-COMMON = ("paper", "test", "reading", "testable_at", "reason")
+COMMON = ("id", "paper", "test", "reading", "testable_at", "reason", "amendments")
+STATUS_RULES = ("share", "spread")   # status claims: the share of runs (exact binomial), or their distance to the line
+SPREAD_STATUSES = ("collapsed", "ok")   # the statuses read on the z std scale, which `rule: spread` can judge
+AMENDMENT_FIELDS = ("date", "reason", "data_seen", "previous", "commit")
 FIELDS = {   # test -> (required fields, optional fields)
     "below": (("case", "metric", "value"), ("relative_to", "baseline", "reference")),
     "above": (("case", "metric", "value"), ("relative_to", "baseline", "reference")),
     "between": (("case", "metric", "low", "high"), ("relative_to", "baseline")),
-    "status": (("case", "equals"), ("floor_margin", "baseline", "metric")),
+    "status": (("case", "equals"), ("floor_margin", "baseline", "metric", "rule")),
     "exceeds": (("case", "metric"), ("other", "other_metric", "margin", "at_most", "factor", "relative_to",
                                      "baseline", "reference")),
     "trend": (("metric", "direction"), ("cases",)),
@@ -69,6 +90,17 @@ FIELDS = {   # test -> (required fields, optional fields)
 
 class ClaimError(ValueError):
     """A malformed claim; the message names the claim (1-based) and the field."""
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """A change of a claim's deciding form after it was registered: when, why, whether the data had been seen,
+    and the whole form before the change (a Claim with the current wording)."""
+    date: str                           # ISO date, YYYY-MM-DD
+    reason: str
+    data_seen: bool
+    previous: "Claim"
+    commit: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +127,9 @@ class Claim:
     baseline: str = ""                  # relative_to gain / floor_margin: the row whose gain over the floor is 1
     floor_margin: float | None = None   # status: each case keeps more than this fraction of the baseline's gain
     reference: float | None = None      # where "reversed" starts (see the module docstring); None: the default
+    rule: str = ""                      # status: "share" or "spread" (STATUS_RULES); "" for other tests
+    id: str = ""                        # stable name within the sweep file (default: the claim's position, "3")
+    amendments: tuple[Amendment, ...] = ()   # oldest first
 
     def metrics(self) -> set[str]:
         return {m for m in (self.metric, self.other_metric) if m}
@@ -144,6 +179,62 @@ def _scale_fields(raw: dict, where: str, test: str, relative: str, cases: list[s
     if test == "status" and raw.get("metric") is not None and floor_margin is None:
         raise ClaimError(f"{where}: 'metric' of a status claim is only read with 'floor_margin'")
     return baseline, floor_margin
+
+
+def _claim_id(raw: dict, where: str, index: int) -> str:
+    value = raw.get("id", index)
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not text or any(c.isspace() for c in text):
+        raise ClaimError(f"{where}: 'id' must be a short name without spaces, got {value!r}")
+    return text
+
+
+def _status_rule(raw: dict, where: str, test: str, equals: tuple[str, ...]) -> str:
+    if test != "status":
+        return ""
+    rule = raw.get("rule", "share")
+    if rule not in STATUS_RULES:
+        raise ClaimError(f"{where}: 'rule' must be one of {', '.join(STATUS_RULES)}, got {rule!r}"
+                         f"{suggest(rule, STATUS_RULES)}")
+    if rule == "spread" and (len(equals) != 1 or equals[0] not in SPREAD_STATUSES):
+        raise ClaimError(f"{where}: 'rule: spread' reads how far z std ends from a status's line, so 'equals' must be "
+                         f"one of {', '.join(SPREAD_STATUSES)}, got {', '.join(equals)}")
+    return rule
+
+
+def _amendment(raw, where: str, index: int, cases: list[str], current: dict) -> Amendment:
+    if not isinstance(raw, dict):
+        raise ClaimError(f"{where}: an amendment is a mapping with {', '.join(AMENDMENT_FIELDS)}, got {raw!r}")
+    for key in raw:
+        if key not in AMENDMENT_FIELDS:
+            raise ClaimError(f"{where}: unknown field '{key}'{suggest(key, AMENDMENT_FIELDS)}")
+    for key in ("date", "reason", "data_seen", "previous"):
+        if raw.get(key) is None:
+            raise ClaimError(f"{where}: missing field '{key}'")
+    date = raw["date"]
+    date = date.isoformat() if hasattr(date, "isoformat") else str(date)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        raise ClaimError(f"{where}: 'date' must be a date, YYYY-MM-DD, got {raw['date']!r}")
+    if not isinstance(raw["reason"], str) or not raw["reason"].strip():
+        raise ClaimError(f"{where}: 'reason' must be text: why the test changed")
+    if not isinstance(raw["data_seen"], bool):
+        raise ClaimError(f"{where}: 'data_seen' must be true or false: had runs it is judged on been looked at?")
+    previous = raw["previous"]
+    if not isinstance(previous, dict):
+        raise ClaimError(f"{where}: 'previous' must be the claim's deciding fields before the change (test, case, "
+                         "metric, margins, ...)")
+    for key in ("id", "paper", "reading", "amendments"):
+        if key in previous:
+            raise ClaimError(f"{where}: 'previous' holds the deciding fields only, not '{key}'")
+    filled = {"paper": current["paper"], "reading": current["reading"], **previous}
+    if filled.get("testable_at") is not None and not filled.get("reason"):
+        filled["reason"] = current.get("reason") or "(as registered)"
+    try:
+        before = parse_claim(filled, index, cases)
+    except ClaimError as err:
+        raise ClaimError(f"{where}: 'previous': {str(err).split(': ', 1)[-1]}") from None
+    commit = str(raw.get("commit") or "")
+    return Amendment(date, " ".join(raw["reason"].split()), raw["data_seen"], before, commit)
 
 
 def parse_claim(raw, index: int, cases: list[str]) -> Claim:
@@ -214,7 +305,12 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     if reason and not testable:
         raise ClaimError(f"{where}: 'reason' is only read with 'testable_at'")
 
-    return Claim(
+    claim_id = _claim_id(raw, where, index)
+    rule = _status_rule(raw, where, test, equals)
+    amendments = raw.get("amendments")
+    if amendments is not None and (not isinstance(amendments, list) or not amendments):
+        raise ClaimError(f"{where}: 'amendments' must be a non-empty list of amendments, oldest first")
+    claim = Claim(
         paper=" ".join(raw["paper"].split()), test=test, cases=names,
         metric=str(raw.get("metric") or ("linear_acc" if floor_margin is not None else "")),
         value=_number(raw, "value", where), low=low, high=high, relative_to=relative, equals=equals,
@@ -222,8 +318,15 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
         baseline=baseline, floor_margin=floor_margin, reference=_number(raw, "reference", where),
         margin=margin, at_most=at_most, factor=_number(raw, "factor", where, 1.0),
         direction=direction, tolerance=tolerance, reading=" ".join(raw["reading"].split()),
-        testable_at=testable, reason=" ".join(reason.split()),
+        testable_at=testable, reason=" ".join(reason.split()), rule=rule, id=claim_id,
     )
+    if not amendments:
+        return claim
+    parsed = tuple(_amendment(a, f"{where}: amendment {i}", index, cases, raw) for i, a in enumerate(amendments, 1))
+    dates = [a.date for a in parsed]
+    if dates != sorted(dates):
+        raise ClaimError(f"{where}: 'amendments' must be listed oldest first, got dates {', '.join(dates)}")
+    return replace(claim, amendments=parsed)
 
 
 def parse_claims(raw, cases: list[str]) -> list[Claim]:
@@ -232,4 +335,11 @@ def parse_claims(raw, cases: list[str]) -> list[Claim]:
         return []
     if not isinstance(raw, list):
         raise ClaimError("'claims' must be a list of claim mappings")
-    return [parse_claim(c, i, cases) for i, c in enumerate(raw, start=1)]
+    claims = [parse_claim(c, i, cases) for i, c in enumerate(raw, start=1)]
+    seen: dict[str, int] = {}
+    for i, c in enumerate(claims, start=1):
+        if c.id in seen:
+            raise ClaimError(f"claim {i}: id '{c.id}' is claim {seen[c.id]}'s too; a claim's id names it in the "
+                             "registry and must be unique in its file")
+        seen[c.id] = i
+    return claims
