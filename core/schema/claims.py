@@ -305,11 +305,6 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
     if reason and not testable:
         raise ClaimError(f"{where}: 'reason' is only read with 'testable_at'")
 
-    claim_id = _claim_id(raw, where, index)
-    rule = _status_rule(raw, where, test, equals)
-    amendments = raw.get("amendments")
-    if amendments is not None and (not isinstance(amendments, list) or not amendments):
-        raise ClaimError(f"{where}: 'amendments' must be a non-empty list of amendments, oldest first")
     claim = Claim(
         paper=" ".join(raw["paper"].split()), test=test, cases=names,
         metric=str(raw.get("metric") or ("linear_acc" if floor_margin is not None else "")),
@@ -318,10 +313,19 @@ def parse_claim(raw, index: int, cases: list[str]) -> Claim:
         baseline=baseline, floor_margin=floor_margin, reference=_number(raw, "reference", where),
         margin=margin, at_most=at_most, factor=_number(raw, "factor", where, 1.0),
         direction=direction, tolerance=tolerance, reading=" ".join(raw["reading"].split()),
-        testable_at=testable, reason=" ".join(reason.split()), rule=rule, id=claim_id,
+        testable_at=testable, reason=" ".join(reason.split()),
+        rule=_status_rule(raw, where, test, equals), id=_claim_id(raw, where, index),
     )
-    if not amendments:
+    return _with_amendments(claim, raw, where, index, cases)
+
+
+def _with_amendments(claim: Claim, raw: dict, where: str, index: int, cases: list[str]) -> Claim:
+    """The claim with its `amendments:` parsed (each `previous` a whole claim form of its own), oldest first."""
+    amendments = raw.get("amendments")
+    if amendments is None:
         return claim
+    if not isinstance(amendments, list) or not amendments:
+        raise ClaimError(f"{where}: 'amendments' must be a non-empty list of amendments, oldest first")
     parsed = tuple(_amendment(a, f"{where}: amendment {i}", index, cases, raw) for i, a in enumerate(amendments, 1))
     dates = [a.date for a in parsed]
     if dates != sorted(dates):
