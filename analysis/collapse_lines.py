@@ -41,3 +41,39 @@ def matches(runs: pd.DataFrame, equals: tuple[str, ...], line: float | None) -> 
             collapsed = float(r["z_std"]) * math.sqrt(float(r["dim"])) < line
         out.append(collapsed == wants_collapse)
     return out
+
+
+TINY = 1e-12            # a z std or a loss gap of exactly 0 is read as this, so that its log is finite
+
+
+def log_spread(runs: pd.DataFrame) -> list[float] | None:
+    """Per run, log(z std x sqrt(d)): how far its output ends from a collapse line t (at log t), on the scale
+    the lines are drawn on; None when a run lacks z std or d."""
+    out = []
+    for _, r in runs.iterrows():
+        if pd.isna(r.get("z_std")) or pd.isna(r.get("dim")):
+            return None
+        out.append(math.log(max(float(r["z_std"]) * math.sqrt(float(r["dim"])), TINY)))
+    return out
+
+
+def log_loss_gap(runs: pd.DataFrame) -> list[float] | None:
+    """Per run, log(1 + loss): how far a negative-cosine loss ends from its minimum -1 (the loss line is at
+    log 0.01); None when a run has no such loss."""
+    out = []
+    for _, r in runs.iterrows():
+        if r.get("loss_kind") != COSINE_LOSS or pd.isna(r.get("loss")):
+            return None
+        out.append(math.log(max(1.0 + float(r["loss"]), TINY)))
+    return out
+
+
+def status_line(runs: pd.DataFrame, status: str) -> float:
+    """The line a status is read against, in units of 1/sqrt(d): eval.collapse_frac for `collapsed`,
+    eval.near_collapse_frac for `ok` (the runs' config; the defaults 0.1 and 0.5 where it is not recorded)."""
+    key, default = ("collapse_frac", 0.1) if status == "collapsed" else ("near_collapse_frac", 0.5)
+    for config in runs.get("config_yaml", pd.Series(dtype=object)):
+        value = ((config or {}).get("eval") or {}).get(key) if isinstance(config, dict) else None
+        if isinstance(value, (int, float)):
+            return float(value)
+    return default

@@ -184,6 +184,14 @@ def counts_line(verdicts: list[Verdict], repeats: set) -> str:
         if v == NOT_REPRODUCED and totals[v]:
             other = totals[v] - totals[REVERSED] - totals[WEAKER]
             word += f" ({totals[REVERSED]} {REVERSED}, {totals[WEAKER]} {WEAKER}, {other} other)"
+        if v == INCONCLUSIVE and totals[v]:
+            undecided = [x for x in once if x.verdict == INCONCLUSIVE]
+            stuck = sum(1 for x in undecided if x.undecidable)
+            free = [x for x in undecided if not x.undecidable]
+            leans = [sum(1 for x in free if x.lean == w) for w in (REPRODUCED, NOT_REPRODUCED)]
+            word += (f" ({stuck} of them undecidable at their declared seeds whatever the runs did; of the other "
+                     f"{len(free)}, {leans[0]} lean toward '{REPRODUCED}', {leans[1]} toward '{NOT_REPRODUCED}', "
+                     f"{len(free) - sum(leans)} neither)")
         words.append(word)
     extra = len(verdicts) - len(once)
     repeated = (f" ({extra} more {'repeats' if extra == 1 else 'repeat'} a claim's test on the same runs, not counted "

@@ -134,6 +134,10 @@ def amendment_lines(verdicts: list[Verdict]) -> list[str]:
 def evidence_text(v: Verdict) -> str:
     """The evidence, with the seeds an undecided claim would need and the flags."""
     out = v.evidence
+    if v.verdict == INCONCLUSIVE and v.undecidable:
+        return out + f"; its declared seeds could not decide it whatever the runs did: {v.undecidable}"
+    if v.verdict == INCONCLUSIVE and v.lean:
+        out += f"; the estimate leans toward '{v.lean}'"
     if v.verdict == INCONCLUSIVE:
         out += (f"; a decision would need about {v.seeds_needed} seeds a row at the observed spread" if v.seeds_needed
                 else "; no decision in sight at the observed spread (over 1000 seeds a row)")

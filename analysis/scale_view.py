@@ -9,10 +9,11 @@ two rungs is an unpaired difference (stats.independent_difference: Welch). Its w
 - AWAY: it excludes 0 on the other side;
 - NO_CHANGE: it includes 0 (at this many seeds the two rungs cannot be told apart);
 - NO_SPREAD: a rung has too few values for an interval.
-A status claim ("collapses", "does not collapse") is a share of runs, which three seeds cannot move
-measurably; its number here is the quantity the status reads, z std in units of 1/sqrt(d), averaged on a log
-scale (a collapse spans decades: 0.02 and 0.002 x 1/sqrt(d) are both collapsed). A claim's word is its parts'
-when they agree, else MIXED.
+Every number is shown with the interval its verdict read, at that verdict's level: a claim has one interval
+wherever it appears. A status claim read by the spread rule is the mean over runs of log(z std x sqrt(d)),
+shown as z std x sqrt(d) (a geometric mean; a collapse spans decades); one read by the share rule has no
+number to set side by side (its share cannot move measurably at three seeds) and no row. A claim's word is its
+parts' when they agree, else MIXED.
 
 Where the collapse sits (analysis.collapse_site) is set side by side too: for each row that collapses at some
 rung, its backbone's feature std against the reference row's at the same seed, per rung. The paper's collapsed
@@ -109,11 +110,12 @@ def change_word(first: stats.Estimate, last: stats.Estimate, sign: int, level: f
     return (TOWARD if (sign > 0) == moved_up else AWAY), change
 
 
-def interval_text(est: stats.Estimate | None, exp10: bool = False) -> str:
-    """'0.46 [-0.46, 1.39]' (three significant digits; `exp10`: of 10 to the power of a log10 estimate)."""
+def interval_text(est: stats.Estimate | None, exp10: bool = False, exp: bool = False) -> str:
+    """'0.46 [-0.46, 1.39]' (three significant digits; `exp10`: of 10 to the power of a log10 estimate; `exp`:
+    of e to the power of a natural-log one)."""
     if est is None:
         return "-"
-    f = (lambda v: f"{10 ** v:.2g}") if exp10 else (lambda v: f"{v:.3g}")
+    f = (lambda v: f"{10 ** v:.2g}") if exp10 else (lambda v: f"{math.exp(v):.3g}") if exp else (lambda v: f"{v:.3g}")
     if math.isnan(est.half_width):
         return f"{f(est.value)} (n={est.n})"
     return f"{f(est.value)} [{f(est.low)}, {f(est.high)}]"
@@ -130,11 +132,6 @@ def log_z_estimate(runs: pd.DataFrame, case: str) -> stats.Estimate | None:
     return stats.mean_se(values) if values else None
 
 
-def _status_sign(claim: Claim) -> int:
-    """A status claim of collapse wants a smaller z std; one of health (ok) a larger one."""
-    return -1 if set(claim.equals) & {COLLAPSED, NEAR_COLLAPSE} else 1
-
-
 def _per_unit(claim: Claim, runs: pd.DataFrame) -> float:
     """sqrt(d) for a claim read in units of 1/sqrt(d) (its number is shown in those units), else 1."""
     if claim.relative_to != "inv_sqrt_d" or "dim" not in runs:
@@ -143,19 +140,21 @@ def _per_unit(claim: Claim, runs: pd.DataFrame) -> float:
     return math.sqrt(float(dims[0])) if len(dims) == 1 else 1.0
 
 
-def _part_numbers(claim: Claim, parts: tuple[Part, ...], runs: pd.DataFrame, level: float):
-    """[(what, estimate, how to read the direction, on a log scale)] for each part of a verdict: the bounds it
-    needs, or for a status part (read as log z std) the sign of toward."""
-    out, cases, unit = [], iter(claim.cases), _per_unit(claim, runs)
+def _part_numbers(claim: Claim, parts: tuple[Part, ...], runs: pd.DataFrame):
+    """[(what, estimate, the bounds it needs, how its numbers are shown)] for each part of a verdict that reads an
+    estimate, each at the level its verdict read it (one interval per claim, wherever it is shown): a status read
+    by the spread rule is a mean of log(z std x sqrt(d)), shown as exp; a status read by the share rule has no
+    estimate and no row."""
+    out, unit = [], _per_unit(claim, runs)
     for p in parts:
-        if p.est is not None:
-            est = replace(p.est, value=p.est.value * unit, se=p.est.se * unit).at(level)
-            what = p.what + (" × √d" if unit != 1 else "")
-            out.append((what, est, (p.bounds[0] * unit, p.bounds[1] * unit), False))
-        elif claim.test == "status":                     # its share-of-runs part, in the order of its cases
-            case = next(cases)
-            est = log_z_estimate(runs, case)
-            out.append((f"'{case}' {Z_UNITS}", est.at(level) if est else None, _status_sign(claim), True))
+        if p.est is None:
+            continue
+        if claim.test == "status":
+            out.append((p.what, p.est, p.bounds, "exp"))
+            continue
+        est = replace(p.est, value=p.est.value * unit, se=p.est.se * unit)
+        what = p.what + (" × √d" if unit != 1 else "")
+        out.append((what, est, (p.bounds[0] * unit, p.bounds[1] * unit), ""))
     return out
 
 
@@ -172,16 +171,16 @@ def compare(rungs: list[Rung], level: float = stats.LEVEL) -> list[ScaleRow]:
         w = last.verdicts[i] if i < len(last.verdicts) else None
         if not _judged(v) or not _judged(w):
             continue
-        numbers = [_part_numbers(r.verdicts[i].claim, r.verdicts[i].parts, r.runs, level) for r in rungs]
-        for j, (what, est0, how, log) in enumerate(numbers[0]):
+        numbers = [_part_numbers(r.verdicts[i].claim, r.verdicts[i].parts, r.runs) for r in rungs]
+        for j, (what, est0, bounds, shown) in enumerate(numbers[0]):
             ests = [n[j][1] if j < len(n) and n[j][0] == what else None for n in numbers]
-            cells = tuple(Cell(e, interval_text(e, exp10=log), r.verdicts[i].word) for e, r in zip(ests, rungs))
+            cells = tuple(Cell(e, interval_text(e, exp=shown == "exp"), r.verdicts[i].word)
+                          for e, r in zip(ests, rungs))
             if est0 is None or ests[-1] is None:
                 rows.append(ScaleRow(v.claim, what, cells, "-", NO_SPREAD))
                 continue
-            sign = how if isinstance(how, int) else toward_sign(how[0], how[1], est0.value)
-            word, change = change_word(est0, ests[-1], sign, level)
-            rows.append(ScaleRow(v.claim, what, cells, interval_text(change) + (" (log10)" if log else ""), word))
+            word, change = change_word(est0, ests[-1], toward_sign(bounds[0], bounds[1], est0.value), level)
+            rows.append(ScaleRow(v.claim, what, cells, interval_text(change) + (" (log)" if shown else ""), word))
     return rows
 
 

@@ -26,6 +26,8 @@ from analysis import collapse_lines, stats
 from analysis.runs import UNFINISHED
 from analysis.tables import format_value, metric_label
 from core.schema.claims import Claim
+from core.schema.design import undecidable
+from core.schema.record import TRAINED
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_TESTABLE, NO_DATA = "not testable at this scale", "no data yet"
@@ -49,6 +51,16 @@ class Part:
     seeds_needed: int | None = None   # ACROSS: the seeds a decision would need at the observed spread
     est: stats.Estimate | None = None  # the number behind `estimate`, at the part's level (None for a status)
     bounds: tuple[float, float] = (-math.inf, math.inf)   # the open range (low, high) `needs` writes
+    share: float | None = None        # a part judged by the share rule: the share of runs that end as it needs
+
+    @property
+    def leans(self) -> bool | None:
+        """Whether the point estimate meets what the part needs (True), misses it (False), or says neither."""
+        if self.est is not None:
+            return self.bounds[0] < self.est.value < self.bounds[1]
+        if self.share is not None and self.share != stats.MAJORITY:
+            return self.share > stats.MAJORITY
+        return None
 
     @property
     def text(self) -> str:
@@ -70,6 +82,8 @@ class Verdict:
     flags: tuple[str, ...] = ()         # THRESHOLD_SENSITIVE
     run_ids: frozenset = frozenset()    # the runs it read, copies resolved to their origin
     seeds_needed: int | None = None     # INCONCLUSIVE: seeds per row a decision would need (None: unknown)
+    lean: str = ""                      # INCONCLUSIVE: REPRODUCED or NOT_REPRODUCED, where the point estimates sit
+    undecidable: str = ""               # why the claim's declared seeds could never decide it (core.schema.design)
     stages: tuple = ()                  # an amended claim: analysis.registered.Judged per form, registered first
 
     @property
@@ -249,7 +263,7 @@ def _bounds(facts: Facts, claim: Claim) -> list[Part]:
 
 
 def _sensitivity(facts: Facts, runs: pd.DataFrame, equals: tuple[str, ...], main: str) -> tuple[str, bool]:
-    """The status part's verdict under each collapse line and the loss test, and whether any differs."""
+    """The share rule's verdict under each collapse line and the loss test, and whether any differs from `main`."""
     cells, flips = [], False
     for line in (*collapse_lines.LINES, None):
         hits = collapse_lines.matches(runs, equals, line)
@@ -261,25 +275,77 @@ def _sensitivity(facts: Facts, runs: pd.DataFrame, equals: tuple[str, ...], main
     return ("under other collapse lines: " + ", ".join(cells)) if cells else "", flips
 
 
+def _spread_sensitivity(facts: Facts, runs: pd.DataFrame, status: str, main: str) -> tuple[str, bool]:
+    """The spread rule's verdict with the line drawn elsewhere (z std below t/sqrt(d) for each t of LINES) and
+    under the loss test (log(1 + loss) against log 0.01), and whether any differs from `main`."""
+    cells, flips = [], False
+    logs, gaps = collapse_lines.log_spread(runs), collapse_lines.log_loss_gap(runs)
+    for line, values in [*((t, logs) for t in collapse_lines.LINES), (None, gaps)]:
+        if values is None or len(values) < 2:
+            continue
+        bound = math.log(line if line is not None else 1 + collapse_lines.LOSS_LINE)
+        est = stats.mean_se(values).at(facts.level_for(len(values)))
+        place = stats.decide(est, -math.inf, bound) if status == "collapsed" else stats.decide(est, bound, math.inf)
+        cells.append(f"{collapse_lines.line_name(line)}: {OUTCOME[place]}")
+        flips |= OUTCOME[place] != main
+    return ("with the line drawn elsewhere: " + ", ".join(cells)) if cells else "", flips
+
+
+def _share_part(facts: Facts, claim: Claim, case: str, runs: pd.DataFrame) -> Part:
+    """The share rule: the share of runs that end in `equals`, its exact one-sided bounds against one half."""
+    statuses = list(runs["status"])
+    k, n = sum(s in claim.equals for s in statuses), len(statuses)
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+    level = facts.level_for(n)
+    place = stats.decide_rate(k, n, level)
+    low, high = stats.rate_bounds(k, n, level)
+    note, flips = _sensitivity(facts, runs, claim.equals, OUTCOME[place])
+    if flips:
+        note += f" ({THRESHOLD_SENSITIVE})"
+    needed = stats.rate_seeds_needed(k, n, facts.level_for(n + 1)) if place in (stats.ACROSS, stats.TOO_FEW) else None
+    return Part(f"'{case}' status", f"{counts}: {k}/{n} {' or '.join(claim.equals)}, share "
+                f"between {low:.2f} and {high:.2f} (one-sided bounds, {level:.1%} each)".replace(".0%", "%"),
+                f"more than half of the runs {' or '.join(claim.equals)}", place, note=note, seeds_needed=needed,
+                share=k / n)
+
+
+def _spread_part(facts: Facts, claim: Claim, case: str, runs: pd.DataFrame) -> Part | None:
+    """The spread rule: the mean over runs of log(z std x sqrt(d)) with its t interval against the status's line,
+    log(collapse_frac) for `collapsed` (the interval below it) or log(near_collapse_frac) for `ok` (above it);
+    the typical run, read from how far each run ends from the line. The share rule's count rides along as a
+    check. None where a run did not train to its end or lacks z std (the share rule judges it)."""
+    status = claim.equals[0]
+    logs = collapse_lines.log_spread(runs)
+    if logs is None or any(s not in TRAINED for s in runs["status"]):
+        return None
+    line = collapse_lines.status_line(runs, status)
+    low, high = (-math.inf, math.log(line)) if status == "collapsed" else (math.log(line), math.inf)
+    est = stats.mean_se(logs).at(facts.level_for(len(logs)))
+    place = stats.decide(est, low, high)
+    if math.isnan(est.half_width):
+        estimate = f"{math.exp(est.value):.3g} (n={est.n}: no spread)"
+    else:
+        estimate = (f"{math.exp(est.value):.3g} [{math.exp(est.low):.3g}, {math.exp(est.high):.3g}] "
+                    f"(n={est.n}, {est.level:.1%})").replace(".0%)", "%)")
+    k = sum(s in claim.equals for s in runs["status"])
+    note, flips = _spread_sensitivity(facts, runs, status, OUTCOME[place])
+    note = f"{k}/{len(logs)} runs {status} (the share rule's count, a check); " + note
+    if flips:
+        note += f" ({THRESHOLD_SENSITIVE})"
+    where = "below" if status == "collapsed" else "at or above"
+    return Part(f"'{case}' z std × √d, geometric mean over runs", estimate,
+                f"{'<' if status == 'collapsed' else '>'} {line:g} (the typical run ends {where} the line of "
+                f"'{status}')", place, note=note,
+                seeds_needed=_seeds_needed(facts, est, low, high) if place == stats.ACROSS else None,
+                est=est, bounds=(low, high))
+
+
 def _status(facts: Facts, claim: Claim) -> list[Part]:
     parts = []
     for case in claim.cases:
         runs = _finished(facts, case)
-        statuses = list(runs["status"])
-        k, n = sum(s in claim.equals for s in statuses), len(statuses)
-        counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
-        level = facts.level_for(n)
-        place = stats.decide_rate(k, n, level)
-        low, high = stats.rate_bounds(k, n, level)
-        note, flips = _sensitivity(facts, runs, claim.equals, OUTCOME[place])
-        if flips:
-            note += f" ({THRESHOLD_SENSITIVE})"
-        needed = stats.rate_seeds_needed(k, n, 1 - (1 - facts.level) / len(stats.LOOKS)) \
-            if place in (stats.ACROSS, stats.TOO_FEW) else None
-        parts.append(Part(f"'{case}' status", f"{counts}: {k}/{n} {' or '.join(claim.equals)}, share "
-                          f"between {low:.2f} and {high:.2f} (one-sided bounds, {level:.1%} each)".replace(".0%", "%"),
-                          f"more than half of the runs {' or '.join(claim.equals)}", place,
-                          note=note, seeds_needed=needed))
+        spread = _spread_part(facts, claim, case, runs) if claim.rule == "spread" else None
+        parts.append(spread or _share_part(facts, claim, case, runs))
     if claim.floor_margin is not None:
         parts += _beats_floor(facts, claim)
     return parts
@@ -317,15 +383,30 @@ def _difference_part(facts: Facts, claim: Claim, a: str, b: str, metric: str, ot
     else:
         what = f"'{a}' {metric_label(metric)} − {times}'{b}' {metric_label(other_metric)}"
     if not claim.in_gain:
-        return _part(facts, claim, what, stats.difference(va, vb, factor), low, high, "", _range(low, high, metric))
+        part = _part(facts, claim, what, stats.difference(va, vb, factor), low, high, "", _range(low, high, metric))
+        return _plain_order(facts, claim, part, stats.difference(va, vb)) if factor != 1 else part
     base, floor = per_seed(facts, claim.baseline, metric), floor_per_seed(facts, metric)
     est = _gain_ratio(va, vb, base, floor, factor)
     points = stats.difference(va, vb, factor)
     points = points.at(facts.level_for(points.n))
     note = (f"in points: {_interval(points, metric)}; "
             + _points_note(facts, claim, {"untrained": floor, claim.baseline: base}))
-    return _part(facts, claim, f"{what}, {GAIN_UNITS} ('{claim.baseline}')", est, low, high, "",
+    part = _part(facts, claim, f"{what}, {GAIN_UNITS} ('{claim.baseline}')", est, low, high, "",
                  _range(low, high, ""), note)
+    return _plain_order(facts, claim, part, _gain_ratio(va, vb, base, floor)) if factor != 1 else part
+
+
+def _plain_order(facts: Facts, claim: Claim, part: Part, plain: stats.Estimate) -> Part:
+    """A test with a factor (a more than twice b) that fails below its bound is REVERSED only when the plain
+    order of the rows (a - b) is turned round at the claim's level, WEAKER when the plain order is the paper's at
+    that level (its direction, short of its size), and neither when the plain difference holds 0."""
+    if part.place != stats.OUTSIDE or part.est is None or part.est.high > part.bounds[0]:
+        return part
+    plain = plain.at(facts.level_for(plain.n))
+    how = REVERSED if plain.high <= 0 else WEAKER if plain.low > 0 else ""
+    note = (f"the plain difference (factor 1): {plain.value:.3g} [{plain.low:.3g}, {plain.high:.3g}]"
+            + (": the order is not turned round" if how != REVERSED else ""))
+    return replace(part, how=how, note="; ".join(x for x in (part.note, note) if x))
 
 
 def _exceeds(facts: Facts, claim: Claim) -> list[Part]:
@@ -399,8 +480,17 @@ def judge(claim: Claim, facts: Facts) -> Verdict:
         return Verdict(claim, NOT_TESTABLE, f"{claim.reason} (testable at: {', '.join(claim.testable_at)}; "
                                             f"this preset: {facts.preset}). For the record, {ours}", parts,
                        run_ids=ids)
-    return Verdict(claim, outcome, evidence, parts, how, flags, ids,
-                   seeds if outcome == INCONCLUSIVE else None)
+    return Verdict(claim, outcome, evidence, parts, how, flags, ids, seeds if outcome == INCONCLUSIVE else None,
+                   lean(parts) if outcome == INCONCLUSIVE else "", undecidable(claim, facts.declared))
+
+
+def lean(parts) -> str:
+    """Which side an undecided claim's point estimates sit on: NOT_REPRODUCED when one undecided part's estimate
+    misses what it needs, REPRODUCED when every undecided part's estimate meets it, '' when a part says neither."""
+    open_parts = [p.leans for p in parts if p.place in (stats.ACROSS, stats.TOO_FEW)]
+    if False in open_parts:
+        return NOT_REPRODUCED
+    return REPRODUCED if open_parts and None not in open_parts else ""
 
 
 def judge_all(claims: list[Claim], facts: Facts) -> list[Verdict]:

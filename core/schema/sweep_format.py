@@ -11,7 +11,8 @@ A sweep file, `ablations/<name>.yaml`, is data only:
     paper_metric        what the paper's numbers are (e.g. ImageNet linear top-1, 100 ep)
     paper               per case: the paper's number or word ("unstable")
     notes               free text: choices where the paper is silent
-    claims              the paper's qualitative claims, each with a test (core.schema.claims)
+    claims              the paper's qualitative claims, each with a test (core.schema.claims); a claim that the
+                        file's seeds cannot decide under any outcome is refused (core.schema.design)
 
 This module checks the file's shape, names and claims; what the overrides mean (keys, types and choices of
 the config, method names) is checked by sweeps.sweepfile against core.config.hyperparameters before any run starts.
@@ -27,6 +28,7 @@ import yaml
 
 from core.schema.checks import ConfigError, suggest
 from core.schema.claims import Claim, ClaimError, parse_claims
+from core.schema.design import undecidable
 from core.schema.record import RESULT_METRICS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -169,6 +171,11 @@ def load_sweep(name_or_path: str | Path, ablations_dir: Path = ABLATIONS_DIR) ->
         claims = parse_claims(data.get("claims"), labels)
     except ClaimError as err:
         raise SweepFileError(f"{src}: {err}") from None
+    for claim in claims:
+        why = undecidable(claim, len(seeds))
+        if why:
+            raise SweepFileError(f"{src}: claim '{claim.id}' ({claim.test}) cannot be decided at the file's seeds "
+                                 f"under any outcome: {why}. Declare more seeds, or change the claim's test")
     return Sweep(name=path.stem, path=path, cases=labels, overrides=overrides, figure=str(data["figure"]),
                  title=str(data["title"]), metrics=list(metrics), seeds=list(seeds), grid=dict(grid),
                  paper_metric=str(data.get("paper_metric") or ""), paper={str(k): v for k, v in paper.items()},
