@@ -52,7 +52,7 @@ class LossConfig:
     negatives: Literal["none", "batch", "queue"] = "none"  # InfoNCE's negatives: the batch's other images (SimCLR,
     #                                 2N-2 per query) or a FIFO queue of earlier keys (MoCo)
     temperature: float = 0.1        # softmax temperature tau of InfoNCE and SwAV: SimCLR (Chen et al. 2020) 0.1 at
-    #                                 batch 4096; SwAV (Caron et al. 2020) 0.1; MoCo v2 0.2 (core/methods/moco_v2.yaml)
+    #                                 batch 4096; SwAV (Caron et al. 2020) 0.1; MoCo v2 0.2 (core/config/method_definitions.yaml, moco_v2)
     queue_size: int = 65536         # MoCo (He et al. 2020): K = 65,536 keys
     prototypes: int = 3000          # SwAV: 3,000 prototypes for ImageNet, l2-normalized (SimSiam footnote 8)
     sinkhorn_iters: int = 3         # SwAV: 3 Sinkhorn-Knopp iterations
