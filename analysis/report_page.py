@@ -64,29 +64,38 @@ class SweepReport:
         return out
 
 
-def test_rule(level: float = stats.LEVEL) -> str:
-    """How a verdict is made, at the interval's `level`: the paragraph every page and the index carry."""
-    look = 1 - (1 - level) / len(stats.LOOKS)
+def test_rule(level: float = stats.LEVEL, declared: int = stats.LOOKS[0]) -> str:
+    """How a verdict is made, at the interval's `level` for a sweep file that declares `declared` seeds: the
+    paragraph every page and the index carry."""
     return (f"Each claim is data in the sweep file (`claims:`): the paper's sentence, a test, a margin fixed from the "
             f"sentence before the runs, and why that is a fair reading. Where the paper's margin is in ImageNet "
             f"points, the claim is read in the scale's own units: 0 is the untrained network at the same preset (the "
             f"`random_network` sweep, the floor), 1 the claim's baseline row. Every number is a mean over seeds with "
-            f"its {level:.0%} confidence interval from Student's t (n−1 degrees of freedom for a difference paired "
-            f"by seed, Welch–Satterthwaite otherwise): such an interval covers the true value in {level:.0%} of "
-            f"repetitions. Seeds added past the sweep file's own (`--until-decided`, looks at n = "
-            f"{', '.join(map(str, stats.LOOKS))}) are judged at {look:.1%} per look (Bonferroni), so that looking "
-            f"again keeps the chance of a false call under {1 - level:.0%}. A status claim (\"collapses\", "
-            f"\"trains\") must hold as a rule, a one-sided statement: the exact {level:.0%} lower bound of the share "
-            f"of runs that end so lies above one half (five runs of five at {level:.0%}, six of six at a sequential "
-            f"look); its verdict under other collapse lines (z std below 0.05 to 0.5 × 1/√d) and the loss "
-            f"test is shown, and a claim it changes is **{THRESHOLD_SENSITIVE}**. A \"works\" claim also needs the "
-            f"row above the untrained network by its stated margin. **reproduced** when every interval lies inside "
+            f"its confidence interval from Student's t (n−1 degrees of freedom for a difference paired by seed, "
+            f"Welch–Satterthwaite otherwise), {looks_sentence(level, declared)} A status claim (\"collapses\", "
+            f"\"trains\") must hold as a rule, a one-sided statement: the exact lower bound of the share of runs "
+            f"that end so, at the same level, lies above one half; its verdict under other collapse lines (z std "
+            f"below 0.05 to 0.5 × 1/√d) and the loss test is shown, and a claim it changes is "
+            f"**{THRESHOLD_SENSITIVE}**. A \"works\" claim also needs the row above the untrained network by its "
+            f"stated margin. **reproduced** when every interval lies inside "
             f"what the claim needs; **not reproduced** when one lies outside it: **(reversed)** on the far side of "
             f"the claim's reference (the paper's order turned round), **(weaker than the paper)** in the paper's "
             f"direction but short of its size; **inconclusive** when one straddles a bound or a row has fewer than "
             f"{stats.MIN_SEEDS} seeds (with the seeds a decision would need at the observed spread). A tie is never "
             f"inside a strict bound. In the tables, ± is the standard deviation over seeds; the claims show the "
             f"interval.")
+
+
+def looks_sentence(level: float, declared: int) -> str:
+    """The level every look of a claim is judged at (analysis.stats.look_level), and why."""
+    looks = stats.looks_from(declared)
+    at = f"{stats.look_level(level, declared):.1%}".replace(".0%", "%")
+    if len(looks) == 1:
+        return f"at {at}: the sweep file's {declared} seeds are the only look (a fixed design)."
+    return (f"at {at}: a claim can be looked at again with more seeds (`--until-decided`: at n = "
+            f"{', '.join(map(str, looks))} from the sweep file's {declared}), so every look, the first included, is "
+            f"judged at the Bonferroni level over the {len(looks)} looks, and over all of them the chance of a "
+            f"false call stays under {1 - level:.0%}.")
 
 
 def verdict_table(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str]:
@@ -139,9 +148,15 @@ def evidence_text(v: Verdict) -> str:
     if v.verdict == INCONCLUSIVE and v.lean:
         out += f"; the estimate leans toward '{v.lean}'"
     if v.verdict == INCONCLUSIVE:
-        out += (f"; a decision would need about {v.seeds_needed} seeds a row at the observed spread" if v.seeds_needed
-                else "; no decision in sight at the observed spread (over 1000 seeds a row)")
+        out += f"; {undecided_text(v)}"
     return out
+
+
+def undecided_text(v: Verdict) -> str:
+    """What an inconclusive claim would need: the seeds a decision would need at the observed spread."""
+    if v.seeds_needed:
+        return f"a decision would need about {v.seeds_needed} seeds a row at the observed spread"
+    return f"no decision in sight at the observed spread (over {stats.MOST_SEEDS} seeds a row)"
 
 
 def page_markdown(rep: SweepReport) -> str:
@@ -151,7 +166,7 @@ def page_markdown(rep: SweepReport) -> str:
         out += ["**Missing (partial sweep):** " + "; ".join(missing), ""]
     for name in rep.figures:
         out += [f"![{md_escape(title_line(rep.sweep))}: {name}]({name})", ""]
-    out += ["## The paper's claims", "", test_rule(rep.level), ""]
+    out += ["## The paper's claims", "", test_rule(rep.level, len(rep.sweep.seeds)), ""]
     out += verdict_table(rep.verdicts, rep.lr_cells) + [""]
     amended = amendment_lines(rep.verdicts)
     if amended:

@@ -5,9 +5,11 @@ The rule, declared before any seed is added (analysis.stats): a claim's rows are
 LOOKS[0], LOOKS[1], ... seeds (3, 6, 10). At each look every claim is judged; the rows of a claim that is
 still inconclusive get the seeds of the next look (and so does the untrained network, the floor, when the
 claim reads the scale's own units), up to --max-seeds. Claims that are decided, not testable at this scale
-or without data get nothing. Each look past the sweep file's own seeds is judged at the Bonferroni level
-1 - (1 - level) / len(LOOKS), so looking again does not inflate false calls (tests/test_stats.py simulates
-it). A claim still inconclusive at the last look says how many seeds a decision would need at its spread.
+or without data get nothing. Every look, the sweep file's own seeds included, is judged at the level
+analysis.stats.look_level gives (Bonferroni over the looks that can follow the sweep file's seed count), so
+looking again does not inflate false calls: tests/test_sequential_error.py runs this loop on simulated claims
+and measures the false-call rate and the power. A claim still inconclusive at the last look says how many
+seeds a decision would need at its spread.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from analysis import stats
 from analysis.report import judge_sweep
+from analysis.report_page import undecided_text
 from analysis.runs import UNFINISHED
 from analysis.selection import ReportError
 from analysis.verdicts import INCONCLUSIVE, Verdict
@@ -99,8 +102,7 @@ def summary_lines(verdicts: list[Verdict], runs) -> list[str]:
             if finished is not None else 0
         head = v.claim.paper[:70] + ("..." if len(v.claim.paper) > 70 else "")
         if v.verdict == INCONCLUSIVE:
-            need = f"about {v.seeds_needed} seeds a row" if v.seeds_needed else "more than 1000 seeds a row"
-            out.append(f"  undecided with {n} seeds ({need} at the observed spread): {head}")
+            out.append(f"  undecided with {n} seeds ({undecided_text(v)}): {head}")
         else:
             out.append(f"  {v.word} with {n} seeds: {head}")
     return out
@@ -130,6 +132,7 @@ def run_looks(sweep: Sweep, runs_dir, preset: str, level: float | None, max_seed
         _, runs = judge_sweep(sweep, runs_dir, preset, level)
     except ReportError:
         runs = None
-    head = (f"until decided (looks at {', '.join(map(str, stats.LOOKS))} seeds, at most {max_seeds}; "
-            f"{level:.0%} overall, {1 - (1 - level) / len(stats.LOOKS):.1%} a look past the sweep file's seeds):")
+    looks = stats.looks_from(len(sweep.seeds))
+    head = (f"until decided (looks at {', '.join(map(str, looks))} seeds, at most {max_seeds}; {level:.0%} overall, "
+            f"{stats.look_level(level, len(sweep.seeds)):.1%} at every look):")
     return [head] + summary_lines(verdicts, runs)

@@ -16,35 +16,40 @@ than MIN_SEEDS seeds the data cannot tell either. A tie is never inside a strict
 
 Seeds until decided (`python -m sweeps.run SWEEP --until-decided`): a claim's rows get seeds in the steps of
 LOOKS (3, then 6, then 10), and the claim is judged again at each. Looking again must not inflate false
-calls, so every look past the sweep file's own seeds is judged at the Bonferroni level
-1 - (1 - LEVEL) / len(LOOKS): over all looks of one claim, the chance of a false call stays below 1 - LEVEL
-whatever rule chose to add seeds (the union bound needs no stopping rule). A claim at the sweep file's own
-seeds (a fixed design, decided before the runs) is judged at LEVEL; the sequential rule's first look uses
-the Bonferroni level too, so a claim it leaves alone is decided the same way at either level.
+calls, so the looks a claim can have are one family: `looks_from(declared)` lists them (the sweep file's own
+seed count, then every LOOKS entry above it), and `look_level` judges every one of them, the first
+included, at the Bonferroni level 1 - (1 - level) / (number of those looks). Both live in core.schema.design,
+with LEVEL, MIN_SEEDS, LOOKS and MAJORITY, because a sweep file's loader asks them too; this module
+re-exports them, and the verdicts (analysis.verdicts.Facts.level_for), the seeds a decision would need, the
+runner's summary and the pages ask nothing else. By the union bound (Boole's
+inequality, as in Dunn 1961, "Multiple comparisons among means", JASA 56:52-64) the chance of any false call
+over all looks of one claim stays below 1 - level whatever rule chose to add seeds and however the looks
+depend on each other: it needs no stopping rule and no joint distribution of the t statistics. A sweep file
+that declares 3 seeds is judged at 98.3% at every look; 6 seeds at 97.5%; 10 or more is a fixed design at
+95%. tests/test_sequential_error.py measures the false-call rate and the power on the code that ships.
+(Pocock's or O'Brien and Fleming's boundaries would spend the 5% less wastefully, but they are derived for
+normal statistics; on t statistics at 2 to 9 df they hold only approximately: Jennison and Turnbull 2000,
+"Group Sequential Methods with Applications to Clinical Trials", on group sequential t-tests.)
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 from scipy import stats as _scipy
 
-LEVEL = 0.95                 # the default confidence of every interval (analysis.report --level)
-MIN_SEEDS = 3
-LOOKS = (3, 6, 10)           # the sequential design's seed counts per row
-MAJORITY = 0.5               # a status claim holds "as a rule": more than half the runs, at the level
+from core.schema.design import (LEVEL, LOOKS, MAJORITY, MIN_SEEDS,  # noqa: F401 (the design, re-exported)
+                                 look_level, looks_from)
+
+MOST_SEEDS = 1000            # seeds_needed looks no further
 INSIDE, OUTSIDE, ACROSS, TOO_FEW = "inside", "outside", "across", "too few seeds"
 
 
 def t_quantile(level: float, df: float) -> float:
     """The two-sided Student t quantile: P(|T_df| < q) = level."""
     return float(_scipy.t.ppf(0.5 + level / 2, df))
-
-
-def look_level(level: float, n: int, declared: int) -> float:
-    """The level a claim with n seeds is judged at: `level` within the sweep file's own `declared` seeds (a
-    fixed design); past them (seeds added sequentially) the Bonferroni level over the LOOKS."""
-    return level if n <= declared else 1 - (1 - level) / len(LOOKS)
 
 
 @dataclass(frozen=True)
@@ -181,18 +186,21 @@ def decide_rate(k: int, n: int, level: float = LEVEL) -> str:
     return ACROSS
 
 
-def seeds_needed(est: Estimate, bound: float, level: float, most: int = 1000) -> int | None:
-    """The seeds a one-bound decision would need at the observed spread: the smallest n whose interval at
-    `level` (df n - 1, SE = sd / sqrt(n)) clears `bound`; None when it takes more than `most` (or the
-    estimate sits on the bound)."""
+def seeds_needed(est: Estimate, bound: float, level_at: Callable[[int], float], most: int = MOST_SEEDS) -> int | None:
+    """The seeds a one-bound decision would need at the observed spread: the smallest n (at least MIN_SEEDS)
+    whose interval at `level_at(n)` (df n - 1, SE = sd / sqrt(n)) clears `bound`; None without a spread
+    (fewer than two values), when it takes more than `most`, or when the estimate sits on the bound."""
     if math.isnan(est.se) or est.n < 2:
         return None
     sd, gap = est.se * math.sqrt(est.n), abs(est.value - bound)
     if gap == 0:
         return None
-    for n in range(max(est.n, 2), most + 1):
-        if t_quantile(level, n - 1) * sd / math.sqrt(n) < gap:
-            return n
+    for start in range(max(est.n, MIN_SEEDS), most + 1, 64):          # 64 counts at a time, in one t.ppf call
+        ns = np.arange(start, min(start + 64, most + 1))
+        levels = np.array([level_at(int(n)) for n in ns])
+        cleared = np.flatnonzero(_scipy.t.ppf(0.5 + levels / 2, ns - 1) * sd / np.sqrt(ns) < gap)
+        if cleared.size:
+            return int(ns[cleared[0]])
     return None
 
 

@@ -106,7 +106,9 @@ class Facts:
     declared: int = stats.LOOKS[0]
 
     def level_for(self, n: int) -> float:
-        return stats.look_level(self.level, n, self.declared)
+        """The level a claim with n seeds is judged at: the sequential design's (stats.look_level), the same at
+        every look of a claim, so n does not move it."""
+        return stats.look_level(self.level, self.declared)
 
 
 class _NoData(Exception):
@@ -180,11 +182,12 @@ def _how(claim: Claim, est: stats.Estimate, low: float, high: float) -> str:
 
 
 def _seeds_needed(facts: Facts, est: stats.Estimate, low: float, high: float) -> int | None:
+    """The seeds a row would need for this part to be decided at the observed spread, each count judged at
+    the level it would be judged at; None beyond stats.MOST_SEEDS."""
     bounds = [b for b in (low, high) if not math.isinf(b) and est.low < b < est.high]
     if not bounds:
         return None
-    level = 1 - (1 - facts.level) / len(stats.LOOKS)       # a decision from added seeds is a sequential look
-    needs = [stats.seeds_needed(est, b, level) for b in bounds]
+    needs = [stats.seeds_needed(est, b, facts.level_for) for b in bounds]
     return None if None in needs else max(needs)
 
 

@@ -15,6 +15,9 @@ from analysis.verdicts import (INCONCLUSIVE, NO_DATA, NOT_REPRODUCED, NOT_TESTAB
 
 CASES = ["w/ sg", "w/o sg", "x", "empty", "a", "b", "c"]
 DIM = 64
+# A sweep file that declares 10 seeds is a fixed design, every claim at 95% (stats.look_level): these fixtures
+# pin the 95% interval; the sequential design's levels are tests/test_sequential_error.py's.
+FIXED = 10
 
 
 def _runs(rows: dict) -> pd.DataFrame:
@@ -41,7 +44,7 @@ def _facts(rows: dict | None = None, preset="cpu") -> Facts:
                                              (2, 63.6, -0.998, 0.003, 50.2)]],
             "x": [(0, "ok", {"knn_acc": 70.0, "loss": -0.9, "z_std": 0.12, "knn_acc_init": 50.0})],
         }
-    return Facts(_runs(rows), preset, chance=10.0)
+    return Facts(_runs(rows), preset, chance=10.0, declared=FIXED)
 
 
 def _judge(raw, facts=None, preset="cpu"):
@@ -113,14 +116,15 @@ TIED = {"a": [70.0, 74.0, 72.0], "b": [72.0, 70.0, 74.0], "c": [74.0, 72.0, 70.0
 def test_a_tie_is_never_reproduced_and_a_clear_gap_is(raw, separated, tied):
     """The same claim on three separated rows and on three rows whose seed means are equal (72.0): a tie with
     seed noise, paired by seed or against a threshold at the tie, is inconclusive, never reproduced."""
-    assert _judge(raw, Facts(_runs(_seeds(SEPARATED)), "cpu", 10.0)).verdict == separated
-    assert _judge(raw, Facts(_runs(_seeds(TIED)), "cpu", 10.0)).verdict == tied
+    assert _judge(raw, Facts(_runs(_seeds(SEPARATED)), "cpu", 10.0, declared=FIXED)).verdict == separated
+    assert _judge(raw, Facts(_runs(_seeds(TIED)), "cpu", 10.0, declared=FIXED)).verdict == tied
 
 
 def test_an_exact_tie_with_no_spread_is_not_reproduced():
     """Three seeds of identical numbers: the difference is exactly 0 with SE 0, which is not above a margin of 0."""
     rows = _seeds({"a": [80.0, 80.0, 80.0], "b": [80.0, 80.0, 80.0]})
-    v = _judge({"test": "exceeds", "case": "a", "other": "b", "metric": "knn_acc"}, Facts(_runs(rows), "cpu", 10.0))
+    v = _judge({"test": "exceeds", "case": "a", "other": "b", "metric": "knn_acc"},
+               Facts(_runs(rows), "cpu", 10.0, declared=FIXED))
     assert v.verdict == NOT_REPRODUCED and "0.0 [0.0, 0.0] (paired, n=3, 95%)" in v.evidence
 
 
@@ -135,7 +139,7 @@ def test_one_seed_is_inconclusive_whatever_the_numbers(test):
            "below": {"case": "a", "metric": "knn_acc", "value": 100},
            "above": {"case": "a", "metric": "knn_acc", "value": 0},
            "status": {"case": ["a", "b"], "equals": "ok"}}[test]
-    v = _judge({"test": test, **raw}, Facts(_runs(rows), "cpu", 10.0))
+    v = _judge({"test": test, **raw}, Facts(_runs(rows), "cpu", 10.0, declared=FIXED))
     assert v.verdict == INCONCLUSIVE and "fewer than 3 seeds" in v.evidence
 
 
@@ -146,7 +150,7 @@ def test_a_difference_inside_two_standard_errors_never_reproduces(seed):
     rng = random.Random(seed)
     a = [70 + rng.gauss(0, 2) for _ in range(3)]
     b = [70 + rng.gauss(0, 2) for _ in range(3)]
-    facts = Facts(_runs(_seeds({"a": a, "b": b})), "cpu", 10.0)
+    facts = Facts(_runs(_seeds({"a": a, "b": b})), "cpu", 10.0, declared=FIXED)
     d = [x - y for x, y in zip(a, b)]
     mean = sum(d) / 3
     se = math.sqrt(sum((x - mean) ** 2 for x in d) / 2 / 3)
@@ -160,7 +164,7 @@ def test_a_difference_inside_two_standard_errors_never_reproduces(seed):
 def test_a_claim_with_several_parts_needs_every_part():
     rows = _seeds({"a": [70.0, 71.0, 72.0], "b": [75.0, 76.0, 77.0], "c": [75.0, 77.0, 76.0]})
     v = _judge({"test": "trend", "cases": ["a", "b", "c"], "metric": "knn_acc", "direction": "increasing"},
-               Facts(_runs(rows), "cpu", 10.0))
+               Facts(_runs(rows), "cpu", 10.0, declared=FIXED))
     assert v.verdict == INCONCLUSIVE                  # a -> b is up, b -> c is not shown
     assert [p.place for p in v.parts] == ["inside", "across"]
 
@@ -235,6 +239,6 @@ def test_sweep_runner_accepts_the_claims_key():
 
 
 def test_a_threshold_relative_to_an_unknown_chance_has_no_data():
-    facts = Facts(_facts().runs, "cpu", None)
+    facts = Facts(_facts().runs, "cpu", None, declared=FIXED)
     v = _judge({"test": "above", "case": "w/ sg", "metric": "knn_acc", "value": 2, "relative_to": "chance"}, facts)
     assert v.verdict == NO_DATA and "chance accuracy unknown" in v.evidence

@@ -26,7 +26,12 @@ def _claim(raw):
     return parse_claim({"paper": "p (Sec. 0)", "reading": "r", **raw}, 1, CASES)
 
 
-def _facts(rows, floor=None, declared=3):
+# A sweep file that declares 10 seeds is a fixed design, every claim at 95% (stats.look_level): these fixtures
+# test the 95% interval; the sequential design's levels are tests/test_sequential_error.py's.
+FIXED = 10
+
+
+def _facts(rows, floor=None, declared=FIXED):
     return Facts(pd.DataFrame(rows), "cpu", 10.0, pd.DataFrame(floor) if floor else None, 0.95, declared)
 
 
@@ -61,7 +66,7 @@ def test_three_runs_of_three_no_longer_make_a_status_the_rule():
     three = judge(_claim({"test": "status", "case": "row", "equals": "ok"}), _facts(_rows({"row": 70.0})))
     assert three.verdict == INCONCLUSIVE and "share between 0.37 and 1.00" in three.evidence
     five = [{"case": "row", "seed": s, "status": "ok", "dim": DIM, "z_std": 0.12} for s in range(5)]
-    assert judge(_claim({"test": "status", "case": "row", "equals": "ok"}), _facts(five, declared=5)).verdict \
+    assert judge(_claim({"test": "status", "case": "row", "equals": "ok"}), _facts(five)).verdict \
         == REPRODUCED
 
 
@@ -98,11 +103,11 @@ def test_an_untrained_row_never_passes_a_works_claim(row_mean):
              "linear_acc": m + (s - 2) * 0.05} for c, m in (("base", 80.0), ("row", row_mean)) for s in seeds]
     floor = [{"case": "random", "seed": s, "status": "ok", "linear_acc": 66.0 + (s - 2) * 0.05} for s in seeds]
     raw = {"test": "status", "case": "row", "equals": "ok", "floor_margin": 0.5, "baseline": "base"}
-    v = judge(_claim(raw), _facts(rows, floor, declared=5))
+    v = judge(_claim(raw), _facts(rows, floor))
     assert v.verdict != REPRODUCED, v.evidence
     assert v.parts[0].place == stats.INSIDE                           # it did not collapse...
     trained = [{**r, "linear_acc": r["linear_acc"] + 12.0} if r["case"] == "row" else r for r in rows]
-    assert judge(_claim(raw), _facts(trained, floor, declared=5)).verdict == REPRODUCED   # ...and now it trains
+    assert judge(_claim(raw), _facts(trained, floor)).verdict == REPRODUCED   # ...and now it trains
 
 
 def test_reversed_and_weaker_get_different_words():
