@@ -81,9 +81,9 @@ def test_rule(level: float = stats.LEVEL, declared: int = stats.LOOKS[0]) -> str
             f"what the claim needs; **not reproduced** when one lies outside it: **(reversed)** on the far side of "
             f"the claim's reference (the paper's order turned round), **(weaker than the paper)** in the paper's "
             f"direction but short of its size; **inconclusive** when one straddles a bound or a row has fewer than "
-            f"{stats.MIN_SEEDS} seeds (with the seeds a decision would need at the observed spread). A tie is never "
-            f"inside a strict bound. In the tables, ± is the standard deviation over seeds; the claims show the "
-            f"interval.")
+            f"{stats.MIN_SEEDS} seeds (with the seeds a decision would need at the observed spread; with one seed "
+            f"a row, which has no spread, the seeds a first estimate of it needs). A tie is never inside a strict "
+            f"bound. In the tables, ± is the standard deviation over seeds; the claims show the interval.")
 
 
 def looks_sentence(level: float, declared: int) -> str:
@@ -153,7 +153,11 @@ def evidence_text(v: Verdict) -> str:
 
 
 def undecided_text(v: Verdict) -> str:
-    """What an inconclusive claim would need: the seeds a decision would need at the observed spread."""
+    """What an inconclusive claim would need: the seeds a decision would need at the observed spread, or, with
+    one seed a row, the seeds a first estimate of the spread needs (a decision is never extrapolated from one)."""
+    if v.without_spread:
+        return (f"one seed a row has no spread: a first estimate of it needs 2 seeds a row, a verdict at least "
+                f"{stats.MIN_SEEDS}")
     if v.seeds_needed:
         return f"a decision would need about {v.seeds_needed} seeds a row at the observed spread"
     return f"no decision in sight at the observed spread (over {stats.MOST_SEEDS} seeds a row)"

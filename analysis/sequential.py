@@ -9,7 +9,7 @@ or without data get nothing. Every look, the sweep file's own seeds included, is
 analysis.stats.look_level gives (Bonferroni over the looks that can follow the sweep file's seed count), so
 looking again does not inflate false calls: tests/test_sequential_error.py runs this loop on simulated claims
 and measures the false-call rate and the power. A claim still inconclusive at the last look says how many
-seeds a decision would need at its spread.
+seeds a decision would need at its spread (with one seed a row, how many a first estimate of the spread needs).
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def summary_lines(verdicts: list[Verdict], runs) -> list[str]:
             if finished is not None else 0
         head = v.claim.paper[:70] + ("..." if len(v.claim.paper) > 70 else "")
         if v.verdict == INCONCLUSIVE:
-            out.append(f"  undecided with {n} seeds ({undecided_text(v)}): {head}")
+            out.append(f"  undecided with {n} seed{'' if n == 1 else 's'} ({undecided_text(v)}): {head}")
         else:
             out.append(f"  {v.word} with {n} seeds: {head}")
     return out

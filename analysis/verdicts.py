@@ -48,10 +48,11 @@ class Part:
     place: str                # stats.INSIDE | OUTSIDE | ACROSS | TOO_FEW
     how: str = ""             # REVERSED | WEAKER | "" (only for OUTSIDE)
     note: str = ""            # more evidence: the points behind a gain, the sensitivity of a status
-    seeds_needed: int | None = None   # ACROSS: the seeds a decision would need at the observed spread
+    seeds_needed: int | None = None   # ACROSS, TOO_FEW: the seeds a decision would need at the observed spread
     est: stats.Estimate | None = None  # the number behind `estimate`, at the part's level (None for a status)
     bounds: tuple[float, float] = (-math.inf, math.inf)   # the open range (low, high) `needs` writes
     share: float | None = None        # a part judged by the share rule: the share of runs that end as it needs
+    spread: bool = True       # False: fewer than two seeds, no spread to extrapolate seeds_needed from
 
     @property
     def leans(self) -> bool | None:
@@ -90,6 +91,11 @@ class Verdict:
     def word(self) -> str:
         """The verdict as the pages print it: 'not reproduced (reversed)', 'reproduced', ..."""
         return f"{self.verdict} ({self.how})" if self.how else self.verdict
+
+    @property
+    def without_spread(self) -> bool:
+        """Some part read fewer than two seeds: there is no spread yet, and no seeds-needed figure."""
+        return any(not p.spread for p in self.parts)
 
 
 @dataclass
@@ -183,12 +189,19 @@ def _how(claim: Claim, est: stats.Estimate, low: float, high: float) -> str:
 
 def _seeds_needed(facts: Facts, est: stats.Estimate, low: float, high: float) -> int | None:
     """The seeds a row would need for this part to be decided at the observed spread, each count judged at
-    the level it would be judged at; None beyond stats.MOST_SEEDS."""
+    the level it would be judged at; None without a spread (fewer than two seeds: never extrapolated) or
+    beyond stats.MOST_SEEDS. An interval that clears every bound with too few seeds needs MIN_SEEDS."""
+    if not _has_spread(est):
+        return None
     bounds = [b for b in (low, high) if not math.isinf(b) and est.low < b < est.high]
     if not bounds:
-        return None
+        return stats.MIN_SEEDS if est.n < stats.MIN_SEEDS else None
     needs = [stats.seeds_needed(est, b, facts.level_for) for b in bounds]
     return None if None in needs else max(needs)
+
+
+def _has_spread(est: stats.Estimate) -> bool:
+    return est.n >= 2 and not math.isnan(est.se)
 
 
 def _part(facts: Facts, claim: Claim, what: str, est: stats.Estimate, low: float, high: float, estimate: str,
@@ -197,7 +210,8 @@ def _part(facts: Facts, claim: Claim, what: str, est: stats.Estimate, low: float
     place = stats.decide(est, low, high)
     estimate = estimate or (_gain_interval(est) if claim.in_gain else _interval(est, claim.metric))
     return Part(what, estimate, needs, place, _how(claim, est, low, high) if place == stats.OUTSIDE else "",
-                note, _seeds_needed(facts, est, low, high) if place == stats.ACROSS else None, est, (low, high))
+                note, _seeds_needed(facts, est, low, high) if place in (stats.ACROSS, stats.TOO_FEW) else None,
+                est, (low, high), spread=_has_spread(est))
 
 
 def _gain_ratio(a: dict, b: dict | None, baseline: dict, floor: dict, factor: float = 1.0) -> stats.Estimate:
@@ -305,11 +319,12 @@ def _share_part(facts: Facts, claim: Claim, case: str, runs: pd.DataFrame) -> Pa
     note, flips = _sensitivity(facts, runs, claim.equals, OUTCOME[place])
     if flips:
         note += f" ({THRESHOLD_SENSITIVE})"
-    needed = stats.rate_seeds_needed(k, n, facts.level_for(n + 1)) if place in (stats.ACROSS, stats.TOO_FEW) else None
+    needed = stats.rate_seeds_needed(k, n, facts.level_for(n + 1)) \
+        if place in (stats.ACROSS, stats.TOO_FEW) and n >= 2 else None
     return Part(f"'{case}' status", f"{counts}: {k}/{n} {' or '.join(claim.equals)}, share "
                 f"between {low:.2f} and {high:.2f} (one-sided bounds, {level:.1%} each)".replace(".0%", "%"),
                 f"more than half of the runs {' or '.join(claim.equals)}", place, note=note, seeds_needed=needed,
-                share=k / n)
+                share=k / n, spread=n >= 2)
 
 
 def _spread_part(facts: Facts, claim: Claim, case: str, runs: pd.DataFrame) -> Part | None:
@@ -339,8 +354,8 @@ def _spread_part(facts: Facts, claim: Claim, case: str, runs: pd.DataFrame) -> P
     return Part(f"'{case}' z std × √d, geometric mean over runs", estimate,
                 f"{'<' if status == 'collapsed' else '>'} {line:g} (the typical run ends {where} the line of "
                 f"'{status}')", place, note=note,
-                seeds_needed=_seeds_needed(facts, est, low, high) if place == stats.ACROSS else None,
-                est=est, bounds=(low, high))
+                seeds_needed=_seeds_needed(facts, est, low, high) if place in (stats.ACROSS, stats.TOO_FEW) else None,
+                est=est, bounds=(low, high), spread=_has_spread(est))
 
 
 def _status(facts: Facts, claim: Claim) -> list[Part]:
