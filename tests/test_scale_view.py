@@ -67,7 +67,7 @@ def _rung(preset, base_acc, nosg_acc, floor_acc, nosg_z, base_bb=0.04, nosg_bb=0
 
 GAP = {"test": "exceeds", "case": "base", "other": "nosg", "metric": "linear_acc", "relative_to": "gain",
        "baseline": "base", "margin": 0.75}
-COLLAPSES = {"test": "status", "case": "nosg", "equals": "collapsed"}
+COLLAPSES = {"test": "status", "case": "nosg", "equals": "collapsed", "rule": "spread"}
 
 
 def _judged(preset, runs, floor, claims):
@@ -86,7 +86,7 @@ def test_a_gap_that_opens_with_scale_moves_toward_the_paper():
     gap, z = rows
     assert gap.cells[0].estimate.value == pytest.approx(5 / 13, abs=0.01)
     assert gap.cells[1].estimate.value == pytest.approx(24 / 25, abs=0.01)
-    assert "z std" in z.what and z.cells[0].text.startswith("0.3") and z.cells[1].text.startswith("0.01")
+    assert "z std" in z.what and z.cells[0].text.startswith(("0.3", "0.29")) and z.cells[1].text.startswith(("0.01", "0.00997"))
     assert large.steps == 2106 and small.steps == 390
     assert [w for _, w in claim_words(rows)] == [TOWARD, TOWARD]
 
