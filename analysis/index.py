@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from analysis import lr_check, scale_view
+from analysis import lr_check, scale_view, stats
 from analysis.registered import registered_verdict
 from analysis.report_page import (PAGE, SweepReport, amendment_lines, evidence_text, recipe_summary, test_rule,
                                    verdict_cell)
@@ -237,10 +237,12 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
            "the sweep file with a machine-checkable test.", "",
            counts_line(everything, repeats), "",
            amendments_line(everything, repeats), "",
-           f"**Interval:** every verdict reads a {level:.0%} confidence interval (Student's t at the estimate's "
-           "degrees of freedom; exact binomial for a share of runs); a claim marked 'shares runs' reads a row that "
-           "other claims read too (the SimSiam default is copied into several sweeps), so those verdicts are not "
-           "independent.", "",
+           f"**Interval:** every verdict reads a confidence interval at the level of its sweep's sequential "
+           f"design ({stats.look_level(level, stats.LOOKS[0]):.1%} for the {stats.LOOKS[0]} seeds most sweep files "
+           f"declare, so that all its looks together keep {level:.0%}; Student's t at the estimate's degrees of "
+           "freedom; exact binomial for a share of runs); a claim marked 'shares runs' reads a row that other claims "
+           "read too (the SimSiam default is copied into several sweeps), so those verdicts are not independent.",
+           "",
            test_rule(level), "",
            *([lr_line(entries), ""] if lr_checked and lr_line(entries) else []),
            *([seed_noise(entries), ""] if seed_noise(entries) else []),

@@ -307,3 +307,20 @@ def test_the_recipe_names_every_place_where_stop_grad_is_read():
     assert readers("stop_grad") == read_in
     guide = (REPO / "docs" / "adding-an-ablation.md").read_text()
     assert all(f"`{path}`" in guide for path in read_in)
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/results.md"])
+def test_every_verdict_count_in_the_docs_is_the_indexs(doc):
+    """The counts of verdicts a doc states sit in a marked block copied from the committed index
+    (reports/README.md): its headline of registered verdicts and its amendments line, word for word."""
+    import re
+    text = (REPO / doc).read_text()
+    block = re.search(r"<!-- verdict-counts:begin[^>]*-->\n(.*?)\n<!-- verdict-counts:end -->", text, re.S)
+    assert block, f"{doc}: no verdict-counts block"
+    index = (REPO / "reports" / "README.md").read_text().split("\n")
+    head = next(line for line in index if "as registered:**" in line)
+    amendments = next(line for line in index if line.startswith("**Amendments:**"))
+    assert block.group(1) == f"{head}\n\n{amendments}"
+    outside = text.replace(block.group(0), "")
+    assert not re.search(r"\b\d+ (reproduced|not reproduced|inconclusive)\b", outside), \
+        f"{doc}: a count of verdicts outside the block"
