@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from analysis import registry
-from analysis.verdicts import Facts, Verdict, judge
+from analysis.facts import Facts
+from analysis.verdicts import Verdict, judge
 from core.schema.claim_forms import Stage, canonical_form, claim_from_form, history, registered_claim
 from core.schema.claims import Amendment, Claim, ClaimError
 from core.schema.sweep_format import ABLATIONS_DIR, Sweep

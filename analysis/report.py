@@ -50,7 +50,8 @@ from analysis.speed import load_benchmarks, speed_section
 from analysis.table_files import header_lines, title_line, to_csv, to_latex, to_markdown
 from analysis.tables import aggregate
 from analysis import stats
-from analysis.verdicts import Facts, Verdict, judge_all
+from analysis.facts import Facts
+from analysis.verdicts import Verdict, judge_all
 from core.schema.claims import FLOOR_SWEEP
 from core.schema.record import META
 from core.schema.sweep_format import ABLATIONS_DIR, Sweep, SweepFileError, known_sweeps, load_sweep

@@ -30,7 +30,8 @@ import pandas as pd
 from analysis import stats
 from analysis.collapse_site import backbone_ratios
 from analysis.runs import UNFINISHED
-from analysis.verdicts import NO_DATA, NOT_TESTABLE, Part, Verdict
+from analysis.parts import Part
+from analysis.verdicts import NO_DATA, NOT_TESTABLE, Verdict
 from core.schema.claims import Claim
 from core.schema.record import COLLAPSED, NEAR_COLLAPSE
 

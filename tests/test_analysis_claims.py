@@ -10,8 +10,8 @@ import yaml
 
 from core.schema.claims import ClaimError, parse_claim, parse_claims
 from core.schema.sweep_format import SweepFileError, known_sweeps, load_sweep
-from analysis.verdicts import (INCONCLUSIVE, NO_DATA, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, Facts, judge,
-                               verdict_counts)
+from analysis.facts import Facts
+from analysis.verdicts import INCONCLUSIVE, NO_DATA, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, judge, verdict_counts
 
 CASES = ["w/ sg", "w/o sg", "x", "empty", "a", "b", "c"]
 DIM = 64

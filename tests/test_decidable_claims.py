@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, WEAKER,
-                               Facts, judge)
+from analysis.facts import Facts
+from analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, WEAKER, judge
 from core.schema.claims import parse_claim
 from core.schema.design import share_runs_needed, undecidable
 from core.schema.sweep_format import SweepFileError, load_sweep

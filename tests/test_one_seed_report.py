@@ -12,7 +12,8 @@ from analysis import stats
 from analysis.report import judge_sweep, write_report
 from analysis.report_page import undecided_text
 from analysis.sequential import summary_lines
-from analysis.verdicts import INCONCLUSIVE, Facts, judge
+from analysis.facts import Facts
+from analysis.verdicts import INCONCLUSIVE, judge
 from core.schema.claims import parse_claim
 from core.schema.sweep_format import load_sweep
 from tests.test_run_groups import make_runs

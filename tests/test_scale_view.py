@@ -10,7 +10,8 @@ import pytest
 from analysis import stats
 from analysis.scale_view import (AWAY, MIXED, NO_CHANGE, NO_SPREAD, TOWARD, Rung, ScaleRow, change_word,
                                  claim_words, compare, sites, toward_sign)
-from analysis.verdicts import Facts, judge_all
+from analysis.facts import Facts
+from analysis.verdicts import judge_all
 from core.schema.claims import parse_claim
 
 DIM = 512
@@ -86,7 +87,8 @@ def test_a_gap_that_opens_with_scale_moves_toward_the_paper():
     gap, z = rows
     assert gap.cells[0].estimate.value == pytest.approx(5 / 13, abs=0.01)
     assert gap.cells[1].estimate.value == pytest.approx(24 / 25, abs=0.01)
-    assert "z std" in z.what and z.cells[0].text.startswith(("0.3", "0.29")) and z.cells[1].text.startswith(("0.01", "0.00997"))
+    assert "z std" in z.what and z.cells[0].text.startswith(("0.3", "0.29"))
+    assert z.cells[1].text.startswith(("0.01", "0.00997"))
     assert large.steps == 2106 and small.steps == 390
     assert [w for _, w in claim_words(rows)] == [TOWARD, TOWARD]
 

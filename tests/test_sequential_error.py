@@ -26,7 +26,8 @@ import pytest
 
 from analysis import stats
 from analysis.sequential import plan_look
-from analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Facts, judge
+from analysis.facts import Facts
+from analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, judge
 from core.schema.claims import parse_claim
 from tests.conftest import REPO
 

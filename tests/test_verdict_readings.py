@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from analysis import stats
-from analysis.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, WEAKER,
-                               Facts, judge)
+from analysis.facts import Facts
+from analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, REVERSED, THRESHOLD_SENSITIVE, WEAKER, judge
 from core.schema.claims import parse_claim
 
 CASES = ["base", "row", "other"]
