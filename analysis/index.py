@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from analysis import lr_check, scale_view, stats
+from analysis import stats
+from analysis.comparison_text import section, summary_line
 from analysis.registered import registered_verdict
 from analysis.report_page import (PAGE, SweepReport, amendment_lines, evidence_text, recipe_summary, test_rule,
                                    verdict_cell)
@@ -24,7 +25,7 @@ class Entry:
     report: SweepReport | None          # None: nothing to report (the reason is in `error`)
     verdicts: list[Verdict]
     error: str = ""
-    rungs: list = field(default_factory=list)    # scale_view.Rung: this report's own, then other presets'
+    compared: list = field(default_factory=list)   # analysis.comparisons.Compared: the declared comparisons
 
 
 def paper_order(sweep: Sweep) -> tuple:
@@ -47,17 +48,17 @@ def _table(rep: SweepReport) -> list[str]:
     return out + ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in cells]
 
 
-def _verdict_lines(verdicts: list[Verdict], lr_cells: list[str] = (), marks: dict | None = None) -> list[str]:
+def _verdict_lines(verdicts: list[Verdict], columns: list = (), marks: dict | None = None) -> list[str]:
     if not verdicts:
         return ["- (no claims in the sweep file)"]
-    lr, marks = bool(lr_cells), marks or {}
-    out = ["| verdict | the paper says | evidence (ours) |" + (" across base lr |" if lr else ""),
-           "|:---|:---|:---|" + (":---|" if lr else "")]
+    marks = marks or {}
+    out = ["| verdict | the paper says | evidence (ours) |" + "".join(f" {md_escape(h)} |" for h, _ in columns),
+           "|:---|:---|:---|" + ":---|" * len(columns)]
     for i, v in enumerate(verdicts):
         mark = marks.get(id(v), "")
         evidence = evidence_text(v) + (f" ({mark})" if mark else "")
         cells = [verdict_cell(v), md_escape(v.claim.paper), md_escape(evidence)]
-        out.append("| " + " | ".join(cells + ([md_escape(lr_cells[i])] if lr else [])) + " |")
+        out.append("| " + " | ".join(cells + [md_escape(c[i]) for _, c in columns]) + " |")
     return out
 
 
@@ -78,7 +79,7 @@ def _section(e: Entry, marks: dict) -> list[str]:
     out += ["Rows: mean ± standard deviation over seeds.", ""] + _table(rep) + [""]
     for name in rep.figures:
         out += [f"![{md_escape(title_line(s))} ({name})]({rep.folder}/{name})", ""]
-    out += ["Claims:", ""] + _verdict_lines(e.verdicts, rep.lr_cells, marks) + [""]
+    out += ["Claims:", ""] + _verdict_lines(e.verdicts, rep.columns, marks) + [""]
     amended = amendment_lines(e.verdicts)
     if amended:
         out += ["Amended after registration (each verdict under the registered test, then after each amendment):",
@@ -141,16 +142,16 @@ def compute_line(entries: list[Entry]) -> str:
             "and evaluation; runs side by side overlap in clock time).")
 
 
-def lr_line(entries: list[Entry]) -> str:
-    """How many verdicts hold, fail or change across the base lrs tried; '' without an lr check."""
-    cells = [c for e in entries if e.report is not None for c in e.report.lr_cells]
-    if not cells:
-        return ""
-    kinds = [lr_check.summary_kind(c) for c in cells]
-    counts = ", ".join(f"{kinds.count(k)} {k}" for k in lr_check.SUMMARIES if kinds.count(k))
-    return ("**Across base lr:** the claims most likely to hang on the cpu preset's base lr (1.5, chosen so that "
-            "the run without stop-gradient collapses in ~400 steps) were judged again on the same rows at other "
-            f"base lrs (column 'across base lr'): {counts}; the rest are not testable here or have no data.")
+def comparison_lines(entries: list[Entry]) -> list[str]:
+    """Per comparison with a column on the pages (its base is the reported tree): how its verdicts hold across
+    the values tried (analysis.comparison_text.summary_line)."""
+    by_name: dict[str, list] = {}
+    for e in entries:
+        for x in e.compared:
+            if x.on_report and x.comparison.column:
+                by_name.setdefault(x.comparison.name, []).append(x)
+    lines = [summary_line(xs) for xs in by_name.values()]
+    return [line for line in lines if line]
 
 
 def shared_runs(entries: list[Entry]) -> tuple[dict, set]:
@@ -221,7 +222,7 @@ def amendments_line(verdicts: list[Verdict], repeats: set) -> str:
             "date, reason and both verdicts.")
 
 
-def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr_checked: bool = False,
+def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), declared=None,
                    level: float = 0.95) -> str:
     """The page; `speed` is the '## Speed' section's lines (analysis.speed), placed after the sweeps."""
     entries = sorted(entries, key=lambda e: paper_order(e.sweep))
@@ -244,7 +245,7 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
            "read too (the SimSiam default is copied into several sweeps), so those verdicts are not independent.",
            "",
            test_rule(level), "",
-           *([lr_line(entries), ""] if lr_checked and lr_line(entries) else []),
+           *[x for line in comparison_lines(entries) for x in (line, "")],
            *([seed_noise(entries), ""] if seed_noise(entries) else []),
            *([compute_line(entries), ""] if compute_line(entries) else []),
            "| paper | sweep | preset | seeds | runs | " + " | ".join(VERDICTS) + " |",
@@ -260,65 +261,11 @@ def index_markdown(entries: list[Entry], command: str, speed: list[str] = (), lr
     out.append("")
     for e in entries:
         out += _section(e, marks)
-    out += scale_section(entries, level)
+    for name in dict.fromkeys(x.comparison.name for e in entries for x in e.compared):
+        out += section([x for e in entries for x in e.compared if x.comparison.name == name], declared)
     out += list(speed)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 def no_data_verdicts(sweep: Sweep, why: str) -> list[Verdict]:
     return [Verdict(c, NO_DATA, why) for c in sweep.claims]
-
-
-def _rung_names(rungs: list) -> list[str]:
-    """'cpu (390 steps, lr 1.5)': what a rung's runs were, read from them."""
-    out = []
-    for r in rungs:
-        facts = ([f"{r.steps} steps"] if r.steps else []) + [f"lr {lr_check.lr_label(r.done)}"]
-        out.append(f"{r.preset} ({', '.join(facts)})")
-    return out
-
-
-def scale_section(entries: list[Entry], level: float = 0.95) -> list[str]:
-    """'## Does a verdict move with scale?': each claim judged at more than one rung, its effect at each, the
-    change from the first rung to the last and its word (analysis.scale_view); then where the collapse sits.
-    [] when no claim was judged at a second rung."""
-    judged = [(e, scale_view.compare(e.rungs, level)) for e in entries if len(e.rungs) > 1]
-    judged = [(e, rows) for e, rows in judged if rows]
-    if not judged:
-        return []
-    names = _rung_names(judged[0][0].rungs)
-    words = [w for _, rows in judged for _, w in scale_view.claim_words(rows)]
-    counts = ", ".join(f"{words.count(w)} {w}" for w in scale_view.WORDS if words.count(w))
-    out = ["## Does a verdict move with scale?", "",
-           f"The claims run at more than one preset, each at every rung in its scale's own units (a gain: 0 is the "
-           f"untrained network, 1 the baseline), with its {level:.0%} interval and verdict. 'change' is the last "
-           "rung minus the first (Welch: the rungs are separate runs); its word reads that interval: "
-           f"'{scale_view.TOWARD}' or '{scale_view.AWAY}' when it excludes 0 on the paper's side or the other, "
-           f"'{scale_view.NO_CHANGE}' when it holds 0. A status claim is read from the z std it tests, in units of "
-           f"1/√d, on a log scale. A rung is its preset's whole recipe: where the base lr differs too (each header "
-           f"names its runs' steps and lr), a change is the scale's and the lr's together. Per claim: {counts}.", "",
-           "| claim | number | " + " | ".join(md_escape(n) for n in names) + " | change | word |",
-           "|:---|:---|" + ":---|" * len(names) + ":---|:---|"]
-    for e, rows in judged:
-        for r in rows:
-            cells = [f"{c.text} ({c.verdict})" for c in r.cells]
-            claim = f"{e.sweep.figure}: {r.claim.paper}"
-            out.append("| " + " | ".join(md_escape(x) for x in [claim, r.what, *cells, r.change, f"**{r.word}**"])
-                       + " |")
-    out.append("")
-    site_rows = [(e, s) for e in entries if len(e.rungs) > 1 for s in scale_view.sites(e.rungs, e.sweep.cases,
-                                                                                      level)]
-    if site_rows:
-        out += ["**Where the collapse sits, per rung:** the backbone's feature std against the reference row's at the "
-                "same seed (1 keeps the baseline's spread; the paper's collapsed runs, at chance in linear "
-                "evaluation, sit near 0), and the output's z std × √d; the word reads the backbone ratio's change. "
-                "The reference row's own z std comes first: a reference that degrades at a rung is no baseline "
-                "there.",
-                "", "| sweep | row (against) | " + " | ".join(f"{md_escape(n)}: backbone, z" for n in names)
-                + " | change | word |", "|:---|:---|" + ":---|" * len(names) + ":---|:---|"]
-        for e, s in site_rows:
-            cells = [f"{b.text}; {z.text}" for b, z in zip(s.cells, s.z_cells)]
-            out.append("| " + " | ".join(md_escape(x) for x in [e.sweep.name, f"{s.case} ({s.reference})", *cells,
-                                                                 s.change, f"**{s.word}**"]) + " |")
-        out.append("")
-    return out

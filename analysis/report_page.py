@@ -32,7 +32,7 @@ class SweepReport:
     recipe: dict
     figures: list[str] = field(default_factory=list)   # file names next to the page
     paths: list[Path] = field(default_factory=list)
-    lr_cells: list[str] = field(default_factory=list)  # per verdict: the lr check's summary (analysis.lr_check)
+    columns: list = field(default_factory=list)  # [(header, a cell per verdict)]: analysis.comparisons
     collapse_site: list[str] = field(default_factory=list)  # analysis.collapse_site.diagnose
     level: float = stats.LEVEL                          # the verdicts' interval level
     group: str = ""                     # the group's name (core.config.run_groups.name_groups), e.g. 'cpu'
@@ -103,15 +103,15 @@ def looks_sentence(level: float, declared: int) -> str:
             f"false call stays under {1 - level:.0%}.")
 
 
-def verdict_table(verdicts: list[Verdict], lr_cells: list[str] = ()) -> list[str]:
+def verdict_table(verdicts: list[Verdict], columns: list = ()) -> list[str]:
+    """The claims as a table: verdict, sentence, test, evidence, and a column per comparison."""
     if not verdicts:
         return ["(this sweep file has no `claims:`)"]
-    lr = bool(lr_cells)
     out = ["| verdict | the paper says | test, and why it reads the paper fairly | evidence (ours) |"
-           + (" across base lr |" if lr else ""), "|:---|:---|:---|:---|" + (":---|" if lr else "")]
+           + "".join(f" {md_escape(h)} |" for h, _ in columns), "|:---|:---|:---|:---|" + ":---|" * len(columns)]
     for i, v in enumerate(verdicts):
         cells = [verdict_cell(v), md_escape(v.claim.paper), f"`{v.claim.test}`: {md_escape(v.claim.reading)}",
-                 md_escape(evidence_text(v))] + ([md_escape(lr_cells[i])] if lr else [])
+                 md_escape(evidence_text(v))] + [md_escape(c[i]) for _, c in columns]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -176,7 +176,7 @@ def page_markdown(rep: SweepReport) -> str:
     for name in rep.figures:
         out += [f"![{md_escape(title_line(rep.sweep))}: {name}]({name})", ""]
     out += ["## The paper's claims", "", test_rule(rep.level, len(rep.sweep.seeds)), ""]
-    out += verdict_table(rep.verdicts, rep.lr_cells) + [""]
+    out += verdict_table(rep.verdicts, rep.columns) + [""]
     amended = amendment_lines(rep.verdicts)
     if amended:
         out += ["### Amended claims", "",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis import stats
-from analysis.report import judge_sweep
+from analysis.judge import judge_sweep
 from analysis.report_page import undecided_text
 from analysis.runs import UNFINISHED
 from analysis.selection import ReportError

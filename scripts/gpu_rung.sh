@@ -37,6 +37,6 @@ $py -m sweeps.run stopgrad "${common[@]}" "${short[@]}"
 $py -m sweeps.run predictor --cases "baseline (lr with cosine decay)" "(a) no pred. MLP" "(b) fixed random init." \
   "${common[@]}" "${short[@]}"
 if [ ${#dry[@]} -eq 0 ]; then
-  $py -m analysis.report --all --rungs records/cpu_full "$out"
-  echo "gpu_rung: records in $out; the scale view is in reports/README.md"
+  echo "gpu_rung: records in $out; to set them beside the CPU rungs, add an entry for the tree to"
+  echo "records/comparisons.yaml (key: preset) and run python -m analysis.report --all"
 fi

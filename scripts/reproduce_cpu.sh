@@ -50,6 +50,6 @@ for r in "${runs[@]}"; do
     || echo "$r: some runs did not finish (see above); run the script again to resume them"
 done
 if [ "${REPORT:-1}" != 0 ]; then
-  $py -m analysis.report --all --runs-dir "$main" --out reports --lr-check "$records/cpu-lr0.5" "$records/cpu-lr0.05" \
-    --rungs "$records/cpu_full"
+  # the comparisons between the trees (lr check, rungs) are declared in records/comparisons.yaml
+  $py -m analysis.report --all --runs-dir "$main" --out reports
 fi

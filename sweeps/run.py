@@ -267,7 +267,7 @@ def finish(args, sweep, specs: list) -> int:
         print(f"{plural(len(elsewhere), 'run')} held by another process or job: " + ", ".join(elsewhere))
     failed = [r for r in rows if r.state is not RunState.DONE and not r.state.held]    # failed, or unfinished
     if not args.no_report:
-        from analysis.report import write_report
+        from analysis.writer import write_report
         report_dir = Path(args.report_dir) if args.report_dir else Path(args.runs_dir) / "reports"
         for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset,
                                  run_ids=[s.run_id for s in specs]):      # the group of the runs just run

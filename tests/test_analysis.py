@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from analysis.figures import curves_figure, line_label
-from analysis.report import write_report
+from analysis.writer import write_report
 from analysis.runs import load_curves, load_runs, resolve_duplicates
 from analysis.selection import ReportError
 from core.schema.numerics import NUMERICS_VERSION

@@ -14,7 +14,8 @@ import yaml
 from analysis.axis_figures import axis_figure, numeric_axis
 from analysis.recipe import ABLATION, DIFFERS, SAME, differences
 from analysis.index import duration_text
-from analysis.report import main, write_all
+from analysis.report import main
+from analysis.writer import write_all
 from analysis.runs import load_runs
 from core.schema.numerics import NUMERICS_VERSION
 from core.schema.sweep_format import known_sweeps, load_sweep

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from analysis.recipe import DIFFERS, SAME, differences
-from analysis.report import write_report
+from analysis.writer import write_report
 from analysis.runs import load_runs
 from analysis.selection import ReportError
 from core.schema.sweep_format import load_sweep

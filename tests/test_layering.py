@@ -62,7 +62,7 @@ def test_sweeps_reaches_analysis_only_for_the_report():
     into_analysis = {i for i in imports("sweeps") if i.module.split(".")[0] == "analysis"}
     assert into_analysis == {
         # the report written at the end of a sweep: one entry point, imported when it is needed
-        Import("sweeps/run.py", "analysis.report", ("write_report",), lazy=True),
+        Import("sweeps/run.py", "analysis.writer", ("write_report",), lazy=True),
         # --until-decided: the sequential rule's looks, planned on the verdicts (the runner only trains)
         Import("sweeps/run.py", "analysis.sequential", ("run_looks",), lazy=True),
     }

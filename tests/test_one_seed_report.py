@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from analysis import stats
-from analysis.report import judge_sweep, write_report
+from analysis.judge import judge_sweep
+from analysis.writer import write_report
 from analysis.report_page import undecided_text
 from analysis.sequential import summary_lines
 from analysis.facts import Facts

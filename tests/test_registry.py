@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from analysis import registry
-from analysis.report import write_report
+from analysis.writer import write_report
 from core.config.hyperparameters import dump_yaml
 from core.schema.claim_forms import (REGISTERED_AT_KEY, REGISTERED_KEY, canonical_form, check_against, history,
                                      registered_forms)

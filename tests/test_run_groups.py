@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.report import write_all, write_report
+from analysis.comparisons import Comparison, Declared
+from analysis.writer import write_all, write_report
 from analysis.runs import load_runs
 from analysis.selection import ReportError, with_groups
 from core.config.hyperparameters import config_hash, dump_yaml
@@ -177,7 +178,9 @@ def test_the_lr_check_reads_the_group_that_differs_in_the_base_lr_alone(tmp_path
     make_runs(main, "stopgrad")
     make_runs(lr, "stopgrad", sets={"optim.base_lr": 0.5})
     make_runs(lr, "stopgrad", sets={"optim.base_lr": 0.5, "optim.epochs": 1}, hour=12)   # not comparable
-    page = write_report("stopgrad", main, tmp_path / "out", lr_dirs=(str(lr),))[-1].read_text()
+    lr_check = Comparison("base lr", "optim.base_lr", "main", ("lr0.5",), "why", "lr", column=True)
+    declared = Declared((lr_check,), {}, tmp_path)
+    page = write_report("stopgrad", main, tmp_path / "out", declared=declared)[-1].read_text()
     assert "across base lr" in page and "1.5: reproduced; 0.5: reproduced" in page
 
 

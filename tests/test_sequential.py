@@ -71,7 +71,7 @@ def test_only_the_rows_of_an_open_claim_get_seeds(tmp_path):
 
 
 def _runs(sweep, runs):
-    from analysis.report import judge_sweep
+    from analysis.judge import judge_sweep
     return judge_sweep(sweep, runs, "cpu")[1]
 
 

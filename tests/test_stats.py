@@ -1,4 +1,4 @@
-"""The statistics behind a verdict (analysis.stats), the lr check's summary (analysis.lr_check) and where a
+"""The statistics behind a verdict (analysis.stats), a comparison's summary (analysis.comparisons) and where a
 collapse sits (analysis.collapse_site), each against numbers worked out by hand."""
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from analysis import stats
 from core.schema.claims import parse_claim
 from analysis.collapse_site import diagnose, with_site
-from analysis.lr_check import DEPENDS, FAILS, HOLDS, NOT_TRIED, UNSURE, Tried, summarize, summary_kind
+from analysis.comparisons import summarize, summary_kind, summary_words
 from analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, Verdict
+
+HOLDS, FAILS, DEPENDS, UNSURE, NOT_TRIED = summary_words("lr")
 
 
 def test_mean_and_its_standard_error():
@@ -139,9 +141,9 @@ def _v(verdict: str) -> Verdict:
     (REPRODUCED, [], NOT_TRIED),
     (NOT_TESTABLE, [REPRODUCED], "-"),
 ])
-def test_the_lr_check_summarizes_the_verdicts_at_each_lr(main, others, summary):
-    cell = summarize(Tried("1.5", _v(main)), [Tried(str(0.5 / (i + 1)), _v(o)) for i, o in enumerate(others)])
-    assert summary_kind(cell) == summary
+def test_a_comparison_summarizes_the_verdicts_at_each_value(main, others, summary):
+    cell = summarize(("1.5", _v(main)), [(str(0.5 / (i + 1)), _v(o)) for i, o in enumerate(others)], "lr")
+    assert summary_kind(cell, "lr") == summary
     if others and summary != "-":
         assert f"1.5: {main}" in cell and f"0.5: {others[0]}" in cell
 
