@@ -8,8 +8,9 @@ its preset, and writes it into the run's meta.json with `derived`: the date and 
 that nobody takes it for a group recorded when the run was made. Nothing else in meta.json changes, and nothing
 that makes a run id.
 
-A meta.json that records a group is left as it is: a second run changes nothing. A run whose sweep file, case or
-preset this code does not know, or whose config.yaml cannot be read, is named and left as it is.
+A meta.json that records a group is left as it is: a second run changes nothing. A run whose sweep file or case
+this code does not know, or whose config.yaml cannot be read, is named and left as it is (of a preset it does not
+know, the group is named by the preset alone: core.config.run_groups.recorded_group).
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def derived_group(run_dir: Path, meta: dict, on: str) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"its {CONFIG} is not a mapping")
     group = recorded_group(config, meta, sweep.overrides[case])
-    sources = [CONFIG, _shown(sweep.path), _shown(PRESET_DIR / f"{meta.get('preset')}.yaml")]
+    preset_file = PRESET_DIR / f"{meta.get('preset')}.yaml"
+    sources = [CONFIG, _shown(sweep.path)] + [_shown(p) for p in (preset_file,) if p.is_file()]
     if "method" in sweep.overrides[case]:
         sources.append(_shown(METHODS_FILE))
     return {**group, "derived": {"on": on, "from": sources, "by": BY,

@@ -216,14 +216,15 @@ def _name(g: RunGroup, keys: list[str]) -> str:
 
 def recorded_group(config: dict, meta: dict, overrides: dict) -> dict:
     """What meta.json records of a run's group (core.schema.group_record.group_field), from its config (as
-    config.yaml holds it), its meta.json (preset, grid, epoch scale) and its case's overrides in the sweep file."""
+    config.yaml holds it), its meta.json (preset, grid, epoch scale) and its case's overrides in the sweep file.
+    Of a preset this code does not know (a fixture's, or one removed since a record was made), every setting
+    counts as the run's own and the name is the preset's alone."""
     g = run_group(config, meta, overrides)
     defaults, mine, base = _fields()[0], g.settings, preset_base(g.preset)
-    if base is None:
-        raise ConfigError(f"preset {g.preset!r} is not a preset of this code: the run's group cannot be worked out")
-    keys = _named_keys(g, [g])
-    preset_values = {k: v for k, v in base.items() if k not in defaults or not _same(v, defaults[k])}
+    keys = _named_keys(g, [g]) if base is not None else [k for k in mine if k not in defaults
+                                                          or not _same(mine[k], defaults[k])]
+    preset_values = {k: v for k, v in (base or {}).items() if k not in defaults or not _same(v, defaults[k])}
     over = [k for k in keys if isinstance(mine[k], OverCase)]
     settings = {k: mine[k].value if k in over else mine[k] for k in keys}
-    return group_field(g.preset, _name(g, keys), preset_values, settings, over,
+    return group_field(g.preset, _name(g, keys if base is not None else []), preset_values, settings, over,
                        {k: defaults[k] for k in {**preset_values, **settings} if k in defaults})
