@@ -1,6 +1,7 @@
-"""Which runs a report shows: one group of runs (core.config.run_groups: one preset, one numerics version, configs that
-differ only in the cases' own settings and the seed), the sweep's cases, duplicates resolved; notes say what was
-left out. A report never judges runs of two groups together: where the choice is not clear it refuses."""
+"""Which runs a report shows: one group of runs (one preset, one numerics version, configs that differ only in the
+cases' own settings and the seed, as each run's meta.json recorded it when the run was made: core.schema.group_record),
+the sweep's cases, duplicates resolved; notes say what was left out. A report never judges runs of two groups
+together: where the choice is not clear it refuses."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.runs import UNFINISHED, resolve_duplicates, select_preset
-from core.config.run_groups import RunGroup, group_slug, name_groups, run_group, show
+from core.schema.group_record import Group, differences, differing_keys, group_names, group_slug, read_group
 from core.schema.sweep_format import Sweep
 
 
@@ -20,7 +21,7 @@ class ReportError(Exception):
 @dataclass(frozen=True)
 class Picked:
     """The group a report shows, its readable name and its folder name."""
-    group: RunGroup
+    group: Group
     name: str
     slug: str
 
@@ -31,18 +32,31 @@ class Picked:
 
 @dataclass(frozen=True)
 class Like:
-    """Pick the group that equals `group` but for the settings in `keys` (the lr check: another base lr)."""
-    group: RunGroup
+    """Pick the group that equals `group` but for `keys` (core.schema.group_record.differing_keys: dotted config
+    keys, `preset`, `numerics`; the lr check: another base lr)."""
+    group: Group
     keys: tuple
 
 
+BACKFILL = "python -m sweeps.backfill_groups"     # records the group of runs made before runs recorded it
+SHOWN = 10                                          # run ids a note names before it counts the rest
+
+
 def with_groups(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
-    """`runs` of the sweep's cases, with a `group` column (core.config.run_groups.RunGroup)."""
+    """`runs` of the sweep's cases, with a `group` column: the group each run's meta.json records
+    (core.schema.group_record.Group), None where it records none."""
     known = runs[runs["case"].isin(sweep.cases)].copy()
-    known["group"] = [run_group(r["config_yaml"] if isinstance(r["config_yaml"], dict) else {},
-                                r["meta_json"] if isinstance(r["meta_json"], dict) else {},
-                                sweep.overrides[r["case"]]) for _, r in known.iterrows()]
+    known["group"] = [read_group(m if isinstance(m, dict) else {}) for m in known["meta_json"]]
     return known
+
+
+def _ungrouped(known: pd.DataFrame) -> str:
+    """A note on the runs that record no group, and how to record it."""
+    dirs = sorted({str(Path(p).parent.parent) for p in known["path"]})
+    ids = sorted(str(r) for r in known["run_id"])
+    listed = ", ".join(ids[:SHOWN]) + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
+    return (f"ignored {len(ids)} run(s) whose meta.json records no group (made before runs recorded it): "
+            f"{listed}; {BACKFILL} {' '.join(dirs)} records it")
 
 
 def _listing(known: pd.DataFrame, names: dict, groups) -> str:
@@ -50,18 +64,12 @@ def _listing(known: pd.DataFrame, names: dict, groups) -> str:
     return ", ".join(f"'{names[g]}' ({counts[g]} run{'s' if counts[g] > 1 else ''})" for g in groups)
 
 
-def _differences(groups: list[RunGroup]) -> str:
+def _differences(groups: list[Group]) -> str:
     """'optim.base_lr (1.5 / 0.05)': the settings (and presets, numerics) in which `groups` differ."""
-    parts = [g.settings for g in groups]
-    out = []
-    for label, values in [("preset", [g.preset for g in groups]), ("numerics", [g.numerics for g in groups])] + [
-            (k, [p.get(k, "(absent)") for p in parts]) for k in dict.fromkeys(k for p in parts for k in p)]:
-        if len({repr(v) for v in values}) > 1:
-            out.append(f"{label} ({' / '.join(show(v) for v in values)})")
-    return ", ".join(out)
+    return ", ".join(f"{key} ({' / '.join(values)})" for key, values in differences(groups))
 
 
-def _refuse(sweep: Sweep, runs_root: Path, known: pd.DataFrame, names: dict, groups: list[RunGroup]):
+def _refuse(sweep: Sweep, runs_root: Path, known: pd.DataFrame, names: dict, groups: list[Group]):
     groups = sorted(groups, key=lambda g: names[g])
     return ReportError(f"the runs of '{sweep.name}' in {runs_root} are {len(groups)} groups that no verdict may "
                        f"judge together: they differ in {_differences(groups)}; report one with --group NAME "
@@ -69,11 +77,8 @@ def _refuse(sweep: Sweep, runs_root: Path, known: pd.DataFrame, names: dict, gro
                        f"one of {_listing(known, names, groups)}")
 
 
-def _like(groups, like: Like) -> list[RunGroup]:
-    def rest(g):
-        return {k: v for k, v in g.settings.items() if k not in like.keys}
-    return [g for g in groups if (g.preset, g.numerics) == (like.group.preset, like.group.numerics)
-            and rest(g) == rest(like.group)]
+def _like(groups, like: Like) -> list[Group]:
+    return [g for g in groups if set(differing_keys(g, like.group)) <= set(like.keys)]
 
 
 def pick_group(known: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str | None = None,
@@ -81,7 +86,7 @@ def pick_group(known: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str |
     """The group to report: the one holding `run_ids` (the runs a sweep just ran), or named `group` (its name or
     folder name), or like `like`; by default that of `preset` (or of the most recent run's preset). More than
     one group left is a ReportError naming what differs and how to pick one."""
-    names = name_groups(known["group"])
+    names = group_names(known["group"])
     groups = sorted(names, key=lambda g: names[g])
     if run_ids is not None:
         mine = list(dict.fromkeys(known.loc[known["run_id"].isin(list(run_ids)), "group"]))
@@ -124,11 +129,16 @@ def select_runs(runs: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str |
         cases = ", ".join(sorted({str(c) for c in unknown["case"]}))
         notes.append(f"ignored {len(unknown)} run(s) whose case is not in the sweep file: {cases}")
     known = with_groups(runs, sweep)
+    ungrouped = known[known["group"].isna()]
+    if len(ungrouped):
+        notes.append(_ungrouped(ungrouped))
+    known = known[known["group"].notna()]
     if known.empty:
-        raise ReportError(f"no runs of the cases of sweep '{sweep.name}' in {runs_root}")
+        raise ReportError(f"no runs of the cases of sweep '{sweep.name}' in {runs_root}"
+                          + (f" that record their group ({notes[-1]})" if len(ungrouped) else ""))
     picked = pick_group(known, sweep, runs_root, preset, group, run_ids, like)
     chosen = known[known["group"].map(lambda g: g == picked.group)]
-    names = name_groups(known["group"])
+    names = group_names(known["group"])
     others = sorted((g for g in names if g != picked.group), key=lambda g: names[g])
     if others:
         notes.append(f"other groups in {runs_root}, not judged with these: {_listing(known, names, others)}; "

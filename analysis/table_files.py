@@ -8,7 +8,8 @@ import pandas as pd
 
 from analysis.runs import UNFINISHED
 from analysis.tables import LINEAR_PROTOCOLS, display_rows, linear_protocols, numeric_columns, protocols_recorded
-from core.config.run_groups import identity_config, show
+from core.schema.checks import flatten
+from core.schema.group_record import show
 from core.schema.sweep_format import REPO_ROOT, Sweep
 
 _TEX_ESCAPES = {
@@ -79,7 +80,7 @@ SHARED = (("data.dataset", "data set {}"), ("data.train_subset", "{} training im
 def shared_text(runs: pd.DataFrame) -> str:
     """'preset cpu; data set fashion_mnist; 10000 training images; 28 px; 10 epochs; batch 256; base lr 1.5;
     numerics v2 (core/schema/numerics.py)': a setting that a case changes reads 'per case' with its values."""
-    configs = [identity_config(c) for c in runs["config_yaml"] if isinstance(c, dict)] if "config_yaml" in runs \
+    configs = [flatten(c, "config.yaml") for c in runs["config_yaml"] if isinstance(c, dict)] if "config_yaml" in runs \
         else []
     presets = sorted({str(p) for p in runs["preset"].dropna()})
     out = [f"preset {', '.join(presets) or '(none recorded)'}"]

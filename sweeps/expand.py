@@ -16,6 +16,8 @@ hash is the run id's: spelling the same values out gives the same run.
 
 Every run records the canonical forms of its sweep's claims in its meta.json, with the time it recorded them
 (core.schema.claim_forms): the earliest run a claim reads registers the claim's test before its data existed.
+It also records its group (core.config.run_groups, core.schema.group_record): the runs a verdict may judge with
+it, as the preset, the sweep file and the config tree say when it is made.
 """
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config.cases import PAPER_EPOCHS, case_overrides, scale_schedule
-from core.config.hyperparameters import Config, ConfigError, apply_overrides, config_hash
+from core.config.hyperparameters import Config, ConfigError, apply_overrides, config_hash, to_dict
 from core.config.presets import preset_overrides
 from core.config.recipes import recipe_overrides
+from core.config.run_groups import recorded_group
 from core.schema.claim_forms import REGISTERED_AT_KEY, REGISTERED_KEY, registered_forms
+from core.schema.group_record import GROUP_KEY
 from sweeps.sweepfile import Sweep
 
 
@@ -48,16 +52,18 @@ class RunSpec:
     method: str = ""                    # the case's `method:` (core/config/method_definitions.yaml), if any
     recipe: str = ""                    # --recipe (core/config/recipes/), if any
     claims: dict = field(default_factory=dict)   # {claim id: canonical form} of the sweep's claims
+    overrides: dict = field(default_factory=dict)   # the case's overrides as the sweep file gives them (its group)
 
     def meta(self) -> dict:
-        """What meta.json says of the run, the sweep's claims as registered now among it (a run's start, or the
-        copy of another sweep's run into this one, sweeps.twins)."""
+        """What meta.json says of the run, the sweep's claims as registered now and its group among it (a run's
+        start, or the copy of another sweep's run into this one, sweeps.twins)."""
         now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-        return {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
+        meta = {"sweep": self.sweep, "case": self.case, "seed": self.seed, "grid": self.grid,
                 "preset": self.preset, "run_id": self.run_id, "config_hash": config_hash(self.config),
                 "epoch_scale": self.epoch_scale, **({"method": self.method} if self.method else {}),
                 **({"recipe": self.recipe} if self.recipe else {}),
                 REGISTERED_KEY: self.claims, REGISTERED_AT_KEY: now}
+        return {**meta, GROUP_KEY: recorded_group(to_dict(self.config), meta, self.overrides)}
 
 
 def select_cases(sweep: Sweep, names: list[str] | None) -> dict:
@@ -93,8 +99,8 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
     grid_keys = list(sweep.grid)
     claims = registered_forms(sweep.claims)
     specs = []
-    for case, overrides in select_cases(sweep, cases).items():
-        method, overrides = case_overrides(overrides, preset)
+    for case, own in select_cases(sweep, cases).items():
+        method, overrides = case_overrides(own, preset)
         case_cfg = apply_overrides(base, scale_schedule(overrides, scale), f"{sweep.path}: case '{case}'",
                                    check=not cli_overrides)
         for values in itertools.product(*(sweep.grid[k] for k in grid_keys)):
@@ -108,5 +114,5 @@ def expand(sweep: Sweep, preset: str, runs_dir: Path, seeds: list[int] | None = 
                 label = slug(case) + "".join(f"_{k.split('.')[-1]}={v}" for k, v in point.items())
                 run_id = f"{label}-s{seed}-{config_hash(run_cfg)}"
                 specs.append(RunSpec(sweep.name, case, seed, point, preset, run_cfg, run_id,
-                                     Path(runs_dir) / sweep.name / run_id, scale, method, recipe, claims))
+                                     Path(runs_dir) / sweep.name / run_id, scale, method, recipe, claims, own))
     return specs

@@ -49,3 +49,18 @@ def expanded_config(sweep, case: str, seed: int, preset: str = "cpu", sets: dict
     from sweeps.expand import expand
     specs = expand(sweep, preset, Path("runs"), [seed], sets or None, [case])
     return to_dict(next(s.config for s in specs if grid is None or s.grid == grid))
+
+
+def record_group(run_dir: Path, overrides: dict) -> None:
+    """Write into a fixture run's meta.json the group a sweep records when it creates a run (sweeps.expand:
+    core.config.run_groups), from the run's config.yaml as it stands and its case's `overrides`: a run written by
+    hand, grouped as the real expansion would group it."""
+    import json
+
+    import yaml
+
+    from core.config.run_groups import recorded_group
+    from core.schema.group_record import GROUP_KEY
+    meta = json.loads((run_dir / "meta.json").read_text())
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    (run_dir / "meta.json").write_text(json.dumps({**meta, GROUP_KEY: recorded_group(config, meta, overrides)}))

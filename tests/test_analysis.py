@@ -19,7 +19,7 @@ from analysis.selection import ReportError
 from core.schema.numerics import NUMERICS_VERSION
 from core.schema.sweep_format import Sweep, load_sweep
 from analysis.tables import aggregate, format_mean_std, status_summary
-from tests.conftest import expanded_config
+from tests.conftest import expanded_config, record_group
 
 REPO = Path(__file__).resolve().parent.parent
 A, B, C = "w/ stop-grad", "w/o stop-grad", "pred lr 100% & bs_512"
@@ -51,6 +51,7 @@ def write_run(root: Path, sweep: str, run_id: str, case: str, seed: int, preset:
             "start_time": f"2024-05-01T{hour:02d}:00:00+00:00", "run_id": run_id, "grid": grid or {},
             "numerics": NUMERICS_VERSION}
     (d / "meta.json").write_text(json.dumps(meta))
+    record_group(d, cases[case])
     lines = []
     for i in range(17):
         ep = i / 4

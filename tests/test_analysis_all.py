@@ -20,7 +20,7 @@ from analysis.runs import load_runs
 from core.schema.numerics import NUMERICS_VERSION
 from core.schema.sweep_format import known_sweeps, load_sweep
 from analysis.tables import aggregate
-from tests.conftest import expanded_config
+from tests.conftest import expanded_config, record_group
 
 PARTIAL, ABSENT = "symmetrization", "similarity"     # one sweep half run, one not run at all
 
@@ -34,6 +34,7 @@ def write_fixture_run(root: Path, sweep: str, case: str, overrides: dict, seed: 
         "start_time": f"2024-05-0{1 + seed}T10:{i:02d}:00+00:00", "run_id": d.name, "grid": {},
         **({"cpu": "Test CPU 9000"} if seed == 1 else {}),                   # older records name no CPU
         **({"copied_from": "stopgrad/r00-s0"} if (sweep, i, seed) == ("predictor", 0, 0) else {})}))
+    record_group(d, overrides)
     bad = overrides.get("model.stop_grad") is False or overrides.get("model.predictor") == "none"
     rows = [{"epoch": e / 2, "step": e * 5, "loss": (-0.2 - 0.1 * e) if not bad else -1 + 0.5 ** e,
              "z_std": 0.12 if not bad else 0.12 * 0.3 ** e, "knn_acc": 40 + i + e + seed} for e in range(9)]

@@ -13,6 +13,7 @@ from analysis.writer import write_report
 from analysis.runs import load_runs
 from analysis.selection import ReportError
 from core.schema.sweep_format import load_sweep
+from tests.conftest import record_group
 from tests.test_analysis import SWEEP, A, _result, write_run
 
 PAPER_TEXT = "paper (App. A, main_lincls.py): fc on frozen pool5 features"
@@ -34,6 +35,7 @@ def _tree(tmp_path, protocols: list[str | None], metrics=None):
                            lincls_epochs=90, lincls_batch=4096, lincls_base_lr=0.1, lincls_weight_decay=0.0,
                            lincls_momentum=0.9)
         (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+        record_group(d, {})                                 # the run as made: with this protocol
     sweep = {**SWEEP, "cases": {A: {}}, "paper": {A: 68.1}, "metrics": metrics or ["knn_acc", "linear_acc"]}
     sweep_file = tmp_path / "toy.yaml"
     sweep_file.write_text(yaml.safe_dump(sweep, sort_keys=False, allow_unicode=True))
@@ -73,6 +75,7 @@ def test_a_table_whose_cases_set_the_protocol_says_so_and_which_row_used_which(t
         cfg = yaml.safe_load((d / "config.yaml").read_text())
         cfg["eval"]["linear"] = protocol
         (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+        record_group(d, cases[case])
     sweep_file = tmp_path / "toy.yaml"
     sweep_file.write_text(yaml.safe_dump({**SWEEP, "cases": cases, "paper": {A: 68.1},
                                           "metrics": ["knn_acc", "linear_acc"]}, sort_keys=False, allow_unicode=True))

@@ -1,6 +1,6 @@
 """The dependency rules of docs/design.md, read from the source (every import, also those inside functions):
-core imports nothing of ours outside core; analysis no torch and of core only the record schema and the run
-groups (core.config.run_groups, which reads the torch-free config tree); sweeps
+core imports nothing of ours outside core; analysis no torch and of core only the schema (core.schema: it reads
+each run's group as its meta.json records it, never core.config); sweeps
 reaches analysis only for the report at the end of a sweep (and, for now, the sweep file's report side);
 benchmarks imports neither sweeps nor analysis; and no module of ours imports itself back through others."""
 import ast
@@ -174,15 +174,12 @@ def test_no_module_name_repeats_across_our_packages():
     assert not {name: paths for name, paths in where.items() if len(paths) > 1}
 
 
-def _config_modules() -> set[str]:
-    return {m for m in _our_modules() if _stage(m) == "config"}
-
-
-def test_analysis_imports_neither_torch_nor_core_beyond_the_schema_and_the_config():
-    """analysis reads the record (schema) and, for the run groups, the torch-free config tree (core.config)."""
+def test_analysis_imports_neither_torch_nor_core_beyond_the_schema():
+    """analysis reads the record, the sweep files and each run's recorded group (core.schema), never the config
+    tree: a preset or a case edited after a run was made must not regroup it."""
     assert not _roots("analysis") & {"torch", "torchvision", "sweeps", "benchmarks"}
-    assert {i.module for i in imports("analysis") if i.module.split(".")[0] == "core"} <= (
-        _schema_modules() | _config_modules())
+    into_core = {(i.file, i.module) for i in imports("analysis") if i.module.split(".")[0] == "core"}
+    assert {(f, m) for f, m in into_core if m not in _schema_modules()} == set()
 
 
 def test_the_config_tree_imports_no_torch():
@@ -196,9 +193,9 @@ def test_the_schema_imports_no_torch_and_nothing_of_core_outside_it():
     assert {i.module for i in mine if i.module.split(".")[0] == "core"} <= _schema_modules()
 
 
-def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema_and_config():
+def test_loading_the_report_imports_no_torch_no_sweeps_and_of_core_only_the_schema():
     code = ("import sys, analysis.report; ours = {m for m in sys.modules if m.split('.')[0] in ('core', 'sweeps')}; "
-            f"bad = sorted(m for m in ours if m != 'core' and not m.startswith(({SCHEMA!r}, 'core.config'))); "
+            f"bad = sorted(m for m in ours if m != 'core' and not m.startswith({SCHEMA!r})); "
             "assert 'torch' not in sys.modules and not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 

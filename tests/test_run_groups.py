@@ -17,7 +17,8 @@ from analysis.writer import write_all, write_report
 from analysis.runs import load_runs
 from analysis.selection import ReportError, with_groups
 from core.config.hyperparameters import config_hash, dump_yaml
-from core.config.run_groups import OverCase, group_slug, identity_config, name_groups, run_group
+from core.config.run_groups import OverCase, identity_config, name_groups, run_group
+from core.schema.group_record import group_names, group_slug
 from core.schema.numerics import NUMERICS_VERSION
 from core.schema.sweep_format import known_sweeps, load_sweep
 from sweeps.expand import expand
@@ -192,7 +193,7 @@ def _tree_groups(tree: Path) -> dict[str, list[str]]:
         runs = load_runs(tree, name)
         if len(runs):
             known = with_groups(runs, load_sweep(name))
-            out[name] = sorted(name_groups(known["group"]).values())
+            out[name] = sorted(group_names(known["group"]).values())
     return out
 
 

@@ -8,7 +8,7 @@ import yaml
 
 from core.schema.numerics import NUMERICS_VERSION
 from core.schema.sweep_format import load_sweep
-from tests.conftest import expanded_config
+from tests.conftest import expanded_config, record_group
 from analysis.sequential import next_look, plan_look, run_looks, seeds_for, look_now
 
 # 'a' - 'b' linear accuracy per seed: noisy in the first three, steady at +1 after: undecided at 3 and 6 seeds,
@@ -37,6 +37,7 @@ def _write(runs, case: str, seed: int, sweep=None):
     (d / "meta.json").write_text(json.dumps({"sweep": "toy", "case": case, "seed": seed, "preset": "cpu",
                                              "run_id": d.name, "grid": {}, "numerics": NUMERICS_VERSION,
                                              "start_time": f"2024-05-01T10:{seed:02d}:00+00:00"}))
+    record_group(d, load_sweep(str(runs.parent / "toy.yaml")).overrides[case])
     (d / "result.json").write_text(json.dumps({"status": "ok", "linear_acc": value, "z_std": 0.1, "loss": -0.9}))
 
 

@@ -1,4 +1,6 @@
-"""Which runs may be judged together: a run's group. Imports no torch (analysis reads it).
+"""Which runs may be judged together: a run's group, worked out when a sweep creates the run and recorded in its
+meta.json (core.schema.group_record, where the analysis reads it; sweeps.backfill_groups for records made before
+runs recorded it). Imports no torch.
 
 The rows of a sweep differ in their cases' own settings and the seed; anything else that differs between two
 runs (another preset, a `--set` override, a 1-epoch run beside 10-epoch ones, other training numerics) makes
@@ -22,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,7 +32,7 @@ from core.config.hyperparameters import Config, apply_overrides
 from core.config.methods import method
 from core.config.presets import preset_overrides
 from core.schema.checks import ConfigError, flatten
-from core.schema.numerics import NUMERICS_VERSION
+from core.schema.group_record import group_field, show, with_numerics
 from core.schema.record import numerics_version
 
 SEED = "run.seed"
@@ -56,15 +57,6 @@ class RunGroup:
     @property
     def settings(self) -> dict:
         return dict(self.part)
-
-
-def show(value) -> str:
-    """A value as --set takes it: true/false, 0.05, 1e-06, fashion_mnist."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 @lru_cache(maxsize=None)
@@ -197,32 +189,42 @@ def name_groups(groups) -> dict[RunGroup, str]:
     config (for a preset this code does not know: where the groups of that preset differ from each other),
     then the numerics version if it is not this code's. E.g. 'cpu', 'cpu, optim.base_lr=0.05'."""
     groups = list(dict.fromkeys(groups))
-    names = {}
-    for g in groups:
-        base = preset_base(g.preset)
-        mine = g.settings
-        if base is None:
-            peers = [p.settings for p in groups if p.preset == g.preset]
-            keys = [k for k in mine if len({repr(p.get(k)) for p in peers}) > 1]
-        else:
-            keys = [k for k, v in mine.items() if k not in base or not _same(v, base[k])]
-        names[g] = _name(g, [f"{k}={show(mine[k])}" for k in keys])
-    return names
+    return {g: with_numerics(_name(g, _named_keys(g, groups)), g.numerics) for g in groups}
+
+
+def _named_keys(g: RunGroup, groups: list[RunGroup]) -> list[str]:
+    """The keys a group's name spells out (name_groups)."""
+    base, mine = preset_base(g.preset), g.settings
+    if base is None:
+        peers = [p.settings for p in groups if p.preset == g.preset]
+        return [k for k in mine if len({repr(p.get(k)) for p in peers}) > 1]
+    return [k for k, v in mine.items() if k not in base or not _same(v, base[k])]
 
 
 def _same(a, b) -> bool:
     return (a == b and type(a) is type(b)) or _numbers_equal(a, b)
 
 
-def _name(g: RunGroup, settings: list[str]) -> str:
+def _name(g: RunGroup, keys: list[str]) -> str:
+    """The preset and `key=value` of `keys`: a group's name without its numerics version."""
+    settings = [f"{k}={show(g.settings[k])}" for k in keys]
     if len(settings) > NAMED_KEYS:
         digest = hashlib.sha1(repr(g.part).encode()).hexdigest()[:6]
         settings = settings[:NAMED_KEYS - 1] + [f"{len(settings) - NAMED_KEYS + 1} more settings #{digest}"]
-    numerics = [] if g.numerics == NUMERICS_VERSION else [f"numerics v{g.numerics}"]
-    return ", ".join([g.preset or "no preset", *settings, *numerics])
+    return ", ".join([g.preset or "no preset", *settings])
 
 
-def group_slug(name: str) -> str:
-    """A group name as a folder name: 'cpu, optim.base_lr=0.05' -> 'cpu_optim.base_lr=0.05'."""
-    text = re.sub(r"[^A-Za-z0-9.=_-]+", "-", name.replace(", ", "_")).strip("-.")
-    return text[:120] or "group"
+def recorded_group(config: dict, meta: dict, overrides: dict) -> dict:
+    """What meta.json records of a run's group (core.schema.group_record.group_field), from its config (as
+    config.yaml holds it), its meta.json (preset, grid, epoch scale) and its case's overrides in the sweep file.
+    Of a preset this code does not know (a fixture's, or one removed since a record was made), every setting
+    counts as the run's own and the name is the preset's alone."""
+    g = run_group(config, meta, overrides)
+    defaults, mine, base = _fields()[0], g.settings, preset_base(g.preset)
+    keys = _named_keys(g, [g]) if base is not None else [k for k in mine if k not in defaults
+                                                          or not _same(mine[k], defaults[k])]
+    preset_values = {k: v for k, v in (base or {}).items() if k not in defaults or not _same(v, defaults[k])}
+    over = [k for k in keys if isinstance(mine[k], OverCase)]
+    settings = {k: mine[k].value if k in over else mine[k] for k in keys}
+    return group_field(g.preset, _name(g, keys if base is not None else []), preset_values, settings, over,
+                       {k: defaults[k] for k in {**preset_values, **settings} if k in defaults})
