@@ -154,16 +154,14 @@ def _all_trees(declared: Declared) -> list[str]:
 
 
 def _sibling(sweep: Sweep, tree: Path, base: Judgement, key: str, floors: dict) -> Judgement | None:
-    """The group of `tree` that differs from the base group in `key`: for a config key, equal to the base's in
-    every other setting; for the preset, the group of that tree's most recent preset, if it is another."""
+    """The group of `tree` that differs from the base group in `key` alone (analysis.selection.Like): for a config
+    key, equal to the base's in every other setting; for `preset`, another preset, with every setting equal but
+    those the two presets set. None when the tree has no such group (or more than one)."""
     try:
-        if key == PRESET:
-            j = judge_group(sweep, tree, None, base.level, registered=False, floors=floors)
-            return j if j.preset != base.preset else None
-        return judge_group(sweep, tree, base.preset, base.level, registered=False, floors=floors,
-                           like=Like(base.picked.group, (key,)))
+        return judge_group(sweep, tree, None if key == PRESET else base.preset, base.level, registered=False,
+                           floors=floors, like=Like(base.picked.group, (key,)))
     except ReportError:
-        return None                                     # no runs of the sweep there that differ in the key alone
+        return None
 
 
 def compare_sweep(sweep: Sweep, comparison: Comparison, declared: Declared, reported: Judgement | None = None,

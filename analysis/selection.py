@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.runs import UNFINISHED, resolve_duplicates, select_preset
-from core.schema.group_record import Group, differences, differing_keys, group_names, group_slug, read_group
+from core.schema.group_record import PRESET, Group, differences, differing_keys, group_names, group_slug, read_group
 from core.schema.sweep_format import Sweep
 
 
@@ -78,7 +78,11 @@ def _refuse(sweep: Sweep, runs_root: Path, known: pd.DataFrame, names: dict, gro
 
 
 def _like(groups, like: Like) -> list[Group]:
-    return [g for g in groups if set(differing_keys(g, like.group)) <= set(like.keys)]
+    """The groups that differ from `like.group` in `like.keys` alone; where `preset` is among them, the keys either
+    preset sets may differ too (they are what a preset is), while every other setting must be equal."""
+    def allowed(g: Group) -> set:
+        return set(like.keys) | (set(g.preset_values) | set(like.group.preset_values) if PRESET in like.keys else set())
+    return [g for g in groups if g != like.group and set(differing_keys(g, like.group)) <= allowed(g)]
 
 
 def pick_group(known: pd.DataFrame, sweep: Sweep, runs_root: Path, preset: str | None = None,
