@@ -7,6 +7,7 @@ import ast
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -227,3 +228,47 @@ def test_no_function_of_ours_is_over_80_lines():
                     if lines > MAX_FUNCTION_LINES:
                         long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({lines} lines)")
     assert not long, long
+
+
+# ---- analysis's order: each module imports only modules of its own layer or below ------------------------------------
+# The record and the statistics; then the parts of a verdict; the verdict and the judge; what compares and what
+# words it; the writer; the command line. The judge returns data; only the writer and the command line write files.
+ANALYSIS_LAYERS = (
+    {"stats", "verdict_words", "runs", "tables", "datasets", "collapse_lines", "curve_metrics", "table_files",
+     "paper_recipe", "recipe", "speed", "figures", "axis_figures"},
+    {"facts", "registry", "selection"},
+    {"parts"},
+    {"status_parts"},
+    {"claim_tests"},
+    {"verdicts"},
+    {"registered", "collapse_site"},
+    {"judge", "changes"},
+    {"comparisons", "report_page", "sequential"},
+    {"comparison_text"},
+    {"index"},
+    {"writer"},
+    {"report"},
+)
+
+
+def test_analysis_modules_import_only_their_own_layer_or_below():
+    layer = {m: i for i, names in enumerate(ANALYSIS_LAYERS) for m in names}
+    found = {p.stem for p in (REPO / "analysis").glob("*.py") if p.stem != "__init__"}
+    assert found == set(layer), f"place each analysis module in ANALYSIS_LAYERS: {sorted(found ^ set(layer))}"
+    upward = [(i.file, i.module) for i in imports("analysis") if i.module.startswith("analysis.")
+              and layer[i.module.split(".")[1]] > layer[Path(i.file).stem]]
+    upward += [(i.file, f"analysis.{n}") for i in imports("analysis") if i.module == "analysis"
+               for n in i.names if n in layer and layer[n] > layer[Path(i.file).stem]]
+    assert upward == []
+
+
+def test_the_judge_and_the_runner_s_looks_write_nothing():
+    """analysis.judge and analysis.sequential reach neither the writer nor the command line."""
+    for stem in ("judge", "sequential", "comparisons", "index"):
+        mods = {i.module for i in imports("analysis") if Path(i.file).stem == stem}
+        assert not mods & {"analysis.writer", "analysis.report"}, stem
+
+
+def test_no_analysis_module_is_over_about_300_lines():
+    long = {p.name: n for p in (REPO / "analysis").glob("*.py") if (n := len(p.read_text().splitlines())) > 320}
+    assert long == {}
