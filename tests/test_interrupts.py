@@ -120,5 +120,8 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert time.time() - t0 < 10 and proc.returncode == 128 + signal.SIGINT
     assert "Traceback" not in out + err
-    assert err.strip().splitlines()[-1].startswith("interrupted (SIGINT twice): ")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted (SIGINT twice): ") and "no run was training" not in last
+    for run in runs.iterdir():                   # each run that was training, named with its state
+        assert f"{run.name} partial (epoch " in last or f"{run.name} stopped at step " in last, last
     assert not list(runs.glob("*/claim.json"))
