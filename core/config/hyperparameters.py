@@ -249,7 +249,7 @@ RANGES = {   # key: (holds, what it must be)
     "augment.hue": (lambda v: 0.0 <= v <= 0.5, "must be in [0, 0.5]"),
     "augment.blur_sigma_max": (lambda v: v > 0, "must be positive"),
     "target.eta_momentum": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
-    "target.momentum": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1) (0: the same network)"),
+    "target.momentum": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1) (0 = the same network)"),
     "run.keep_checkpoints": (lambda v: v in (1, 2), "must be 1 (last.pt) or 2 (last.pt and prev.pt)"),
 }
 
