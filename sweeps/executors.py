@@ -5,7 +5,10 @@ calls itself; it imports `take` from here, and nothing here imports sweeps.slurm
 All take prepared run directories (config.yaml and meta.json written). Each run is claimed first
 (sweeps.runlock), so two sweeps started at once on the same runs directory never train the same run twice:
 a run another live process or job holds is skipped, and one that finished meanwhile is not run again.
-inline and local leave each run they ran with a result.json; slurm submits and returns.
+inline and local leave each run they ran with a result.json, unless a stop signal interrupted it (the sweep ends
+with Interrupted: sweeps.interrupts) or its process was killed (local: the run is partial, and the executor
+returns how its process ended); slurm submits and returns. What they say about a run's state they read as
+sweeps.status does.
 """
 from __future__ import annotations
 

@@ -365,18 +365,20 @@ def sys_args(args) -> list[str]:
 
 
 def cli(argv=None) -> int:
-    """main(argv) as the command line runs it: bad input in one line (exit 2); a sweep stopped by Ctrl-C or
-    SIGTERM in one line saying where its runs stopped and the command that resumes them (exit 128 + signal)."""
+    """main(argv) as the command line runs it: bad input in one line (exit 2); a sweep stopped by a stop signal
+    (core.schema.signals) in one line saying where its runs stopped and the command that resumes them (exit
+    128 + signal)."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         return one_line_errors(main, args)
     except Interrupted as stop:
         print(interrupted_line(stop, module_command("sweeps.run", args)), file=sys.stderr, flush=True)
         return stop.exit_code
-    except KeyboardInterrupt:
-        print(interrupted_line(Interrupted(signal.SIGINT), module_command("sweeps.run", args)), file=sys.stderr,
-              flush=True)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt:                   # between runs (inline), or before any started
+        from core.runtime.stopping import StopFlag
+        stop = Interrupted(StopFlag.last_signal or signal.SIGINT)
+        print(interrupted_line(stop, module_command("sweeps.run", args)), file=sys.stderr, flush=True)
+        return stop.exit_code
 
 
 if __name__ == "__main__":

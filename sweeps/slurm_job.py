@@ -2,7 +2,7 @@
 
 Preemption and time-out. submitit signals the job (SIGUSR2 by default) `signal_delay_s` before its time
 limit. Its own handler would call `checkpoint()` and requeue at once, in the middle of a training step, and
-core.train.loop saves its state only when asked through SIGTERM/SIGUSR1. So while a run trains, `SlurmRun`
+core.train.loop saves its state only at a step boundary. So while a run trains, `SlurmRun`
 defers submitit's handler: the signal sets core.train.loop's stop flag, train saves `last.pt` at the next step
 boundary and raises `Preempted`, and only then is submitit's handler called, which dumps `checkpoint()` (a
 fresh `SlurmRun` for the same run directory), requeues the job and exits. Outside the training loop (set-up,

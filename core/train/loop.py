@@ -2,8 +2,9 @@
 
 `train(cfg, run_dir, meta)` writes the whole run directory (core.runtime.run_directory), resumes from `last.pt` if one
 exists, and ends with `result.json` whose status is ok, collapsed, diverged (NaN/inf loss) or failed
-(exception; the traceback goes to error.txt). SIGTERM/SIGUSR1 save a checkpoint at the next step and raise
-`Preempted`, so a scheduler can requeue the run and it resumes where it stopped (core.runtime.stopping).
+(exception; the traceback goes to error.txt). A stop signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) saves a checkpoint
+at the next step and raises `Preempted`, so a scheduler can requeue the run and it resumes where it stopped
+(core.runtime.stopping). `wall_s` counts every segment of a resumed run, up to the checkpoint each resumed from.
 
 Every method and ablation trains through the same step (core.train.step.train_step), given the run's target
 provider (core.objective.targets: same network, momentum copy, k-step cache, moving-average eta) and objective
