@@ -103,9 +103,10 @@ def test_a_signalled_sweep_says_where_its_runs_stopped_and_its_command_resumes_t
 
 @pytest.mark.slow
 def test_a_second_ctrl_c_exits_at_once(tmp_path):
-    # k-step alternation over a whole epoch (62 steps) may stop only at an epoch's end: the first Ctrl-C waits
+    # k-step alternation over a whole epoch (31 steps: the synthetic set's 1000 images, batch 32) may stop only at
+    # an epoch's end: the first Ctrl-C waits
     args = [str(_sweep(tmp_path)), "--runs-dir", str(tmp_path / "runs"), *SETS, "--set", "optim.epochs=20",
-            "--set", "data.train_subset=2000", "--set", "target.k_steps=0", "--no-report", "--jobs", "2"]
+            "--set", "data.train_subset=1000", "--set", "target.k_steps=0", "--no-report", "--jobs", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "sweeps.run", *args], cwd=REPO, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs = tmp_path / "runs" / "intr"
