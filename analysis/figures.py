@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from analysis.datasets import chance_of
 from analysis.runs import UNFINISHED
 from analysis.tables import STATUS_ORDER, paper_number
+from core.schema.record import PARTIAL
 
 PALETTE = "colorblind"
 STYLE = "whitegrid"
@@ -33,10 +34,10 @@ def style_context():
 
 
 def line_label(case: str, grid_label: str, statuses: list[str]) -> str:
-    """'w/o stop-grad (collapsed)', 'x (1 of 3 diverged)', 'y (running)'; plain for all-ok."""
+    """'w/o stop-grad (collapsed)', 'x (1 of 3 diverged)', 'y (partial)'; plain for all-ok."""
     label = f"{case}, {grid_label}" if grid_label else case
     if statuses and all(s == UNFINISHED for s in statuses):
-        return f"{label} (running)"
+        return f"{label} ({PARTIAL})"                  # a curve without a result: sweeps.status's word
     statuses = [s for s in statuses if s != UNFINISHED]
     bad = [s for s in statuses if s != "ok"]
     if not bad:

@@ -5,7 +5,9 @@
                                     [--bench-dir DIR] [--comparisons FILE]
 
 The defaults regenerate the committed reproduction: reports/ from the run records in records/cpu/.
-For your own runs: --runs-dir runs --out runs/reports (where sweeps.run writes its report).
+For your own runs: --runs-dir runs, whose report goes to runs/reports (where sweeps.run writes it) unless --out
+says otherwise: without --out the report of any other runs directory goes to <runs-dir>/reports, never into the
+committed reports/ (and the command refuses, in one line, where that would be inside reports/ or records/).
 
 NAME is a sweep name (ablations/NAME.yaml) or a path to a sweep file. Runs are read from
 <runs-dir>/<sweep name>/. A report judges one group of runs (analysis.judge, analysis.selection): runs whose
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from analysis import stats
 from analysis.comparisons import COMPARISONS, load_comparisons
@@ -52,6 +55,29 @@ def _declared(args):
     path = args.comparisons if args.comparisons is not None else (str(COMPARISONS) if args.runs_dir == DEFAULT_RUNS
                                                                   else "")
     return load_comparisons(path) if path else None
+
+
+COMMITTED = ("reports", "records")      # the committed reports and run records (records/README.md)
+
+
+def _out_dir(args) -> str:
+    """--out; without it, reports/ for the committed records (DEFAULT_RUNS) and <runs-dir>/reports for any other
+    runs directory, refused (ReportError) where that would write into the committed reports/ or records/; and
+    never a path that is there but not a directory."""
+    out = args.out
+    if out is None:
+        if Path(args.runs_dir).resolve() == Path(DEFAULT_RUNS).resolve():
+            out = "reports"
+        else:
+            out = str(Path(args.runs_dir) / "reports")
+            target = Path(out).resolve()
+            for kept in COMMITTED:
+                if target == Path(kept).resolve() or Path(kept).resolve() in target.parents:
+                    raise ReportError(f"the report of --runs-dir {args.runs_dir} would go to {out}, inside the "
+                                      f"committed {kept}/: name its folder with --out")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ReportError(f"--out {out} is not a directory")
+    return out
 
 
 def _command(args) -> str:
@@ -85,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="every sweep in ablations/, plus the index page")
     parser.add_argument("--runs-dir", default=DEFAULT_RUNS,
                         help=f"runs root (default: {DEFAULT_RUNS}, the committed records)")
-    parser.add_argument("--out", default="reports", help="reports root (default: reports)")
+    parser.add_argument("--out", default=None, help="reports root (default: reports for the committed records, "
+                        f"{DEFAULT_RUNS}; <runs-dir>/reports for any other runs directory)")
     parser.add_argument("--preset", default=None,
                         help="report runs of this preset (default: that of the most recent run)")
     parser.add_argument("--group", default=None, metavar="NAME",
@@ -103,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.name) == bool(args.all):
         parser.error("give a sweep NAME or --all")
+    try:
+        args.out = _out_dir(args)
+    except ReportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         if args.all:
             paths, problems = write_all(args.runs_dir, args.out, args.preset, args.ablations_dir, _command(args),

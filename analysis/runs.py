@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from core.schema.record import (CONFIG, META, METRICS, RESULT_METRICS, numerics_version, read_json, read_jsonl,
-                                read_result, run_dirs)
+                                read_result, run_dirs, unfinished_state)
 
 UNFINISHED = "unfinished"
 META_COLUMNS = ["run_id", "case", "seed", "preset", "commit", "numerics", "start_time", "status"]
@@ -73,6 +73,7 @@ def read_run(run_dir: Path) -> dict:
         "start_time": meta.get("start_time"),
         "copied_from": meta.get("copied_from"),      # sweeps.twins: a copy of another sweep's run
         "status": UNFINISHED,
+        "state": unfinished_state(run_dir) if result is None else None,   # partial or new: sweeps.status's word
     }
     row.update({m: None for m in RESULT_METRICS})
     if result is not None:

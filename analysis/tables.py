@@ -8,7 +8,7 @@ from collections import Counter
 import pandas as pd
 
 from analysis.runs import UNFINISHED, grid_key, grid_label
-from core.schema.record import LINEAR_NONE, LINEAR_PAPER, LINEAR_PROTOCOL, LINEAR_SGD, STATUSES
+from core.schema.record import LINEAR_NONE, LINEAR_PAPER, LINEAR_PROTOCOL, LINEAR_SGD, PARTIAL, STATUSES
 from core.schema.sweep_format import Sweep
 
 STATUS_ORDER = list(STATUSES)
@@ -30,8 +30,9 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric)
 
 
-def status_summary(statuses: list[str], running: int = 0) -> str:
-    """['ok','ok'] -> 'ok'; ['ok','ok','collapsed'] -> '2 ok, 1 collapsed'; [] -> 'missing'."""
+def status_summary(statuses: list[str], unfinished: list[str] = ()) -> str:
+    """['ok','ok'] -> 'ok'; ['ok','ok','collapsed'] -> '2 ok, 1 collapsed'; [] -> 'missing'; the runs without their
+    result after it by state, sweeps.status's word: ([], ['partial']) -> 'missing; 1 partial'."""
     counts = Counter(statuses)
     if not counts:
         text = MISSING
@@ -40,7 +41,8 @@ def status_summary(statuses: list[str], running: int = 0) -> str:
     else:
         order = sorted(counts, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else 99, s))
         text = ", ".join(f"{counts[s]} {s}" for s in order)
-    return f"{text}; {running} running" if running else text
+    left = Counter(unfinished)
+    return f"{text}; " + ", ".join(f"{n} {state}" for state, n in sorted(left.items())) if left else text
 
 
 def linear_protocol_of(run: pd.Series) -> str | None:
@@ -133,10 +135,12 @@ def aggregate(runs: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     for case, grid in _row_keys(sweep, runs):
         sel = runs[(runs["case"] == case) & (runs["grid_key"] == grid_key(grid))]
         done = sel[sel["status"] != UNFINISHED]
-        running = int((sel["status"] == UNFINISHED).sum())
+        left = sel[sel["status"] == UNFINISHED]
+        running = len(left)                                  # the unfinished runs (the column keeps its name)
+        states = list(left["state"]) if "state" in left else [PARTIAL] * running
         versions = sorted({int(v) for v in done["numerics"].dropna()}) if "numerics" in done else []
         row = {"case": case, **grid, "grid_label": grid_label(grid),
-               "status": status_summary(list(done["status"]), running),
+               "status": status_summary(list(done["status"]), states),
                "n": len(done), "running": running, "run_ids": ";".join(done["run_id"]),
                "numerics": ", ".join(f"v{v}" for v in versions)}
         if recorded:

@@ -11,13 +11,14 @@ its own eval.lincls_* unchanged, so a number is never filed under a protocol tha
 may change the protocol's hyper-parameters (eval.lincls_*) and where it runs (data.root, data.workers,
 run.device, run.threads, run.logger), nothing that made the pre-trained weights. Under torchrun (WORLD_SIZE > 1)
 it runs data-parallel. Bad input gets one line on stderr and exit code 2, a checkpoint that cannot be used too
-(--trust-checkpoint, --restart-unreadable: docs/run-directory-safety.md); a stop signal saves linear.pt and
-exits 3.
+(--trust-checkpoint, --restart-unreadable: docs/run-directory-safety.md); a stop signal (core.schema.signals)
+saves linear.pt and exits 3 (outside the stage's epochs it stops at once and exits 128 + the signal).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -77,7 +78,17 @@ def load(args) -> tuple[Config, bool, Path, dict]:
         origin = rd.read_meta().get("copied_from")
         where = f"; it is a copy of {origin}: evaluate that run" if origin else ""
         raise ConfigError(f"{run_dir}: no checkpoint (last.pt){where}")
+    check_data_and_sizes(cfg, run_dir)
     return cfg, own.eval.linear == LINEAR_PAPER and own.eval == cfg.eval, run_dir, result
+
+
+def check_data_and_sizes(cfg: Config, run_dir: Path) -> None:
+    """The data there and readable (--data-root), and the stage's sizes within it (core.config.sizes), before the
+    stage starts; ConfigError otherwise."""
+    from core.config.sizes import check_sizes, largest_need, test_need
+    from sweeps.prepare import check_data
+    n_train, n_test = check_data(cfg, largest_need(cfg, LINEAR_PAPER), test_need(cfg))
+    check_sizes(cfg, n_train, str(run_dir), n_test, linear=LINEAR_PAPER)
 
 
 def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print,
@@ -137,16 +148,18 @@ def _rank() -> int:
 def cli(argv=None) -> int:
     from core.data.raw_images import DataError
     from core.eval.linear_eval import LinearEvalError
+    from core.runtime.stopping import InterruptOutside, StopFlag
     from core.train.loop import Preempted
-    try:
-        return one_line_errors(main, argv, (DataError, LinearEvalError))
-    except Preempted as stopped:
-        print(f"{stopped}: the same command resumes it", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        print("interrupted before the next step boundary (set-up, or a second Ctrl-C); linear.pt keeps the last "
-              "finished epoch: the same command resumes it", file=sys.stderr)
-        return 130
+    with InterruptOutside():                # outside the stage's epochs a stop signal interrupts at once
+        try:
+            return one_line_errors(main, argv, (DataError, LinearEvalError))
+        except Preempted as stopped:
+            print(f"{stopped}: the same command resumes it", file=sys.stderr)
+            return 3
+        except KeyboardInterrupt:
+            print("interrupted before the next step boundary (set-up, or a second Ctrl-C); linear.pt keeps the last "
+                  "finished epoch: the same command resumes it", file=sys.stderr)
+            return 128 + (StopFlag.last_signal or signal.SIGINT)
 
 
 if __name__ == "__main__":

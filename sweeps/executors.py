@@ -5,7 +5,10 @@ calls itself; it imports `take` from here, and nothing here imports sweeps.slurm
 All take prepared run directories (config.yaml and meta.json written). Each run is claimed first
 (sweeps.runlock), so two sweeps started at once on the same runs directory never train the same run twice:
 a run another live process or job holds is skipped, and one that finished meanwhile is not run again.
-inline and local leave each run they ran with a result.json; slurm submits and returns.
+inline and local leave each run they ran with a result.json, unless a stop signal interrupted it (the sweep ends
+with Interrupted: sweeps.interrupts) or its process was killed (local: the run is partial, and the executor
+returns how its process ended); slurm submits and returns. What they say about a run's state they read as
+sweeps.status does.
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ from pathlib import Path
 from core.runtime.checkpoint_policy import SAFE, CheckpointPolicy
 from sweeps import runlock
 from sweeps.expand import RunSpec
-from sweeps.interrupts import Interrupted, SweepSignals
+from core.schema.signals import exit_cause
+from sweeps.interrupts import INTERRUPTED_OUTSIDE, Interrupted, SweepSignals, killed_at_once
 from sweeps.progress import Display, parse_event
-from sweeps.status import is_finished
+from sweeps.status import RunState, is_finished, run_status
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,45 +48,42 @@ def take(spec: RunSpec, claim: dict, queue: runlock.Queue | None = None, say=Non
 
 
 def run_inline(specs: list[RunSpec], jobs: int = 1, display: Display | None = None,
-               checkpoints: CheckpointPolicy = SAFE, **_) -> None:
-    """Each run in this process, one after the other. A signal stops the run at its next step boundary (core.train.loop)
-    and ends the sweep with Interrupted. Checkpoints are read under `checkpoints` (core.runtime.checkpoint_policy)."""
-    from core.runtime.stopping import Preempted, StopFlag
+               checkpoints: CheckpointPolicy = SAFE, **_) -> dict[str, str]:
+    """Each run in this process, one after the other. A stop signal (core.schema.signals) stops the run at its next
+    step boundary (core.train.loop), or at once outside training, and ends the sweep with Interrupted. Checkpoints
+    are read under `checkpoints` (core.runtime.checkpoint_policy). Returns {} (a run here ends with its result, or
+    the sweep ends)."""
+    from core.runtime.stopping import InterruptOutside, Preempted, StopFlag
     from sweeps.worker import run_one
     display = display or Display(sweep=specs[0].sweep if specs else None, total_runs=len(specs))
-    old_term = _term_as_interrupt()
     try:
-        for n, spec in enumerate(specs, 1):
-            claim = runlock.new_claim("local")
-            if not take(spec, claim, say=display.write):
-                display.run_ended(spec.run_id, finished=False)
-                continue
-            display.write(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}")
-            display.run_started(spec.run_id)
-            try:
-                run_one(str(spec.run_dir), display.progress_for(spec.run_id), display.write, checkpoints)
-            except Preempted as stopped:
-                raise Interrupted(StopFlag.last_signal or signal.SIGTERM, {spec.run_id: str(stopped)}) from None
-            except KeyboardInterrupt:
-                raise Interrupted(signal.SIGINT, {spec.run_id: INTERRUPTED_OUTSIDE}, at_once=True) from None
-            finally:
-                runlock.release(spec.run_dir, claim)
-            display.run_ended(spec.run_id)
+        with InterruptOutside():
+            for n, spec in enumerate(specs, 1):
+                claim = runlock.new_claim("local")
+                if not take(spec, claim, say=display.write):
+                    display.run_ended(spec.run_id, state_of(spec.run_dir))
+                    continue
+                display.write(f"[{n}/{len(specs)}] {spec.case} seed {spec.seed}: {spec.run_dir}")
+                display.run_started(spec.run_id)
+                try:
+                    run_one(str(spec.run_dir), display.progress_for(spec.run_id), display.write, checkpoints)
+                except Preempted as stopped:
+                    raise Interrupted(StopFlag.last_signal or signal.SIGTERM, {spec.run_id: str(stopped)}) from None
+                except KeyboardInterrupt as stopped:
+                    why = INTERRUPTED_OUTSIDE + (f" ({stopped})" if str(stopped) else "")
+                    raise Interrupted(StopFlag.last_signal or signal.SIGINT, {spec.run_id: why},
+                                      at_once=StopFlag.twice) from None
+                finally:
+                    runlock.release(spec.run_dir, claim)
+                display.run_ended(spec.run_id, state_of(spec.run_dir))
     finally:
         display.close()
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+    return {}
 
 
-INTERRUPTED_OUTSIDE = ("interrupted before its next step boundary (set-up, evaluation, or a second Ctrl-C); its last "
-                       "checkpoint is kept")
-
-
-def _term_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt outside the training loop (inside it, core.runtime.stopping's flag takes it)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, signal.default_int_handler)
+def state_of(run_dir: Path) -> RunState:
+    """The run's state as sweeps.status reads it (its files, and who holds it)."""
+    return run_status(run_dir, runlock.Queue()).state
 
 
 @dataclass
@@ -95,14 +96,15 @@ class _Worker:
 
 
 def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = None,
-              checkpoints: CheckpointPolicy = SAFE, **_) -> None:
+              checkpoints: CheckpointPolicy = SAFE, **_) -> dict[str, str]:
     """Each run in its own Python process, so one crash cannot take the sweep down; `jobs` at a time,
     each with cores/jobs torch threads. The claim names this process and the run's process. The runs report
-    progress as events on their stdout, drawn here (sweeps.progress); a signal stops them at a checkpoint
-    (sweeps.interrupts) and ends the sweep with Interrupted. Each worker gets `checkpoints` as its flags."""
+    progress as events on their stdout, drawn here (sweeps.progress); a stop signal stops them at a checkpoint
+    (sweeps.interrupts) and ends the sweep with Interrupted. Each worker gets `checkpoints` as its flags.
+    Returns {run id: how its process ended} for each run whose process ended before the run did (killed, say)."""
     display = display or Display(sweep=specs[0].sweep if specs else None, total_runs=len(specs), jobs=jobs)
     lines: queue.Queue = queue.Queue()                  # (run id, line) from every worker's stdout
-    todo, running, stopped, asked = list(specs), [], {}, False
+    todo, running, stopped, notes, asked = list(specs), [], {}, {}, False
     with SweepSignals() as signals:
         try:
             while running or (todo and signals.signum is None):
@@ -110,7 +112,7 @@ def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = Non
                     spec = todo.pop(0)
                     worker = _launch(spec, len(specs) - len(todo), len(specs), jobs, lines, display, checkpoints)
                     if worker is None:
-                        display.run_ended(spec.run_id, finished=False)
+                        display.run_ended(spec.run_id, state_of(spec.run_dir))
                     else:
                         running.append(worker)
                 _relay(lines, display, stopped, wait=0.2)
@@ -118,13 +120,13 @@ def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = Non
                     _stop(running, signal.SIGTERM)
                     asked = True
                 for worker in [w for w in running if w.proc.poll() is not None]:
-                    worker.reader.join(timeout=5)       # its last lines
-                    _relay(lines, display, stopped)
-                    runlock.release(worker.spec.run_dir, worker.claim)
                     running.remove(worker)
-                    display.run_ended(worker.spec.run_id, finished=worker.proc.returncode == 0)
+                    _ended(worker, lines, display, stopped if signals.signum is not None else notes, stopped)
         except Interrupted as second:                    # a second Ctrl-C: leave now
             _stop(running, signal.SIGKILL)
+            for worker in running:
+                worker.proc.wait()
+                stopped.setdefault(worker.spec.run_id, killed_at_once(worker.spec.run_dir))
             raise Interrupted(second.signum, stopped, at_once=True) from None
         finally:   # the runs still here (an error, or the second Ctrl-C) stop; their claims are given back
             if not asked:
@@ -135,6 +137,22 @@ def run_local(specs: list[RunSpec], jobs: int = 1, display: Display | None = Non
             display.close()
     if signals.signum is not None:
         raise Interrupted(signals.signum, stopped)
+    return notes
+
+
+def _ended(worker: _Worker, lines: queue.Queue, display: Display, notes: dict, stopped: dict) -> None:
+    """A worker's process is over: its last lines relayed, its claim given back, and its state (sweeps.status) to
+    the display. A run that has no result and did not say where it stopped gets a line saying how its process
+    ended, kept in `notes`."""
+    worker.reader.join(timeout=5)                       # its last lines
+    _relay(lines, display, stopped)
+    runlock.release(worker.spec.run_dir, worker.claim)
+    run_id, row = worker.spec.run_id, run_status(worker.spec.run_dir, runlock.Queue())
+    if not row.state.finished and run_id not in stopped:
+        how = f"its process ended ({exit_cause(worker.proc.returncode)}) before the run did; {row.text}"
+        notes[run_id] = how
+        display.write(f"[{run_id}] {how}: its last checkpoint is kept, and the sweep's command resumes it")
+    display.run_ended(run_id, row.state)
 
 
 def _launch(spec: RunSpec, n: int, total: int, jobs: int, lines: queue.Queue, display: Display,

@@ -11,13 +11,13 @@ from core.runtime.run_directory import RunDir, base_meta
 from sweeps.expand import RunSpec
 
 
-def check_data(cfg: Config, need: int = 0) -> int | None:
-    """Fail if the data set is missing or unreadable, saying which (core.data.data_checks); else the number of
-    training images a run uses (None when not counted)."""
-    from core.data.data_checks import check_data as check
+def check_data(cfg: Config, need: int = 0, need_test: int = 0) -> tuple[int | None, int | None]:
+    """Fail if the data set is missing or unreadable, saying which (core.data.data_checks); else the numbers of
+    training and test images a run uses (None when not counted past what was needed)."""
+    from core.data.data_checks import check_counts
     from core.data.raw_images import DataError
     try:
-        return check(cfg.data, need)
+        return check_counts(cfg.data, need, need_test)
     except DataError as err:
         raise ConfigError(str(err)) from None
 
@@ -31,16 +31,24 @@ def checkpoint_bytes(cfg: Config) -> int:
     return 3 * 4 * state
 
 
-def check_runs_dir(runs_dir: Path, specs: list[RunSpec]) -> None:
-    """The runs directory must be writable and hold the checkpoints of the runs about to start."""
-    probe_dir = Path(runs_dir)
+def check_output_dir(path: Path, flag: str) -> Path:
+    """A directory a command will write into (`flag` names it): one that exists, or one that can be created,
+    writable; returns the nearest existing ancestor (the directory itself if it exists)."""
+    probe_dir = Path(path)
     while not probe_dir.exists():            # the nearest existing ancestor decides
         probe_dir = probe_dir.parent
     if not probe_dir.is_dir():
-        raise ConfigError(f"runs directory {runs_dir} cannot be created: {probe_dir} is not a directory")
+        what = "is not a directory" if probe_dir == Path(path) else f"cannot be created: {probe_dir} is not a directory"
+        raise ConfigError(f"{flag} {path} {what}")
     if not os.access(probe_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"runs directory {runs_dir} is not writable (no write permission on {probe_dir}); "
-                          "choose another with --runs-dir")
+        raise ConfigError(f"{flag} {path} is not writable (no write permission on {probe_dir}); choose another "
+                          f"with {flag}")
+    return probe_dir
+
+
+def check_runs_dir(runs_dir: Path, specs: list[RunSpec]) -> None:
+    """The runs directory must be writable and hold the checkpoints of the runs about to start."""
+    probe_dir = check_output_dir(runs_dir, "--runs-dir")
     sizes = {}
     for spec in specs:
         key = repr(spec.config.model)
@@ -79,16 +87,16 @@ def check_logger(logger: str) -> None:
 def check_all(specs: list[RunSpec], runs_dir: Path, sweep_file: str = "") -> None:
     """Every check, before anything is created: the data of each data set (present and readable), the sizes
     each run asks of it, the logger, the run directories, the disk."""
-    from core.config.sizes import check_sizes, largest_need
+    from core.config.sizes import check_sizes, largest_need, test_need
     by_data: dict[str, list[RunSpec]] = {}
     for spec in specs:
         by_data.setdefault(repr(spec.config.data), []).append(spec)
     for group in by_data.values():
-        n_train = check_data(group[0].config, max(largest_need(s.config) for s in group))
-        if n_train is not None:
-            for spec in group:
-                where = f"{sweep_file or spec.sweep}: case '{spec.case}' at preset {spec.preset}"
-                check_sizes(spec.config, n_train, where)
+        n_train, n_test = check_data(group[0].config, max(largest_need(s.config) for s in group),
+                                     max(test_need(s.config) for s in group))
+        for spec in group:
+            where = f"{sweep_file or spec.sweep}: case '{spec.case}' at preset {spec.preset}"
+            check_sizes(spec.config, n_train, where, n_test)
     for logger in {s.config.run.logger for s in specs}:
         check_logger(logger)
     for spec in specs:

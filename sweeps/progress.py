@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from core.runtime.progress_hooks import Progress
 from sweeps.eta import rate, run_eta, sweep_eta
+from sweeps.status import RunState
 from sweeps.words import duration, plural
 
 EVENT = "@simsiam-progress "          # marks a progress event on a worker's stdout (the rest are log lines)
@@ -114,7 +115,8 @@ class Display:
         self.sweep, self.total_runs, self.jobs = sweep, total_runs, jobs
         self.runs: dict[str, RunLine] = {}
         self.durations: list[float] = []          # seconds each finished run took (this session)
-        self.ended = 0                            # runs ended (finished, failed or skipped) so far
+        self.ended = 0                            # runs that ended (their result.json: done or failed) so far
+        self.left: dict[str, int] = {}            # the runs gone from here without their result, by state
         self._printed: dict[str, float] = {}      # plain mode: when a run's line was last printed
         self._bars: dict[str, object] = {}
         self._sweep_bar = None
@@ -135,25 +137,32 @@ class Display:
             self._show(self.runs[name], time.monotonic(), stepped=False)       # 'setting up' from the first second
         self._sweep_changed()
 
-    def run_ended(self, name: str, finished: bool = True) -> None:
-        """The run's process or call is over; `finished`: it trained to its end (its time counts for the ETA)."""
+    def run_ended(self, name: str, state: RunState = RunState.DONE) -> None:
+        """The run's process or call is over, or it was skipped, and `state` is where it stands (sweeps.status):
+        only a run with its result (done, failed) has ended; a done one's time counts for the ETA. A run left
+        without its result (partial, new; held by another process: running, pending) is counted by its state."""
         line = self.runs.pop(name, None)
         bar = self._bars.pop(name, None)
         if bar is not None:
             bar.close()
-        if line is not None and finished:
+        if line is not None and state is RunState.DONE:
             self.durations.append(time.monotonic() - line.began)
-        self.ended += 1
+        if state.finished:
+            self.ended += 1
+        else:
+            word = state.value + (" elsewhere" if state.held else "")
+            self.left[word] = self.left.get(word, 0) + 1
         self._sweep_changed(force=True)
 
     def sweep_text(self, now: float | None = None) -> str:
-        """'1 of 4 runs ended, 2 running, 1 queued, ETA 5m10s'."""
+        """'1 of 4 runs ended, 2 running, 1 queued, ETA 5m10s' (and '1 partial' for a run stopped before its end)."""
         now = time.monotonic() if now is None else now
         running = len(self.runs)
-        queued = max(self.total_runs - self.ended - running, 0)
+        queued = max(self.total_runs - self.ended - running - sum(self.left.values()), 0)
         eta = sweep_eta(self.durations, [(now - r.began, r.eta(now)) for r in self.runs.values()], queued,
                         self.jobs)
-        return (f"{self.ended} of {plural(self.total_runs, 'run')} ended, {running} running, {queued} queued, "
+        left = "".join(f", {n} {word}" for word, n in self.left.items())
+        return (f"{self.ended} of {plural(self.total_runs, 'run')} ended{left}, {running} running, {queued} queued, "
                 f"ETA {duration(eta)}")
 
     # ---- events of one run -----------------------------------------------------------------------

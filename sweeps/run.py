@@ -103,6 +103,9 @@ def main(argv=None) -> int:
     sweep, specs = expand_args(args)
     if args.show_config:
         return show_config(sweep, specs)
+    if not args.no_report:                      # every path is checked before any run starts
+        from sweeps.prepare import check_output_dir
+        check_output_dir(report_dir(args), "--report-dir")
     if args.until_decided:
         return until_decided(args, sweep)
     options = slurm.options_from(args, args.preset) if args.executor == "slurm" else None
@@ -127,9 +130,10 @@ def main(argv=None) -> int:
                 print(line)
             slurm.submit(to_train, options, dry_run=True)
         return 0
-    if pending and start(args, sweep, pending, twins, options, retrying) == "submitted":
+    outcome, notes = start(args, sweep, pending, twins, options, retrying) if pending else ("", {})
+    if outcome == "submitted":
         return 0
-    return finish(args, sweep, specs)
+    return finish(args, sweep, specs, notes)
 
 
 def list_and_exit(args) -> int | None:
@@ -221,9 +225,10 @@ def plan(args, specs: list, rows: list, retrying: set) -> tuple[list, dict]:
     return pending, twins
 
 
-def start(args, sweep, pending: list, twins: dict, options, retrying: set) -> str:
+def start(args, sweep, pending: list, twins: dict, options, retrying: set) -> tuple[str, dict]:
     """Check everything, reset the failed runs to retry, copy the twins' records, prepare the run directories,
-    then run them here or submit them: 'ran' or 'submitted' ('copied' when every run was a twin)."""
+    then run them here or submit them: ('ran' or 'submitted', or 'copied' when every run was a twin; {run id: how
+    its process ended} for the runs whose process ended before the run did, as the executor says)."""
     from sweeps.prepare import check_all, prepare
     from sweeps.retry import retry
     from sweeps.twins import adopt, twin_line
@@ -244,23 +249,26 @@ def start(args, sweep, pending: list, twins: dict, options, retrying: set) -> st
             adopt(spec, twins[spec.run_id])
             print(twin_line(spec, twins[spec.run_id], dry_run=False))
     if not to_train:
-        return "copied"
+        return "copied", {}
     pending = to_train
     for spec in pending:
         prepare(spec)
     checkpoints = CheckpointPolicy.from_args(args)
     if options is not None:
         slurm.submit(pending, options, checkpoints=checkpoints)
-        return "submitted"
+        return "submitted", {}
     t0 = time.time()
     display = Display(args.progress, args.progress_every, sweep=sweep.name, total_runs=len(pending), jobs=args.jobs)
-    EXECUTORS[args.executor](pending, jobs=args.jobs, display=display, checkpoints=checkpoints)
-    print(f"{plural(len(pending), 'run')} finished in {duration(time.time() - t0)}")
-    return "ran"
+    notes = EXECUTORS[args.executor](pending, jobs=args.jobs, display=display, checkpoints=checkpoints) or {}
+    rows = sweep_status([s.run_dir for s in pending])
+    ended = sum(r.state.finished for r in rows)
+    print(f"{ended} of {plural(len(pending), 'run')} ended in {duration(time.time() - t0)}: {summary(rows)}")
+    return "ran", notes
 
 
-def finish(args, sweep, specs: list) -> int:
-    """The report (unless --no-report) and what did not finish cleanly: 0, or 1 when a run failed or is left."""
+def finish(args, sweep, specs: list, notes: dict | None = None) -> int:
+    """The report (unless --no-report) and what did not finish cleanly, with `notes` on how a run's process ended
+    (the executor's) and the command that resumes or retries it: 0, or 1 when a run failed or is left."""
     rows = sweep_status([s.run_dir for s in specs])
     elsewhere = [r.run_id for r in rows if r.state.held]
     if elsewhere:
@@ -268,24 +276,34 @@ def finish(args, sweep, specs: list) -> int:
     failed = [r for r in rows if r.state is not RunState.DONE and not r.state.held]    # failed, or unfinished
     if not args.no_report:
         from analysis.writer import write_report
-        report_dir = Path(args.report_dir) if args.report_dir else Path(args.runs_dir) / "reports"
-        for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir, args.preset,
+        for path in write_report(str(sweep.path), Path(args.runs_dir), report_dir(args), args.preset,
                                  run_ids=[s.run_id for s in specs]):      # the group of the runs just run
             print(f"wrote {path}")
     if failed:
+        notes = notes or {}
         print(f"{plural(len(failed), 'run')} did not finish cleanly: "
               + ", ".join(f"{r.run_id} ({r.state.value}: {one_line(r.detail, 160)})" if r.state is RunState.FAILED
-                          else f"{r.run_id} ({r.text})" for r in failed), file=sys.stderr)
+                          else f"{r.run_id} ({notes.get(r.run_id, r.text)})" for r in failed), file=sys.stderr)
         if any(r.state is RunState.FAILED for r in failed):
             print("a failed run is not trained again unless asked: re-run it (from its checkpoint) with "
                   f"{module_command('sweeps.run', [*sys_args(args), '--retry-failed'])}", file=sys.stderr)
+        if any(r.state is not RunState.FAILED for r in failed):
+            print("an unfinished run trains on from its last checkpoint when the same command runs again: "
+                  f"{module_command('sweeps.run', sys_args(args))}", file=sys.stderr)
         return 1
     return 0
 
 
+def report_dir(args) -> Path:
+    """Where the sweep's report goes: --report-dir, else <runs-dir>/reports."""
+    return Path(args.report_dir) if args.report_dir else Path(args.runs_dir) / "reports"
+
+
 def until_decided(args, sweep) -> int:
     """--until-decided: the sequential seeds rule (analysis.sequential): look, give the rows of the claims still
-    inconclusive the next look's seeds, train them here, look again; then the report and a line per claim."""
+    inconclusive the next look's seeds, train them here, look again; then the report and a line per claim.
+    With --dry-run: the first look's plan, once, and nothing trained or written (the looks after it depend on
+    what the first trains)."""
     if args.executor == "slurm":
         raise ConfigError("--until-decided judges the claims between its looks, so it runs locally: use --executor "
                           "local (or run the seeds it names on SLURM yourself)")
@@ -294,8 +312,14 @@ def until_decided(args, sweep) -> int:
     from analysis.sequential import run_looks
     base = [a for a in sys_args(args) if a not in ("--until-decided",)]
     keep = _drop_option(_drop_option(base, "--max-seeds"), "--level")
+    planned: set = set()
 
     def train(name: str, cases, seeds) -> None:
+        if args.dry_run:
+            key = (name, tuple(cases or ()), tuple(seeds))
+            if key in planned:                        # the next look: nothing was trained, it asks the same again
+                raise _LookRepeats
+            planned.add(key)
         rest = list(keep)
         if args.sweep in rest:
             rest.remove(args.sweep)                   # the sweep's name, wherever it stood: `name` replaces it
@@ -307,9 +331,19 @@ def until_decided(args, sweep) -> int:
         if main(argv) not in (0, None):
             raise ConfigError(f"until decided: the runs of {name} did not all finish; fix them and run again")
 
-    for line in run_looks(sweep, Path(args.runs_dir), args.preset, args.level, args.max_seeds, train):
+    try:
+        lines = run_looks(sweep, Path(args.runs_dir), args.preset, args.level, args.max_seeds, train)
+    except _LookRepeats:
+        print("until decided (dry run): the first look would train the runs above; the looks after it depend on "
+              "their results; nothing started")
+        return 0
+    for line in lines:
         print(line)
-    return finish(args, sweep, expand_args(args)[1])
+    return 0 if args.dry_run else finish(args, sweep, expand_args(args)[1])
+
+
+class _LookRepeats(Exception):
+    """--until-decided --dry-run: a look asks again for what an earlier one asked (nothing was trained)."""
 
 
 def _drop_option(argv: list[str], name: str) -> list[str]:
@@ -331,18 +365,20 @@ def sys_args(args) -> list[str]:
 
 
 def cli(argv=None) -> int:
-    """main(argv) as the command line runs it: bad input in one line (exit 2); a sweep stopped by Ctrl-C or
-    SIGTERM in one line saying where its runs stopped and the command that resumes them (exit 128 + signal)."""
+    """main(argv) as the command line runs it: bad input in one line (exit 2); a sweep stopped by a stop signal
+    (core.schema.signals) in one line saying where its runs stopped and the command that resumes them (exit
+    128 + signal)."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         return one_line_errors(main, args)
     except Interrupted as stop:
         print(interrupted_line(stop, module_command("sweeps.run", args)), file=sys.stderr, flush=True)
         return stop.exit_code
-    except KeyboardInterrupt:
-        print(interrupted_line(Interrupted(signal.SIGINT), module_command("sweeps.run", args)), file=sys.stderr,
-              flush=True)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt:                   # between runs (inline), or before any started
+        from core.runtime.stopping import StopFlag
+        stop = Interrupted(StopFlag.last_signal or signal.SIGINT)
+        print(interrupted_line(stop, module_command("sweeps.run", args)), file=sys.stderr, flush=True)
+        return stop.exit_code
 
 
 if __name__ == "__main__":

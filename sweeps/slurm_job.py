@@ -2,7 +2,7 @@
 
 Preemption and time-out. submitit signals the job (SIGUSR2 by default) `signal_delay_s` before its time
 limit. Its own handler would call `checkpoint()` and requeue at once, in the middle of a training step, and
-core.train.loop saves its state only when asked through SIGTERM/SIGUSR1. So while a run trains, `SlurmRun`
+core.train.loop saves its state only at a step boundary. So while a run trains, `SlurmRun`
 defers submitit's handler: the signal sets core.train.loop's stop flag, train saves `last.pt` at the next step
 boundary and raises `Preempted`, and only then is submitit's handler called, which dumps `checkpoint()` (a
 fresh `SlurmRun` for the same run directory), requeues the job and exits. Outside the training loop (set-up,
@@ -10,8 +10,11 @@ final evaluation) `last.pt` is already current and submitit's handler runs at on
 time-outs and gives up after `max_timeouts`; the run then ends `failed` with that reason.
 
 A bare SIGTERM (scancel, `scontrol requeue`, a preemption that SLURM requeues by itself) also stops the run
-at a step boundary with `last.pt` saved; the job then exits without a result and SLURM decides whether it
-runs again. Either way the next attempt resumes from the run directory, which depends on the config only.
+at a step boundary with `last.pt` saved (so do SIGINT and SIGUSR1; outside training those two stop it at once);
+the job then exits without a result and SLURM decides whether it runs again. Either way the next attempt resumes
+from the run directory, which depends on the config only. SLURM signals every process of the job step, the
+DataLoader workers too: they leave every stop signal to the main process (core.data.loader_workers), so a
+signalled run is interrupted, never failed.
 
 Retries. Every attempt appends a line to `attempts.jsonl` (job id, host, start, step reached so far). When
 `max_stalls` attempts in a row start from the same step (a run that keeps dying: OOM, a crash outside
@@ -47,10 +50,12 @@ class DeferredRequeue:
     """submitit's preemption/time-out signal, handled at core.train.loop's next step boundary (module docstring)."""
 
     def __enter__(self):
+        from core.runtime.stopping import StopFlag
         self.sig = submitit.JobEnvironment._usr_sig()
         self.submitit_handler = signal.getsignal(self.sig)
         self.asked = False
         signal.signal(self.sig, self._on_signal)
+        self.others, StopFlag.others = StopFlag.others, StopFlag.others | {self.sig}   # the loop leaves it to us
         return self
 
     def _on_signal(self, signum, frame):
@@ -66,7 +71,9 @@ class DeferredRequeue:
         self.submitit_handler(self.sig, None)
 
     def __exit__(self, *exc):
+        from core.runtime.stopping import StopFlag
         signal.signal(self.sig, self.submitit_handler)
+        StopFlag.others = self.others
 
 
 class SlurmRun(submitit.helpers.Checkpointable):
@@ -81,10 +88,16 @@ class SlurmRun(submitit.helpers.Checkpointable):
                                                              self.checkpoints))
 
     def __call__(self) -> dict:
+        from core.runtime.stopping import InterruptOutside
         env = submitit.JobEnvironment()
-        with DeferredRequeue() as signals:      # first thing: the signal may come during set-up already
+        # first thing: the signal may come during set-up already. SIGINT and SIGUSR1 outside training stop the
+        # attempt at once; SIGTERM outside training is submitit's to bypass
+        with DeferredRequeue() as signals, InterruptOutside((signal.SIGINT, signal.SIGUSR1)):
             try:
                 return self._attempt(env, signals)
+            except KeyboardInterrupt as stopped:   # outside training, or a DataLoader worker stopped (WorkerStopped)
+                raise SystemExit(f"interrupted before a step boundary{f' ({stopped})' if str(stopped) else ''}; "
+                                 "the last checkpoint is kept; SLURM requeues or ends this job") from None
             except submitit.core.utils.UncompletedJobError as err:
                 # submitit's time-out budget is spent: the run ends here, last.pt kept
                 result = {"status": "failed", "reason": f"{err} (SLURM time limit reached more often than "

@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.schema.checks import suggest
-from core.schema.record import FAILED, META, METRICS, RESULT, read_json, read_jsonl, read_result, run_dirs
+from core.schema.record import (FAILED, META, METRICS, NEW, PARTIAL, RESULT, read_json, read_jsonl, read_result,
+                                run_dirs, unfinished_state)
 from sweeps import runlock
 from sweeps.words import one_line, plural
 
@@ -28,8 +29,8 @@ SLURM_RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING
 
 
 class RunState(enum.Enum):
-    NEW = "new"                      # nothing logged yet
-    PARTIAL = "partial"              # started, no result, nobody on it
+    NEW = NEW                        # nothing logged yet (core.schema.record's words, which the report uses too)
+    PARTIAL = PARTIAL                # started, no result, nobody on it
     PENDING = "pending"              # its SLURM job is queued
     RUNNING = "running"              # a SLURM job or a local process is training it
     HELD = "pending or running"      # a SLURM job holds it; no squeue to tell which
@@ -75,9 +76,8 @@ def local_state(run_dir: Path) -> tuple[RunState, str]:
         if result["status"] == FAILED:
             return RunState.FAILED, one_line(result.get("reason"), 300)
         return RunState.DONE, str(result["status"])
-    if (run_dir / METRICS).exists():
-        return RunState.PARTIAL, f"epoch {last_epoch(run_dir) or 0.0:g}"
-    return RunState.NEW, ""
+    state = RunState(unfinished_state(run_dir))
+    return state, f"epoch {last_epoch(run_dir) or 0.0:g}" if state is RunState.PARTIAL else ""
 
 
 def is_finished(run_dir: Path) -> bool:

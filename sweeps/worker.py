@@ -5,11 +5,12 @@ Under torchrun (WORLD_SIZE > 1 in the environment) the processes train the run d
     torchrun --nproc_per_node 2 -m sweeps.worker RUN_DIR
 
 Progress: a bar on a terminal, plain lines elsewhere (sweeps.progress); under the local executor
-(SIMSIAM_PROGRESS=events) events on stdout that the sweep's process draws. Ctrl-C, SIGTERM or SIGUSR1 stop the
-run at the next step boundary with its checkpoint saved, and it ends with one line, no traceback: where it
-stopped and the command that resumes it (under the local executor: a `stopped` event, and the sweep says it).
-The exit code is then 128 + the signal; 2 for a checkpoint that cannot be used (one line on stderr, nothing
-written; the run stays as it was); 1 for a failed run, 0 otherwise.
+(SIMSIAM_PROGRESS=events) events on stdout that the sweep's process draws. Ctrl-C, SIGTERM, SIGUSR1 or SIGUSR2
+(core.schema.signals), sent to this process or to its whole process group (its DataLoader workers leave them to it),
+stop the run at the next step boundary with its checkpoint saved (outside training, at once), and it ends with one
+line, no traceback: where it stopped and the command that resumes it (under the local executor: a `stopped`
+event, and the sweep says it). The exit code is then 128 + the signal; 2 for a checkpoint that cannot be used
+(one line on stderr, nothing written; the run stays as it was); 1 for a failed run, 0 otherwise.
 """
 from __future__ import annotations
 
@@ -43,13 +44,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    from core.runtime.stopping import Preempted, StopFlag
-    from sweeps.progress import Display, EventProgress
+    from core.runtime.stopping import InterruptOutside
     args = parse_args(argv)
+    InterruptOutside().__enter__()          # for this process's life: outside training a stop signal interrupts at once
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from core.runtime.stopping import Preempted, StopFlag
+    from sweeps.interrupts import INTERRUPTED_OUTSIDE
+    from sweeps.progress import Display, EventProgress
     run_dir, checkpoints = args.run_dir, CheckpointPolicy.from_args(args)
     name = Path(run_dir).name
     rank0 = int(os.environ.get("RANK", "0")) == 0
-    signal.signal(signal.SIGTERM, signal.default_int_handler)   # outside the training loop: as Ctrl-C
     display = None
     if os.environ.get("SIMSIAM_PROGRESS") == "events":
         progress = EventProgress()
@@ -79,12 +86,11 @@ def main(argv: list[str]) -> int:
         if rank0:
             tell(str(stopped))
         return 128 + (StopFlag.last_signal or signal.SIGTERM)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:
         _ignore_signals()
         if rank0:
-            tell("interrupted before its next step boundary (set-up, evaluation, or a second Ctrl-C); "
-                 "its last checkpoint is kept")
-        return 128 + signal.SIGINT
+            tell(INTERRUPTED_OUTSIDE + (f" ({stopped})" if str(stopped) else ""))
+        return 128 + (StopFlag.last_signal or signal.SIGINT)
     finally:
         if display is not None:
             display.close()
@@ -92,7 +98,8 @@ def main(argv: list[str]) -> int:
 
 
 def _ignore_signals() -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    from core.schema.signals import STOP_SIGNALS
+    for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
 
 

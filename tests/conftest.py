@@ -13,7 +13,8 @@ TINY = {
     "data.dataset": "synthetic", "data.image_size": 16, "data.train_subset": 128, "data.test_subset": 64,
     "model.backbone": "small_resnet", "model.small_width": 4, "model.proj_layers": 2, "model.proj_hidden": 32,
     "model.dim": 16, "model.pred_hidden": 4, "optim.batch_size": 32, "optim.epochs": 2,
-    "augment.blur_p": 0.0, "eval.knn_k": 20, "eval.linear_epochs": 2, "run.log_every": 2, "run.device": "cpu",
+    "augment.blur_p": 0.0, "eval.knn_k": 20, "eval.linear_epochs": 2, "eval.linear_batch": 32, "run.log_every": 2,
+    "run.device": "cpu",
     "run.keep_checkpoints": 2,      # prev.pt stays after a run ends, so a test can resume from one checkpoint back
 }
 

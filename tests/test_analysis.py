@@ -123,7 +123,7 @@ def test_table_rows_stats_status_and_paper(tree):
     assert a["status"] == "ok" and a["paper"] == "67.7 ± 0.1" and a["paper_value"] == 67.7
     b = t.loc[B]                                                     # unfinished seed not counted
     assert b["n"] == 1 and b["knn_acc_mean"] == 12.5 and math.isnan(b["knn_acc_std"])
-    assert b["status"] == "collapsed; 1 running" and b["paper_value"] == 0.1
+    assert b["status"] == "collapsed; 1 partial" and b["paper_value"] == 0.1     # sweeps.status's word
     c = t.loc[C]
     assert c["status"] == "missing" and c["n"] == 0 and math.isnan(c["knn_acc_mean"])
     assert c["paper"] == "unstable" and pd.isna(c["paper_value"])
@@ -172,7 +172,7 @@ def test_write_report_files(tree):
     assert rows[0].startswith("| case | status | n | kNN acc (%) |") and rows[0].endswith("| paper |")
     assert rows[1].startswith(f"| {A} | ok | 3 | 62.0 ± 2.0 | {statistics.mean(LIN_A):.1f} ± ")
     assert rows[1].endswith("| 67.7 ± 0.1 |")
-    assert rows[2].startswith(f"| {B} | collapsed; 1 running | 1 | 12.5 | 11.0 | 1.00e-05 | -1.000 |")
+    assert rows[2].startswith(f"| {B} | collapsed; 1 partial | 1 | 12.5 | 11.0 | 1.00e-05 | -1.000 |")
     assert rows[3].startswith(f"| {C} | missing | 0 |  |") and rows[3].endswith("| unstable |")
 
     csv = pd.read_csv(paths[1]).set_index("case")
@@ -234,7 +234,7 @@ def test_figure_legend_marks_collapse_and_reference_lines(tree):
     a_knn = knn_ax.get_lines()[0]
     assert a_knn.get_xdata()[0] == 0.0 and a_knn.get_ydata()[0] == 9.0   # knn_acc_init at epoch 0
     assert line_label(B, "", ["collapsed"]) == f"{B} (collapsed)"
-    assert line_label(B, "", ["unfinished"]) == f"{B} (running)"
+    assert line_label(B, "", ["unfinished"]) == f"{B} (partial)"
     assert line_label(B, "bs=256", ["ok", "diverged", "ok"]) == f"{B}, bs=256 (1 of 3 diverged)"
 
 

@@ -111,7 +111,7 @@ def test_partial_and_absent_sweeps_report_what_is_missing(tree):
     index = (out / "README.md").read_text()
     last = load_sweep(PARTIAL).cases[-1]
     assert f"**Missing (partial sweep):** '{last}': no finished run (1 unfinished)" in index
-    assert f"| {last} | missing; 1 running | 0 |" in (out / PARTIAL / "cpu" / "table.md").read_text()
+    assert f"| {last} | missing; 1 partial | 0 |" in (out / PARTIAL / "cpu" / "table.md").read_text()
     assert "| **no data yet** | Symmetrization helps accuracy" in index       # the claim that reads the missing row
     section = index[index.index(f"## {load_sweep(ABSENT).figure}"):]
     section = section[:section.find("\n## ", 3)] if "\n## " in section[3:] else section

@@ -30,6 +30,12 @@ def test_unknown_section_fails():
     ("optim.base_lr", -0.1, "'optim.base_lr' must be >= 0"),
     ("data.workers", -1, "'data.workers' must be >= 0"),
     ("augment.flip_p", 1.5, "'augment.flip_p' is a probability"),
+    ("loss.temperature", 0.0, "'loss.temperature' must be positive"),
+    ("loss.queue_size", 0, "'loss.queue_size' must be positive"),
+    ("loss.sinkhorn_iters", 0, "'loss.sinkhorn_iters' must be positive"),
+    ("target.momentum", 1.0, "'target.momentum' must be in [0, 1)"),
+    ("augment.hue", 0.6, "'augment.hue' must be in [0, 0.5]"),
+    ("eval.knn_t", 0.0, "'eval.knn_t' must be positive"),
 ])
 def test_bad_values_name_file_and_key(key, value, message):
     with pytest.raises(ConfigError) as err:
@@ -120,3 +126,19 @@ def test_dataset_folder_and_its_old_name_imagenet_are_one_value_and_one_run_id()
     assert "dataset: folder" in C.dump_yaml(C.load_yaml(written_before))              # stored under the new name
     with pytest.raises(ConfigError, match=r"'data.dataset' must be one of \['folder'"):
         apply_overrides(Config(), {"data.dataset": "imagenet1k"})
+
+
+def test_a_key_given_anywhere_is_range_checked_even_where_the_cross_field_rules_wait():
+    """apply_overrides(check=False) (a sweep file's case or grid, --set before the rest is known) still checks each
+    given key's own range: the same check a resolved config gets."""
+    with pytest.raises(ConfigError, match=r"^ablation.yaml: case 'a': 'optim.epochs' must be positive, got -2"):
+        apply_overrides(Config(), {"optim.epochs": -2}, "ablation.yaml: case 'a'", check=False)
+    apply_overrides(Config(), {"optim.warmup_epochs": 200}, "x", check=False)      # a cross-field rule: later
+
+
+def test_a_blur_kernel_wider_than_the_image_is_refused():
+    with pytest.raises(ConfigError, match=r"'augment.blur_sigma_max' 2 needs a blur kernel of radius 8, more than "
+                                          r"'data.image_size' 8 holds"):
+        apply_overrides(Config(), {"data.image_size": 8, "augment.blur_p": 0.5}, "t")
+    apply_overrides(Config(), {"data.image_size": 8, "augment.blur_p": 0.0}, "t")     # no blur, no kernel
+    apply_overrides(Config(), {"data.image_size": 9, "augment.blur_p": 0.5}, "t")

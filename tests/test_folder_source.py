@@ -29,7 +29,8 @@ def tree(tmp_path_factory):
 
 def _cfg(root, **overrides):
     base = dict(data__dataset="folder", data__root=str(root), data__image_size=16, data__workers=0,
-                data__train_subset=0, data__test_subset=0, optim__batch_size=6, augment__blur_p=0.5)
+                data__train_subset=0, data__test_subset=0, optim__batch_size=6, augment__blur_p=0.5,
+                eval__linear_batch=6)             # the probe's batch within the 24 training images
     return tiny_config(**{**base, **overrides})
 
 

@@ -3,6 +3,7 @@ directory created: sizes a run would discover only once started, and data that i
 which of the two it is)."""
 import gzip
 import os
+import re
 
 import pytest
 import yaml
@@ -45,12 +46,75 @@ def test_a_queue_as_large_as_the_training_set_is_refused_before_any_run_director
     assert "case 'moco'" in err and "loss.queue_size 128 is not smaller than the 128 training images" in err
 
 
+SMALL = {"optim.batch_size": 64, "eval.knn_k": 64, "eval.linear_batch": 64, "eval.lincls_batch": 64,
+         "data.train_subset": 64, "data.test_subset": 20}
+
+
 def test_size_rules():
-    cfg = apply_overrides(Config(), {"optim.batch_size": 64, "data.train_subset": 100}, "t")
-    check_sizes(cfg, 64, "here")                         # a batch of all the images is one step
+    cfg = apply_overrides(Config(), SMALL, "t")
+    check_sizes(cfg, 64, "here", 20)                     # a batch of all the images is one step
     with pytest.raises(Exception, match=r"^here: optim.batch_size 64 is larger than the 63 training images of "
                                         r"folder: an epoch"):
-        check_sizes(cfg, 63, "here")
+        check_sizes(apply_overrides(cfg, {"data.train_subset": 0}, "t"), 63, "here")
+
+
+@pytest.mark.parametrize("key, value, linear, says", [
+    ("data.train_subset", 65, "sgd", "data.train_subset 65 is larger than the 64 training images"),
+    ("data.test_subset", 21, "sgd", "data.test_subset 21 is larger than the 20 test images"),
+    ("eval.knn_k", 65, "sgd", "eval.knn_k 65 is larger than the 64 training images"),
+    ("eval.linear_batch", 65, "sgd", "eval.linear_batch 65 is larger than the 64 training images"),
+    ("eval.lincls_batch", 65, "paper", "eval.lincls_batch 65 is larger than the 64 training images"),
+    ("optim.steps_as_batch", 65, "sgd", "optim.steps_as_batch 65 is larger than the 64 training images"),
+])
+def test_every_size_a_stage_would_cut_to_its_data_is_refused(key, value, linear, says):
+    """Each of these a stage would otherwise cut to the data without a word: the subset to the split, k to the
+    kNN bank, a probe's batch to the training set; steps_as_batch would make no step."""
+    cfg = apply_overrides(Config(), {**SMALL, key: value}, "t")
+    n_train = min(cfg.data.train_subset, 64)             # what check_data says a run uses of 64 images
+    with pytest.raises(Exception, match=r"^here: " + re.escape(says)):
+        check_sizes(cfg, n_train, "here", 20, linear=linear)
+    if key.startswith("eval.lin"):
+        check_sizes(cfg, n_train, "here", 20, linear="none")      # a probe's batch counts only where it runs
+
+
+def test_a_knn_k_beyond_the_training_subset_is_refused_before_any_run_directory(tmp_path, capsys):
+    sets = [a for k, v in TINY.items() if k not in ("run.device", "eval.knn_k") for a in ("--set", f"{k}={v}")]
+    err = _refused(tmp_path, capsys, str(_sweep(tmp_path, {"a": {"eval.knn_k": 129}})), *sets)
+    assert "case 'a' at preset cpu: eval.knn_k 129 is larger than the 128 training images" in err
+
+
+def test_a_value_in_a_sweep_file_is_checked_as_set_checks_it(tmp_path, capsys):
+    """optim.epochs -2 in a case (or a grid) is refused as --set optim.epochs=-2 is, not scaled to one epoch."""
+    said = []
+    for where, args in (("case", [str(_sweep(tmp_path, {"a": {"optim.epochs": -2}}))]),
+                        ("grid", [str(_grid(tmp_path, {"optim.epochs": [10, -2]}))]),
+                        ("--set", ["stopgrad", "--set", "optim.epochs=-2"])):
+        err = _refused(tmp_path, capsys, *args, *(SETS if where != "--set" else []))
+        said.append(err.split(": ", 1)[1].strip())
+        assert err.startswith("error: ") and "'optim.epochs' must be positive, got -2" in err, err
+    assert said[0].startswith(f"{tmp_path / 'sizes.yaml'}: case 'a': 'optim.epochs' must be positive")
+    assert said[1].startswith(f"{tmp_path / 'grid.yaml'}: grid: 'optim.epochs' must be positive")
+    assert said[2] == "--set: 'optim.epochs' must be positive, got -2"
+
+
+def _grid(tmp_path, grid):
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({"figure": "F", "title": "t", "metrics": ["knn_acc"], "seeds": [0],
+                                    "cases": {"a": {}}, "grid": grid}))
+    return path
+
+
+def test_a_report_dir_that_is_a_file_is_refused_before_any_run(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    assert cli([str(_sweep(tmp_path)), "--runs-dir", str(tmp_path / "runs"), "--report-dir", str(blocker), *SETS,
+                "--executor", "inline"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --report-dir {blocker} is not a directory\n"
+    assert not (tmp_path / "runs").exists()
+    assert cli([str(_sweep(tmp_path)), "--runs-dir", str(tmp_path / "runs"), "--report-dir", str(blocker / "sub"),
+                *SETS, "--executor", "inline"]) == 2
+    assert "cannot be created" in capsys.readouterr().err
 
 
 def test_missing_and_corrupt_cifar_are_told_apart(tmp_path):

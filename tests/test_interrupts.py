@@ -103,9 +103,10 @@ def test_a_signalled_sweep_says_where_its_runs_stopped_and_its_command_resumes_t
 
 @pytest.mark.slow
 def test_a_second_ctrl_c_exits_at_once(tmp_path):
-    # k-step alternation over a whole epoch (62 steps) may stop only at an epoch's end: the first Ctrl-C waits
+    # k-step alternation over a whole epoch (31 steps: the synthetic set's 1000 images, batch 32) may stop only at
+    # an epoch's end: the first Ctrl-C waits
     args = [str(_sweep(tmp_path)), "--runs-dir", str(tmp_path / "runs"), *SETS, "--set", "optim.epochs=20",
-            "--set", "data.train_subset=2000", "--set", "target.k_steps=0", "--no-report", "--jobs", "2"]
+            "--set", "data.train_subset=1000", "--set", "target.k_steps=0", "--no-report", "--jobs", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "sweeps.run", *args], cwd=REPO, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs = tmp_path / "runs" / "intr"
@@ -120,5 +121,8 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert time.time() - t0 < 10 and proc.returncode == 128 + signal.SIGINT
     assert "Traceback" not in out + err
-    assert err.strip().splitlines()[-1].startswith("interrupted (SIGINT twice): ")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted (SIGINT twice): ") and "no run was training" not in last
+    for run in runs.iterdir():                   # each run that was training, named with its state
+        assert f"{run.name} partial (epoch " in last or f"{run.name} stopped at step " in last, last
     assert not list(runs.glob("*/claim.json"))

@@ -185,3 +185,19 @@ def test_on_a_terminal_a_sweep_draws_a_bar_per_run_and_one_for_the_sweep(tmp_pat
     assert re.search(r"sweep prog +\d+% \|[^|]*\| \d of 2 runs ended, \d running, \d queued, ETA", out)
     assert "\r" in out and EVENT not in out
     assert re.search(r"\[b-s0-\w+\] epoch 3/3 loss", out)              # log lines print above the bars
+
+
+def test_the_sweep_line_counts_only_the_runs_that_ended():
+    """A run stopped before its end (Ctrl-C, a killed process) is partial, not ended: the bar does not jump to
+    '2 of 2 runs ended'; a run another process holds is counted as such."""
+    from sweeps.status import RunState
+    out = io.StringIO()
+    display = Display("plain", every=3600, out=out, sweep="s", total_runs=3, jobs=3)
+    for name in ("r1", "r2", "r3"):
+        display.run_started(name)
+    display.run_ended("r1", RunState.DONE)
+    display.run_ended("r2", RunState.PARTIAL)
+    display.run_ended("r3", RunState.RUNNING)
+    assert display.ended == 1
+    assert display.sweep_text().startswith("1 of 3 runs ended, 1 partial, 1 running elsewhere, 0 running, 0 queued")
+    assert out.getvalue().splitlines()[-1].startswith("[sweep s] 1 of 3 runs ended, 1 partial")

@@ -153,6 +153,6 @@ def test_a_twin_of_other_numerics_is_not_copied(tmp_path, capsys):
     capsys.readouterr()
     assert run(tmp_path, sweep_file(tmp_path, "table1", {"baseline": {}})) == 0
     out = capsys.readouterr().out
-    assert "copied its record" not in out and "1 run finished" in out
+    assert "copied its record" not in out and "1 of 1 run ended in " in out
     (copy,) = dirs(tmp_path, "table1").values()
     assert "copied_from" not in json.loads((copy / "meta.json").read_text())

@@ -6,7 +6,9 @@ test_cluster_* skip, with the reason, when it is not up): a two-run sweep finish
 with `scontrol requeue` resumes and ends with the same metrics as an uninterrupted run; a job that hits its
 time limit is requeued and completes; one that runs out of time-outs, or keeps dying, ends `failed` with the
 reason; re-submitting a queued or a finished sweep submits nothing; torch.distributed starts from submitit's
-job environment in a two-task job, and a sweep submitted with two tasks per node trains its run data-parallel.
+job environment in a two-task job, and a sweep submitted with two tasks per node trains its run data-parallel;
+a run that reads its images through DataLoader workers, requeued with `scontrol requeue` or sent submitit's
+SIGUSR2 (both reach every process of the job step, the workers too), resumes to an uninterrupted run's metrics.
 """
 import contextlib
 import io
@@ -344,3 +346,71 @@ def test_cluster_two_tasks_per_node_train_one_run_data_parallel(cluster, tmp_pat
     assert result["status"] == "ok" and result["world_size"] == 2, result
     steps = [r["step"] for r in metric_rows(run)]
     assert steps == sorted(set(steps)) and steps[-1] == result["step"]       # rank 0 alone wrote
+
+
+# ---- runs that read through DataLoader workers, signalled as SLURM signals: every process of the job step ------
+WORKER_SETS = ["--set", "data.dataset=folder", "--set", "data.workers=2", "--set", "data.train_subset=0",
+               "--set", "data.test_subset=0", "--set", "optim.batch_size=6", "--set", "optim.epochs=30"]
+
+
+@pytest.fixture(scope="module")
+def worker_sweeps_on_cluster(cluster, tmp_path_factory):
+    """The same one-run sweep on an image folder, its images read by two DataLoader workers, three times at once:
+    uninterrupted (the reference); requeued mid-run with `scontrol requeue` (SLURM sends SIGTERM to every process of
+    the job step, as for a preemption); and sent submitit's signal, SIGUSR2, to every process of its step
+    (`scancel --signal USR2`: what SLURM sends `signal_delay_s` before the time limit). Before, the workers died of
+    the signal and the run ended failed; now each resumes to the reference's metrics."""
+    root = tmp_path_factory.mktemp("workers")
+    images = _image_folder(root / "images")
+    s = SimpleNamespace(root=root, args={})
+    for name in ("ref", "term", "usr2"):
+        s.args[name] = sweep_args(root / name, "wk", ONE, *WORKER_SETS, "--set", f"data.root={images}",
+                                  "--no-report")
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert cli(s.args[name]) == 0, buf.getvalue()
+    s.runs = {name: run_dirs(root / name, "wk")[0] for name in s.args}
+    s.jobs = {}
+    for name, how in (("term", ["scontrol", "requeue"]), ("usr2", ["scancel", "--signal", "USR2"])):
+        run = s.runs[name]
+        # mid-epoch (12 steps an epoch, a row every 2), when the epoch's workers are at work, past epoch 3
+        wait_for(lambda: (run / "metrics.jsonl").exists() and metric_rows(run)[-1]["step"] > 36
+                 and metric_rows(run)[-1]["step"] % 12 in (4, 6), 300, f"the {name} run to be mid-epoch past epoch 3",
+                 run.parent / "slurm")
+        s.jobs[name] = job_of(run)
+        subprocess.run([*how, s.jobs[name]], check=True, timeout=60)
+    yield s
+    leftover = {json.loads(c.read_text()).get("job_id") for c in root.rglob("claim.json")} - {None}
+    if leftover:
+        subprocess.run(["scancel", *leftover], capture_output=True, timeout=60)
+
+
+def _image_folder(root: Path) -> Path:
+    """3 classes, 24 training and 6 validation PNGs each (as tests/test_signals.py's)."""
+    import torch
+    from PIL import Image
+    g = torch.Generator().manual_seed(0)
+    for split, n in (("train", 24), ("val", 6)):
+        for c, name in enumerate(("cat", "dog", "emu")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                px = torch.randint(0, 256, (20 + 2 * (i % 3), 24, 3), generator=g, dtype=torch.uint8)
+                px[..., c] = px[..., c] // 2 + 128
+                Image.fromarray(px.numpy()).save(root / split / name / f"{i}.png")
+    return root
+
+
+@needs_cluster
+@pytest.mark.parametrize("name", ["term", "usr2"], ids=["scontrol-requeue", "submitit-signal-USR2"])
+def test_cluster_a_signalled_run_reading_through_workers_resumes_to_identical_metrics(worker_sweeps_on_cluster, name):
+    s = worker_sweeps_on_cluster
+    run, ref = s.runs[name], s.runs["ref"]
+    assert run.name == ref.name
+    a, b = wait_done(run, 480), wait_done(ref, 480)
+    assert a["status"] != "failed", a
+    assert {k: a[k] for k in METRIC_KEYS} == {k: b[k] for k in METRIC_KEYS}
+    assert metric_rows(run) == metric_rows(ref)
+    attempts = [json.loads(line) for line in (run / "attempts.jsonl").read_text().splitlines()]
+    assert len(attempts) == 2 and 0 < attempts[1]["step"] < a["step"]          # resumed mid-run
+    log = "".join(p.read_text() for p in (run.parent / "slurm").glob("*log.*"))
+    assert "resumed at step" in log and "killed by signal" not in log

@@ -40,7 +40,7 @@ def test_a_run_equal_to_a_finished_one_elsewhere_copies_its_record(tmp_path, cap
     if json.loads((base / "meta.json").read_text())["case"] != "baseline":
         base, no_h = no_h, base
     assert f"same config as fig2/{origin.name} (finished): copied its record" in out
-    assert "1 run finished" in out                                          # only "no h" trained
+    assert "1 of 1 run ended in " in out                                    # only "no h" trained
     meta = json.loads((base / "meta.json").read_text())
     assert meta["copied_from"] == f"fig2/{origin.name}" and meta["sweep"] == "table1" and meta["case"] == "baseline"
     assert meta["commit"] == json.loads((origin / "meta.json").read_text())["commit"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -198,8 +199,9 @@ def all_keys() -> list[str]:
 def apply_overrides(cfg: Config, overrides: dict, source: str = "overrides", check: bool = True) -> Config:
     """Return `cfg` with dotted or nested `overrides` applied, validated.
 
-    `source` (a file name, 'preset cpu', '--set') is named in every error. `check=False` validates keys,
-    types and choices only, leaving the cross-field rules for the fully resolved config.
+    `source` (a file name, 'preset cpu', '--set') is named in every error. Keys, types, choices and the range of
+    each key given (RANGES) are always checked; `check=False` leaves the cross-field rules for the fully resolved
+    config.
     """
     flat = flatten(overrides, source)
     sections = _sections(cfg)
@@ -217,48 +219,71 @@ def apply_overrides(cfg: Config, overrides: dict, source: str = "overrides", che
     result = Config(**new)
     if check:
         check_consistency(result, source)
+    else:
+        check_values(result, flat, source)
     return result
 
 
+# Each key's own range, checked wherever a value is given (a preset, a recipe, a sweep file's case or grid point as
+# written, before its schedule lengths are scaled, --set) and again on every resolved config: one check for all.
+POSITIVE = ("optim.epochs", "optim.batch_size", "model.dim", "model.proj_hidden", "model.pred_hidden",
+            "model.proj_layers", "model.small_width", "model.small_blocks", "data.image_size", "eval.knn_k",
+            "eval.knn_t", "eval.linear_batch", "eval.lincls_epochs", "eval.lincls_batch", "run.log_every",
+            "loss.temperature", "loss.queue_size", "loss.prototypes", "loss.sinkhorn_iters", "loss.sinkhorn_epsilon")
+NON_NEGATIVE = ("optim.steps_as_batch", "optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
+                "eval.linear_epochs", "eval.linear_lr", "eval.knn_every", "data.train_subset", "data.test_subset",
+                "data.workers", "run.threads", "eval.collapse_frac", "eval.near_collapse_frac",
+                "eval.collapse_patience", "optim.lars_trust", "eval.lincls_base_lr", "eval.lincls_momentum",
+                "eval.lincls_weight_decay", "eval.lincls_trust", "target.k_steps", "augment.brightness",
+                "augment.contrast", "augment.saturation", "augment.blur_sigma_min")
+PROBABILITIES = ("augment.flip_p", "augment.jitter_p", "augment.grayscale_p", "augment.blur_p")
+RANGES = {   # key: (holds, what it must be)
+    **{k: (lambda v: v > 0, "must be positive") for k in POSITIVE},
+    **{k: (lambda v: v >= 0, "must be >= 0") for k in NON_NEGATIVE},
+    **{k: (lambda v: 0.0 <= v <= 1.0, "is a probability") for k in PROBABILITIES},
+    "augment.crop_scale_min": (lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    "augment.crop_scale_max": (lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    "eval.lincls_crop_scale_min": (lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    "augment.crop_ratio_min": (lambda v: v > 0, "must be positive"),
+    "augment.crop_ratio_max": (lambda v: v > 0, "must be positive"),
+    "augment.hue": (lambda v: 0.0 <= v <= 0.5, "must be in [0, 0.5]"),
+    "augment.blur_sigma_max": (lambda v: v > 0, "must be positive"),
+    "target.eta_momentum": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
+    "target.momentum": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1) (0 = the same network)"),
+    "run.keep_checkpoints": (lambda v: v in (1, 2), "must be 1 (last.pt) or 2 (last.pt and prev.pt)"),
+}
+
+
+def check_values(cfg: Config, keys, source: str) -> None:
+    """The range of each of `keys` in `cfg` (RANGES); the error names the key and its value."""
+    for key in keys:
+        rule = RANGES.get(key)
+        if rule is not None and not rule[0](get(cfg, key)):
+            raise ConfigError(f"{source}: '{key}' {rule[1]}, got {get(cfg, key)}")
+
+
 def check_consistency(cfg: Config, source: str) -> None:
-    """Cross-field and range rules; each error names the key."""
-    positive = ["optim.epochs", "optim.batch_size", "model.dim", "model.proj_hidden", "model.pred_hidden",
-                "model.proj_layers", "model.small_width", "model.small_blocks", "data.image_size",
-                "eval.knn_k", "eval.linear_batch", "eval.lincls_epochs", "eval.lincls_batch", "run.log_every"]
-    for key in positive:
-        if get(cfg, key) <= 0:
-            raise ConfigError(f"{source}: '{key}' must be positive, got {get(cfg, key)}")
-    non_negative = ["optim.steps_as_batch", "optim.base_lr", "optim.weight_decay", "optim.momentum", "optim.warmup_epochs",
-                    "eval.linear_epochs", "eval.knn_every", "data.train_subset", "data.test_subset", "data.workers",
-                    "run.threads", "eval.collapse_frac", "eval.near_collapse_frac", "eval.collapse_patience",
-                    "optim.lars_trust", "eval.lincls_base_lr", "eval.lincls_momentum", "eval.lincls_weight_decay",
-                    "eval.lincls_trust"]
-    for key in non_negative:
-        if get(cfg, key) < 0:
-            raise ConfigError(f"{source}: '{key}' must be >= 0, got {get(cfg, key)}")
-    for key in ["augment.flip_p", "augment.jitter_p", "augment.grayscale_p", "augment.blur_p"]:
-        if not 0.0 <= get(cfg, key) <= 1.0:
-            raise ConfigError(f"{source}: '{key}' is a probability, got {get(cfg, key)}")
+    """Every key's range (check_values), then the cross-field rules; each error names the key."""
+    check_values(cfg, RANGES, source)
     a = cfg.augment
-    if not 0.0 < a.crop_scale_min <= a.crop_scale_max <= 1.0:
+    if a.crop_scale_min > a.crop_scale_max:
         raise ConfigError(f"{source}: 'augment.crop_scale_min'/'crop_scale_max' must satisfy 0 < min <= max <= 1")
-    if not 0.0 < cfg.eval.lincls_crop_scale_min <= 1.0:
-        raise ConfigError(f"{source}: 'eval.lincls_crop_scale_min' must be in (0, 1], got {cfg.eval.lincls_crop_scale_min}")
-    if not 0.0 < a.crop_ratio_min <= a.crop_ratio_max:
+    if a.crop_ratio_min > a.crop_ratio_max:
         raise ConfigError(f"{source}: 'augment.crop_ratio_min' must be > 0 and <= 'augment.crop_ratio_max'")
-    if cfg.target.k_steps < 0:
-        raise ConfigError(f"{source}: 'target.k_steps' must be >= 0 (0 = one epoch), got {cfg.target.k_steps}")
-    if not 0.0 <= cfg.target.eta_momentum < 1.0:
-        raise ConfigError(f"{source}: 'target.eta_momentum' must be in [0, 1), got {cfg.target.eta_momentum}")
+    if a.blur_sigma_min > a.blur_sigma_max:
+        raise ConfigError(f"{source}: 'augment.blur_sigma_min' ({a.blur_sigma_min:g}) must not exceed "
+                          f"'augment.blur_sigma_max' ({a.blur_sigma_max:g})")
+    radius = math.ceil(4 * a.blur_sigma_max)            # core.data.augment.gaussian_blur's kernel, 4 sigma a side
+    if a.blur_p > 0 and radius > cfg.data.image_size - 1:
+        raise ConfigError(f"{source}: 'augment.blur_sigma_max' {a.blur_sigma_max:g} needs a blur kernel of radius "
+                          f"{radius}, more than 'data.image_size' {cfg.data.image_size} holds: the kernel would be "
+                          "cut (a smaller sigma, or augment.blur_p 0)")
     if cfg.target.eta == "moving_average" and cfg.target.k_steps != 1:
         raise ConfigError(f"{source}: 'target.eta: moving_average' and 'target.k_steps' != 1 are different "
                           "Sec. 5.2 experiments; set one of them")
     if cfg.optim.warmup_epochs >= cfg.optim.epochs:
         raise ConfigError(f"{source}: 'optim.warmup_epochs' ({cfg.optim.warmup_epochs:g}) must be shorter than "
                           f"'optim.epochs' ({cfg.optim.epochs}): a warm-up as long as training never decays the lr")
-    if cfg.run.keep_checkpoints not in (1, 2):
-        raise ConfigError(f"{source}: 'run.keep_checkpoints' must be 1 (last.pt) or 2 (last.pt and prev.pt), got "
-                          f"{cfg.run.keep_checkpoints}")
     if cfg.eval.collapse_frac > cfg.eval.near_collapse_frac:
         raise ConfigError(f"{source}: 'eval.collapse_frac' ({cfg.eval.collapse_frac:g}) must not exceed "
                           f"'eval.near_collapse_frac' ({cfg.eval.near_collapse_frac:g})")

@@ -1,8 +1,9 @@
 """Which settings of the Sec. 6 switches (objective, negatives, target encoder) mean something together.
 
 Called by core.config.hyperparameters.check_consistency, so a combination that means nothing is refused when the config
-is resolved, before any run directory or model exists; each message names the keys involved. Imports no
-torch and nothing of core.config.hyperparameters (it reads the config's attributes only).
+is resolved, before any run directory or model exists; each message names the keys involved. Each key's own range
+(temperature, queue size, momentum, ...) is core.config.hyperparameters.RANGES'. Imports no torch and nothing of
+core.config.hyperparameters (it reads the config's attributes only).
 """
 from __future__ import annotations
 
@@ -11,17 +12,6 @@ from core.schema.checks import ConfigError
 
 def check_method_parts(cfg, source: str) -> None:
     loss, target, model = cfg.loss, cfg.target, cfg.model
-    for key, value in (("loss.temperature", loss.temperature), ("loss.sinkhorn_epsilon", loss.sinkhorn_epsilon)):
-        if value <= 0:
-            raise ConfigError(f"{source}: '{key}' must be positive, got {value:g}")
-    for key, value in (("loss.queue_size", loss.queue_size), ("loss.prototypes", loss.prototypes),
-                       ("loss.sinkhorn_iters", loss.sinkhorn_iters)):
-        if value <= 0:
-            raise ConfigError(f"{source}: '{key}' must be positive, got {value}")
-    if not 0.0 <= target.momentum < 1.0:
-        raise ConfigError(f"{source}: 'target.momentum' must be in [0, 1) (0 = the same network), "
-                          f"got {target.momentum:g}")
-
     if loss.objective == "infonce" and loss.negatives == "none":
         raise ConfigError(f"{source}: 'loss.objective: infonce' needs negatives: set 'loss.negatives' to batch "
                           "(SimCLR) or queue (MoCo); without them its loss is 0 for any output")

@@ -11,7 +11,7 @@ step's batch of B from the same permutation, augmented from (seed, step, r); wit
 `FolderSource` (`data.dataset: folder`, any ImageNet-style image folder): `data.workers` DataLoader workers
 decode and random-resized-crop each view to uint8, every image's crops drawn from (seed, step, position in
 the batch), so a resumed epoch and any number of workers see the same crops; flips, colour and blur run
-batched on the device.
+batched on the device. The workers leave the stop signals to the run's main process (core.data.loader_workers).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import torch
 
 from core.config.hyperparameters import Config
 from core.data import augment
+from core.data.loader_workers import batches, loader
 from core.data.raw_images import DataError, ImageArrays, stratified_subset
 
 
@@ -173,9 +174,9 @@ class FolderSource:
                  for i, row in enumerate(steps.tolist(), start=start)
                  for pos, index in zip(range(share.start, share.stop), row[share]))
         b = self.batch_size // self.world
-        loader = torch.utils.data.DataLoader(self.train, batch_size=b, sampler=items, num_workers=self.workers,
-                                             pin_memory=self.device.type == "cuda", drop_last=True)
-        for i, (crops, _) in enumerate(loader, start=start):
+        crops_of = loader(self.train, self.workers, batch_size=b, sampler=items, pin_memory=self.device.type == "cuda",
+                          drop_last=True)
+        for i, (crops, _) in enumerate(batches(crops_of), start=start):
             self._gen.manual_seed(_step_seed(seed, epoch * steps_per_epoch + i, self.rank, self.world))
             crops = torch.cat([v.to(self.device, non_blocking=True) for v in crops[:2 * n_pairs]])
             views = augment.photometric(augment.to_float(crops), self.cfg.augment, self._gen, views=2 * n_pairs)
@@ -185,9 +186,7 @@ class FolderSource:
 
     def eval_batches(self, split: str, batch_size: int = 256):
         ds = self.train_plain if split == "train" else self.test
-        loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=self.workers,
-                                             pin_memory=self.device.type == "cuda")
-        for x, y in loader:
+        for x, y in batches(loader(ds, self.workers, batch_size=batch_size, pin_memory=self.device.type == "cuda")):
             yield self.normalize(augment.to_float(x.to(self.device, non_blocking=True))), y.to(self.device)
 
 

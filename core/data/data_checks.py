@@ -7,7 +7,8 @@ a sweep never creates run directories for data it cannot load, and says which of
 
 A data set that is missing but may be downloaded (data.download) is downloaded here, once, rather than by
 every run at the same time. `check_data` returns how many training images a run would use (after
-data.train_subset), for the size checks (core.config.sizes).
+data.train_subset), `check_counts` the test images too (after data.test_subset), for the size checks
+(core.config.sizes).
 """
 from __future__ import annotations
 
@@ -29,17 +30,25 @@ class DataUnreadable(DataError):
 def check_data(cfg: DataConfig, need: int = 0) -> int | None:
     """Raise DataMissing or DataUnreadable unless the data set loads; else the number of training images a run
     uses (`need`: for an image folder, counting may stop once that many are found; None when not counted)."""
+    return check_counts(cfg, need)[0]
+
+
+def check_counts(cfg: DataConfig, need: int = 0, need_test: int = 0) -> tuple[int | None, int | None]:
+    """As check_data, and the number of test images a run uses (`need_test`: as `need`, for an image folder's
+    val/): (training images, test images)."""
     if cfg.dataset == "fashion_mnist":
-        return _subset(cfg, _check_fashion_mnist(cfg))
-    if cfg.dataset in ("cifar10", "cifar100"):
-        return _subset(cfg, _check_cifar(cfg))
-    if cfg.dataset == "folder":
-        return _check_folder(cfg, need)
-    return _subset(cfg, SYNTHETIC_SIZES[0])
+        train, test = _check_fashion_mnist(cfg)
+    elif cfg.dataset in ("cifar10", "cifar100"):
+        train, test = _check_cifar(cfg), 10000
+    elif cfg.dataset == "folder":
+        return _check_folder(cfg, need, need_test)
+    else:
+        train, test = SYNTHETIC_SIZES
+    return _subset(cfg.train_subset, train), _subset(cfg.test_subset, test)
 
 
-def _subset(cfg: DataConfig, n: int) -> int:
-    return min(cfg.train_subset, n) if cfg.train_subset > 0 else n
+def _subset(subset: int, n: int) -> int:
+    return min(subset, n) if subset > 0 else n
 
 
 def _where(cfg: DataConfig, default: str) -> str:
@@ -60,7 +69,8 @@ def _check_fashion_mnist(cfg: DataConfig) -> int:
                                  "short?); delete the folder and download it again with --set data.download=true")
         if cfg.download:
             from core.data.raw_images import load_fashion_mnist
-            return len(load_fashion_mnist(cfg).y_train)      # downloads into data.root (or the cache) once, here
+            data = load_fashion_mnist(cfg)                   # downloads into data.root (or the cache) once, here
+            return len(data.y_train), len(data.y_test)
         if cfg.root:
             raise DataMissing(f"Fashion-MNIST not found in data.root {cfg.root}: it holds none of the four idx "
                               f"files ({', '.join(_FMNIST_FILES.values())}, optionally .gz). Check the path, or "
@@ -80,7 +90,7 @@ def _check_fashion_mnist(cfg: DataConfig) -> int:
         if sizes[f"x_{split}"] != sizes[f"y_{split}"]:
             raise DataUnreadable(f"Fashion-MNIST in {complete[0]}: {sizes[f'x_{split}']} {split} images but "
                                  f"{sizes[f'y_{split}']} labels (files of two versions mixed?)")
-    return sizes["x_train"]
+    return sizes["x_train"], sizes["x_test"]
 
 
 # ---- CIFAR -----------------------------------------------------------------------------------------
@@ -111,7 +121,7 @@ def _check_cifar(cfg: DataConfig) -> int:
 
 
 # ---- image folders ---------------------------------------------------------------------------------
-def _check_folder(cfg: DataConfig, need: int) -> int | None:
+def _check_folder(cfg: DataConfig, need: int, need_test: int = 0) -> tuple[int | None, int | None]:
     if not cfg.root:
         raise DataMissing("data.dataset folder needs the folder: pass --data-root DIR with train/ and val/ class "
                           "folders")
@@ -121,15 +131,21 @@ def _check_folder(cfg: DataConfig, need: int) -> int | None:
         what = f"no directory {root}" if not root.is_dir() else f"{root} has no {' or '.join(s + '/' for s in missing)}"
         raise DataMissing(f"image folder not found ({what}): data.dataset folder needs --data-root DIR with train/ "
                           "and val/ class folders")
-    counts = {split: _count_images(root / split, need if split == "train" else 1) for split in ("train", "val")}
+    caps = {"train": need, "val": max(need_test, 1)}
+    counts = {split: _count_images(root / split, caps[split]) for split in ("train", "val")}
     for split, n in counts.items():
         if n == 0:
             raise DataUnreadable(f"{root / split} holds no images in class folders (train/<class>/*.jpg, ...)")
         _open_one(root / split)
-    n = counts["train"]
+    return _counted(cfg.train_subset, counts["train"], need), _counted(cfg.test_subset, counts["val"], caps["val"])
+
+
+def _counted(subset: int, n: int, need: int) -> int | None:
+    """The images a run uses of `n` counted up to `need`: None when there are at least `need` and no subset says
+    how many (more are not counted)."""
     if not need or n < need:                     # counted them all
-        return _subset(cfg, n)
-    return cfg.train_subset if 0 < cfg.train_subset <= n else None      # at least `need`: more is not counted
+        return _subset(subset, n)
+    return subset if 0 < subset <= n else None
 
 
 def _image_files(split_dir: Path):

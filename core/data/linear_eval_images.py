@@ -24,6 +24,7 @@ import torch
 from core.config.hyperparameters import AugmentConfig, Config
 from core.data import augment
 from core.data.batches import ArraySource, FolderSource, SeededCrops, _mix
+from core.data.loader_workers import batches, loader
 
 SALT = 0x11C15                    # seeds of this stage differ from pre-training's at the same (seed, epoch, step)
 
@@ -96,13 +97,13 @@ class LinclsImages:
             first = sum(len(s) for s in torch.tensor_split(torch.arange(self.batch_len(i)), self.world)[:self.rank])
             step = epoch * steps_per_epoch + i
             items.append([(int(j), _mix(seed, SALT, step, first + p)) for p, j in enumerate(idx)])
-        loader = iter(torch.utils.data.DataLoader(self.crops, batch_sampler=[b for b in items if b],
-                                                  num_workers=self.source.workers, pin_memory=dev.type == "cuda"))
+        crops_of = batches(loader(self.crops, self.source.workers, batch_sampler=[b for b in items if b],
+                                  pin_memory=dev.type == "cuda"))
         for batch in items:
             if not batch:
                 yield empty
                 continue
-            (crops,), y = next(loader)
+            (crops,), y = next(crops_of)
             yield self.source.normalize(augment.to_float(crops.to(dev, non_blocking=True))), y.to(dev)
 
     def test_batches(self, batch_size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -110,9 +111,8 @@ class LinclsImages:
         dev = self.source.device
         if self.folder:                                          # FolderSource's test transform: resize + crop
             part = torch.utils.data.Subset(self.source.test, range(self.rank, self.source.n_test, self.world))
-            loader = torch.utils.data.DataLoader(part, batch_size=batch_size, num_workers=self.source.workers,
-                                                 pin_memory=dev.type == "cuda")
-            for x, y in loader:
+            tests = loader(part, self.source.workers, batch_size=batch_size, pin_memory=dev.type == "cuda")
+            for x, y in batches(tests):
                 yield self.source.normalize(augment.to_float(x.to(dev, non_blocking=True))), y.to(dev)
             return
         xs, ys = self.source.x_test[self.rank::self.world], self.source.y_test[self.rank::self.world]

@@ -17,7 +17,9 @@ A run directory holds:
     attempts.jsonl SLURM: one line per job attempt, for the retry bound (sweeps.slurm_job)
     failures.jsonl the failures before a retry (sweeps.run --retry-failed): each failed result and traceback
 
-A run is finished when result.json exists and parses with a known status; anything else is partial.
+A run is finished when result.json exists and parses with a known status; anything else is unfinished: `partial`
+once it has logged a step (or has a result.json that does not parse), `new` before. These are the words of
+sweeps.status, which adds who holds an unfinished run (running, pending), and of the report.
 """
 from __future__ import annotations
 
@@ -108,6 +110,14 @@ def run_dirs(runs_dir: str | Path, sweep: str) -> list[Path]:
     marks = (META, CONFIG, METRICS, RESULT)
     return sorted(p for p in root.iterdir()
                   if p.is_dir() and not p.name.startswith(".") and any((p / m).exists() for m in marks))
+
+
+NEW, PARTIAL = "new", "partial"     # an unfinished run's state by its files (module docstring)
+
+
+def unfinished_state(run_dir: Path) -> str:
+    """PARTIAL or NEW for a run without its result (module docstring); sweeps.status and the report say it so."""
+    return PARTIAL if any((Path(run_dir) / f).exists() for f in (METRICS, RESULT)) else NEW
 
 
 def read_result(run_dir: Path) -> dict | None:

@@ -2,8 +2,9 @@
 
 `train(cfg, run_dir, meta)` writes the whole run directory (core.runtime.run_directory), resumes from `last.pt` if one
 exists, and ends with `result.json` whose status is ok, collapsed, diverged (NaN/inf loss) or failed
-(exception; the traceback goes to error.txt). SIGTERM/SIGUSR1 save a checkpoint at the next step and raise
-`Preempted`, so a scheduler can requeue the run and it resumes where it stopped (core.runtime.stopping).
+(exception; the traceback goes to error.txt). A stop signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) saves a checkpoint
+at the next step and raises `Preempted`, so a scheduler can requeue the run and it resumes where it stopped
+(core.runtime.stopping). `wall_s` counts every segment of a resumed run, up to the checkpoint each resumed from.
 
 Every method and ablation trains through the same step (core.train.step.train_step), given the run's target
 provider (core.objective.targets: same network, momentum copy, k-step cache, moving-average eta) and objective
@@ -80,9 +81,10 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
         rd.write_config(cfg)
     if not rd.file("meta.json").exists():
         rd.write_meta({**(meta or {}), **base_meta()})
-    t0 = time.time()
+    t0, training = time.time(), None
     try:
-        result = _Training(cfg, rd, log, dp, progress, checkpoints).run()
+        training = _Training(cfg, rd, log, dp, progress, checkpoints, started=t0)
+        result = training.run()
         result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), StopFlag, Preempted,
                                         progress, checkpoints=checkpoints))
     except (Preempted, CheckpointError):
@@ -92,7 +94,9 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
         rd.write_error(traceback.format_exc())
         result = {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
         log(f"[{rd.path.name}] failed: {result['reason']}")
-    result.setdefault("wall_s", round(time.time() - t0, 1))
+    # every segment of a resumed run: the earlier ones up to the checkpoint this one resumed from, then this one
+    earlier = training.earlier_s if training is not None else 0.0
+    result.setdefault("wall_s", round(earlier + time.time() - t0, 1))
     rd.write_result(result)
     if dp.main and result["status"] != "failed" and cfg.run.keep_checkpoints < 2:
         for names in (PRETRAIN_CKPT, LINEAR_CKPT):                  # the run has ended: last.pt alone is kept
@@ -112,9 +116,11 @@ class _Training:
 
     # ---- setup -----------------------------------------------------------------------------------
     def __init__(self, cfg: C.Config, rd: RunDir, log, dp: distributed.Dist, progress: Progress,
-                 checkpoints: CheckpointPolicy = SAFE):
+                 checkpoints: CheckpointPolicy = SAFE, started: float | None = None):
         self.cfg, self.rd, self.log, self.dp, self.progress = cfg, rd, log, dp, progress
         self.checkpoints = checkpoints
+        self.started = time.time() if started is None else started   # this segment's start (wall_s)
+        self.earlier_s = 0.0                    # wall seconds of the segments before this one (from the checkpoint)
         distributed.check_supported(cfg, dp.world)                               # before any work
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
@@ -123,7 +129,7 @@ class _Training:
         torch.manual_seed(cfg.run.seed)
         self.n_pairs = n_pairs = 2 if cfg.loss.symmetry == "asym2x" else 1        # Sec. 4.6
         self.source = source = make_source(cfg, device, n_pairs, dp.rank, dp.world)  # this rank's share of each batch
-        check_sizes(cfg, source.n_train, "run")
+        check_sizes(cfg, source.n_train, "run", source.n_test)
         model = build_model(cfg, source.channels).to(device)                     # Table 1 h, Table 3 BN, App. B d
         model = distributed.convert_batchnorm(model, device)                     # BN over all ranks (W > 1 only)
         precision.prepare_model(model, cfg.run)                      # channels_last, compile (off by default)
@@ -166,6 +172,7 @@ class _Training:
             targets.load_state_dict(ckpt.get("targets", ckpt.get("eta")))          # "eta": checkpoints before Sec. 6
             objective.load_state_dict(ckpt.get("objective"))
             self.state = TrainState.from_dict(ckpt["state"])
+            self.earlier_s = self.state.wall_s
             rd.truncate_metrics(self.state.step)
             self.log(f"[{self.name}] resumed at step {self.state.step} (epoch {self.state.step / self.spe:.2f})")
         else:
@@ -174,6 +181,7 @@ class _Training:
             targets.start(model, self.source)                               # Sec. 5.3: eta from the initial network
 
     def checkpoint(self) -> None:
+        self.state.wall_s = self.earlier_s + time.time() - self.started     # the run's wall time up to here
         if self.dp.main:
             save_checkpoint(self.rd.path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                                            "torch_rng": torch.get_rng_state(), "state": self.state.to_dict(),

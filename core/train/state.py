@@ -45,6 +45,7 @@ class TrainState:
     knn_acc_init: float | None = None     # kNN accuracy of the random network (None: not measured yet)
     init: dict | None = None              # the random network's monitors (knn_acc, backbone_std, backbone_erank)
     train_s: float = 0.0                  # seconds spent in training epochs
+    wall_s: float = 0.0                   # wall seconds of the run up to this checkpoint, over every segment
     acc: Sums = field(default_factory=Sums)          # since the last logging point
     epoch_acc: Sums = field(default_factory=Sums)    # this epoch
     below: Below = field(default_factory=Below)      # collapse early stop (eval.collapse_patience)
