@@ -118,7 +118,7 @@ def compute_line(entries: list[Entry]) -> str:
     CPU model, which meta.json names from 2026-12-02 on: a CPU run is bit-exact per CPU type), copies of another
     sweep's run (sweeps.twins) counted once; '' when no finished run records one."""
     per_device: dict[str, list[float]] = {}
-    copies = 0
+    copies, short = 0, []
     for e in entries:
         if e.report is None:
             continue
@@ -129,6 +129,9 @@ def compute_line(entries: list[Entry]) -> str:
             w, dev = r.get("wall_s"), r.get("device")
             if w is None or w != w:
                 continue
+            train = r.get("train_s")
+            if isinstance(train, (int, float)) and train == train and float(w) < float(train):
+                short.append(float(train) - float(w))
             dev = str(dev) if isinstance(dev, str) else "device not recorded"
             cpu = r.get("cpu")
             dev += f", {cpu}" if isinstance(cpu, str) else ", CPU model not recorded"
@@ -138,8 +141,11 @@ def compute_line(entries: list[Entry]) -> str:
     parts = [f"{len(ws)} runs, {duration_text(sum(ws))} on {dev}" for dev, ws in sorted(per_device.items())]
     what = "row is a copy" if copies == 1 else "rows are copies"
     shared = f"; {copies} more {what} of another sweep's identical run (not counted)" if copies else ""
+    under = (f" {len(short)} of these runs were resumed by code that counted only their last segment's wall time "
+             f"(wall_s below their train_s): the sum under-counts them by at least {duration_text(sum(short))}; runs "
+             "made since 2026-12-07 count every segment." if short else "")
     return ("**Compute:** " + "; ".join(parts) + shared + " (the sum of each run's wall time: set-up, training "
-            "and evaluation; runs side by side overlap in clock time).")
+            "and evaluation; runs side by side overlap in clock time)." + under)
 
 
 def comparison_lines(entries: list[Entry]) -> list[str]:

@@ -242,3 +242,19 @@ def test_a_sweep_that_lost_its_runs_loses_its_old_page(tree, tmp_path):
     assert sorted(p.name for p in (copy / "output_dim").rglob("*")) == ["cpu", "notes.txt"]
     assert sorted(p.name for p in (copy / "stopgrad").iterdir()) == ["cpu"]
     assert "old numbers" not in (copy / "stopgrad" / "cpu" / "README.md").read_text()
+
+
+def test_the_compute_line_says_how_much_old_resumed_records_under_count():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from analysis.index import compute_line
+    finished = pd.DataFrame([{"wall_s": 40.0, "train_s": 334.0, "device": "cpu (1 threads)", "cpu": "x"},
+                             {"wall_s": 500.0, "train_s": 400.0, "device": "cpu (1 threads)", "cpu": "x"}])
+    entry = SimpleNamespace(report=SimpleNamespace(finished=finished))
+    line = compute_line([entry])
+    assert "2 runs, 9.0 min on cpu (1 threads), x" in line
+    assert "1 of these runs were resumed" in line and "under-counts them by at least 4.9 min" in line
+    finished.loc[0, "wall_s"] = 400.0
+    assert "resumed" not in compute_line([entry])
