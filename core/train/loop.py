@@ -34,7 +34,7 @@ from core.objective.objectives import make_objective
 from core.objective.targets import make_targets
 from core.optim.optimizer import build_optimizer, set_lr
 from core.optim.schedule import scaled_lr
-from core.runtime import distributed, precision
+from core.runtime import distributed, host_tuning, precision
 from core.runtime.checkpoint import LINEAR as LINEAR_CKPT
 from core.runtime.checkpoint import PRETRAIN as PRETRAIN_CKPT
 from core.runtime.checkpoint import drop_previous, load_checkpoint, save_checkpoint
@@ -116,6 +116,7 @@ class _Training:
         self.cfg, self.rd, self.log, self.dp, self.progress = cfg, rd, log, dp, progress
         self.checkpoints = checkpoints
         distributed.check_supported(cfg, dp.world)                               # before any work
+        host_tuning.keep_large_buffers()        # large buffers stay on the heap: same bits, fewer page faults
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         self.device = device = resolve_device(cfg.run.device)
