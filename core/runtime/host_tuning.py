@@ -6,12 +6,13 @@ no computed bit (issue 34; docs/speed.md has the measurements). Imports no torch
 allocation at or above its mmap threshold with a fresh mmap and returns it with munmap when freed. The threshold
 adapts to what is freed but never above 32 MiB, so every larger buffer is new memory, and each of its pages
 faults on first touch. The kNN monitor makes such buffers for every 1024-image batch of its features (the cpu
-preset's first convolution alone: 1024 x 16 x 28 x 28 floats, 49 MiB): about 1.4M page faults a point,
+preset's first convolution alone: 1024 x 16 x 28 x 28 floats, 49 MiB): about 1.2M page faults a point,
 measured. With the mmap threshold raised to 1 GiB these buffers come from the heap, and with the trim
 threshold raised too the heap keeps the freed memory for the next batch instead of returning it: no faults
 after the first point. The same tensors are computed by the same kernels at the same 64-byte alignment (torch's
-CPU allocator aligns every buffer so), so no bit changes. The cost is memory: the process keeps up to 1 GiB of
-freed heap instead of returning it at once (its peak, which the monitor reaches anyway, stays).
+CPU allocator aligns every buffer so), so no bit changes. The cost is memory: the process keeps freed heap
+instead of returning it, and glibc's aligned allocations (torch's) cannot reuse a freed buffer of exactly their
+size, so the heap settles a few buffers above the peak (+170-280 MiB of peak RSS at the cpu and cpu_full presets).
 Set in-process with mallopt rather than by MALLOC_*_ environment variables at process start, so that every way
 of starting a run gets it: the local executor's workers, the inline executor, torchrun's ranks, a test calling
 `train` directly. A threshold the user set (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, or the
@@ -19,10 +20,10 @@ glibc.malloc tunable of the same name in GLIBC_TUNABLES) is kept. Without glibc 
 
 **OpenMP wait policy** (`thread_env`). With more than one torch thread, libgomp's idle threads spin for a while
 after each parallel region before they sleep; on a machine whose cores are shared with other runs the spinning
-takes the cores the others need (one run at 2 threads measured 1.7-2.6x faster with OMP_WAIT_POLICY=PASSIVE,
-the same bits: the threads split the same work the same way, they only sleep instead of spinning while they
-wait). libgomp reads the variable once, when it is loaded (with torch), so it goes into the environment of a
-run's process before that process starts. A value the user set (OMP_WAIT_POLICY, or GOMP_SPINCOUNT, which
+takes the cores the others need. With OMP_WAIT_POLICY=PASSIVE they sleep instead: the threads split the same
+work the same way, so the bits stay, and a 2-thread step on a shared 2-core machine ran several times faster.
+libgomp reads the variable once, when it is loaded (with torch), so it goes into the environment of a run's
+process before that process starts. A value the user set (OMP_WAIT_POLICY, or GOMP_SPINCOUNT, which
 libgomp lets decide the spinning itself) is kept.
 """
 from __future__ import annotations
