@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.runtime.checkpoint_policy import SAFE, CheckpointPolicy
+from core.runtime.host_tuning import thread_env
 from sweeps import runlock
 from sweeps.expand import RunSpec
 from core.schema.signals import exit_cause
@@ -162,7 +163,8 @@ def _launch(spec: RunSpec, n: int, total: int, jobs: int, lines: queue.Queue, di
         return None
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "SIMSIAM_PROGRESS": "events", "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           **thread_env(spec.config.run.threads or threads)}     # before its OpenMP starts (issue 34)
     display.write(f"[{n}/{total}] start {spec.case} seed {spec.seed}: {spec.run_dir}")
     cmd = [sys.executable, "-m", "sweeps.worker", str(spec.run_dir), *checkpoints.flags()]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True, bufsize=1)

@@ -134,3 +134,20 @@ def test_no_reference_leaves_the_speedup_out(tmp_path):
     assert main(TINY_ARGS + ["--no-reference", "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     assert set(res["pairs_per_s"]) == {"full", "model_only"} and res["speedup_vs_reference"] is None
+
+
+def test_ab_rounds_alternate_their_order_and_the_ratio_is_the_median_of_the_rounds():
+    from benchmarks import ab
+    calls = []
+    times = {"before": iter([2.0, 4.0, 2.0]), "after": iter([1.0, 1.0, 3.0])}
+
+    def run(name):
+        calls.append(name)
+        return {"s": next(times[name])}
+    res = ab.interleave(("before", "after"), run, rounds=3)
+    assert calls == ["before", "after", "after", "before", "before", "after"]
+    s = ab.ratio_summary([r["s"] for r in res["before"]], [r["s"] for r in res["after"]])
+    assert s == {"ratios": [0.5, 0.25, 1.5], "median": 0.5, "min": 0.25, "max": 1.5, "rounds": 3}
+    assert ab.describe_ratio(s) == "0.50x (0.25-1.50 over 3 rounds)"
+    with pytest.raises(ValueError):
+        ab.ratio_summary([1.0], [])

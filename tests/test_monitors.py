@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from core.eval.monitors import accuracy, knn_predict, z_std
@@ -55,3 +56,29 @@ def test_effective_rank_isotropic_is_near_d_and_rank_one_is_near_one():
     assert effective_rank(rank1).item() < 1.3      # normalization bends the line slightly
     two = torch.cat([torch.randn(2048, 2), torch.zeros(2048, d - 2)], dim=1) + 3.0
     assert 1.8 < effective_rank(two).item() < 2.2
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_monitor_computes_the_same_bits_at_any_batch(channels_last):
+    """Issue 34: the kNN monitor's features, kNN predictions and logged values are the same bits at 4a8f308's batches
+    (1024 images a forward pass, 1024 queries a kNN chunk; this code keeps them) and at smaller and uneven ones:
+    each image's features and each query's votes are computed alone, so a batch is free to change."""
+    from core.data.batches import make_source
+    from core.eval.frozen_backbone import features, knn_accuracy, monitor
+    from core.model.simsiam import build_model
+    from core.runtime import precision
+    from tests.conftest import tiny_config
+    cfg = tiny_config(data__train_subset=300, data__test_subset=100, run__channels_last=channels_last)
+    torch.manual_seed(0)
+    source = make_source(cfg, torch.device("cpu"))
+    backbone = precision.prepare_model(build_model(cfg, source.channels), cfg.run).backbone
+    old = features(backbone, source, 1024)
+    for batch in (None, 256, 64, 7):                               # None: the code's own
+        new = features(backbone, source, batch)
+        assert all(torch.equal(a, b) for a, b in zip(old.__dict__.values(), new.__dict__.values())), batch
+    old_pred = knn_predict(old.query, old.bank, old.bank_y, 10, cfg.eval.knn_k, cfg.eval.knn_t, chunk=1024)
+    for chunk in (256, 33, 1):
+        assert torch.equal(knn_predict(old.query, old.bank, old.bank_y, 10, cfg.eval.knn_k, cfg.eval.knn_t, chunk),
+                           old_pred), chunk
+        assert knn_accuracy(old, 10, cfg.eval, chunk) == knn_accuracy(old, 10, cfg.eval, 1024)
+    assert monitor(old, 10, cfg.eval) == monitor(old, 10, cfg.eval, 1024)

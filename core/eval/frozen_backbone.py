@@ -13,6 +13,8 @@ from core.eval.linear_eval import describe
 from core.eval.linear_probe import linear_probe
 from core.eval.monitors import accuracy, effective_rank, knn_predict, z_std
 
+KNN_CHUNK = 1024          # kNN queries per similarity matrix (chunk x bank floats)
+
 
 @dataclass(frozen=True)
 class Features:
@@ -24,25 +26,28 @@ class Features:
 
 
 @torch.no_grad()
-def extract_features(backbone: torch.nn.Module, source, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pool5 features (N, D) and labels (N,) of a split, backbone in eval mode (BN running statistics)."""
+def extract_features(backbone: torch.nn.Module, source, split: str,
+                     batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pool5 features (N, D) and labels (N,) of a split, backbone in eval mode (BN running statistics), in batches
+    of `batch_size` images (None: the source's own, 1024 for the in-memory data sets)."""
     was_training = backbone.training
     backbone.eval()
     feats, labels = [], []
-    for x, y in source.eval_batches(split):
+    for x, y in source.eval_batches(split, **({} if batch_size is None else {"batch_size": batch_size})):
         feats.append(backbone(x).float())
         labels.append(y)
     backbone.train(was_training)
     return torch.cat(feats), torch.cat(labels)
 
 
-def features(backbone: torch.nn.Module, source) -> Features:
-    return Features(*extract_features(backbone, source, "train"), *extract_features(backbone, source, "test"))
+def features(backbone: torch.nn.Module, source, batch_size: int | None = None) -> Features:
+    return Features(*extract_features(backbone, source, "train", batch_size),
+                    *extract_features(backbone, source, "test", batch_size))
 
 
-def knn_accuracy(feats: Features, num_classes: int, cfg: EvalConfig) -> float:
-    """Weighted kNN top-1 (%): training set as the bank, test set as the queries."""
-    pred = knn_predict(feats.query, feats.bank, feats.bank_y, num_classes, cfg.knn_k, cfg.knn_t)
+def knn_accuracy(feats: Features, num_classes: int, cfg: EvalConfig, chunk: int = KNN_CHUNK) -> float:
+    """Weighted kNN top-1 (%): training set as the bank, test set as the queries, `chunk` queries at a time."""
+    pred = knn_predict(feats.query, feats.bank, feats.bank_y, num_classes, cfg.knn_k, cfg.knn_t, chunk)
     return accuracy(pred, feats.query_y)
 
 
@@ -52,9 +57,9 @@ def backbone_spread(feats: Features) -> dict:
     return {"backbone_std": z_std(feats.query).item(), "backbone_erank": effective_rank(feats.query).item()}
 
 
-def monitor(feats: Features, num_classes: int, cfg: EvalConfig) -> dict:
+def monitor(feats: Features, num_classes: int, cfg: EvalConfig, chunk: int = KNN_CHUNK) -> dict:
     """What a kNN point logs: kNN accuracy and the backbone's spread."""
-    return {"knn_acc": knn_accuracy(feats, num_classes, cfg), **backbone_spread(feats)}
+    return {"knn_acc": knn_accuracy(feats, num_classes, cfg, chunk), **backbone_spread(feats)}
 
 
 def linear_accuracy(feats: Features, num_classes: int, cfg: EvalConfig, seed: int) -> float | None:

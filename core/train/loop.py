@@ -35,7 +35,7 @@ from core.objective.objectives import make_objective
 from core.objective.targets import make_targets
 from core.optim.optimizer import build_optimizer, set_lr
 from core.optim.schedule import scaled_lr
-from core.runtime import distributed, precision
+from core.runtime import distributed, host_tuning, precision
 from core.runtime.checkpoint import LINEAR as LINEAR_CKPT
 from core.runtime.checkpoint import PRETRAIN as PRETRAIN_CKPT
 from core.runtime.checkpoint import drop_previous, load_checkpoint, save_checkpoint
@@ -122,6 +122,7 @@ class _Training:
         self.started = time.time() if started is None else started   # this segment's start (wall_s)
         self.earlier_s = 0.0                    # wall seconds of the segments before this one (from the checkpoint)
         distributed.check_supported(cfg, dp.world)                               # before any work
+        host_tuning.keep_large_buffers()        # large buffers stay on the heap: same bits, fewer page faults
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         self.device = device = resolve_device(cfg.run.device)
