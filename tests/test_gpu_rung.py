@@ -49,6 +49,20 @@ def test_the_short_schedule_applies_to_the_trained_rows_not_to_the_floor(tmp_pat
     assert not set(a["predictor"]) & set(b["predictor"])
 
 
+def test_without_cifar10_it_falls_back_to_fashion_mnist_copied_with_the_code(tmp_path):
+    """No DATA_ROOT, a Fashion-MNIST folder at FMNIST_ROOT: the same rows at the cifar10 preset's network, on
+    Fashion-MNIST (other run ids than CIFAR-10's); without the folder the rows stay CIFAR-10's."""
+    fm = tmp_path / "fashion-mnist"
+    fm.mkdir()
+    plain = _ids(_run(tmp_path, "--dry-run", FMNIST_ROOT=str(tmp_path / "absent")).stdout)
+    r = _run(tmp_path, "--dry-run", FMNIST_ROOT=str(fm))
+    assert r.returncode == 0, r.stderr
+    assert f"Fashion-MNIST from {fm}" in r.stderr
+    fallback = _ids(r.stdout)
+    assert {k: len(v) for k, v in fallback.items()} == {"random_network": 3, "stopgrad": 6, "predictor": 9}
+    assert not set(fallback["stopgrad"]) & set(plain["stopgrad"])
+
+
 def test_it_refuses_unknown_arguments(tmp_path):
     r = _run(tmp_path, "--dryrun")
     assert r.returncode == 2 and "unknown argument '--dryrun'" in r.stderr
