@@ -10,7 +10,7 @@ from analysis.runs import load_runs
 from analysis.tables import aggregate, status_summary
 from core.schema.sweep_format import load_sweep
 from sweeps.status import local_state
-from tests.conftest import expanded_config
+from tests.conftest import expanded_config, record_group
 
 
 def _run(root, sweep, case, seed, finished):
@@ -24,6 +24,7 @@ def _run(root, sweep, case, seed, finished):
     if finished:
         (d / "result.json").write_text(json.dumps({"status": "ok", "knn_acc": 60.0, "linear_acc": 70.0,
                                                    "z_std": 0.1, "loss": -0.9}))
+    record_group(d, load_sweep(sweep).overrides[case])        # as the sweep records it when it creates the run
     return d
 
 

@@ -219,4 +219,6 @@ def test_the_committed_index_regenerates_into_per_group_folders(tmp_path):
     page = (tmp_path / "stopgrad" / "cpu" / "README.md").read_text()
     assert "**Group:** cpu:" in page and "base lr 1.5; numerics v2" in page
     assert "holds at every lr tried (1.5: reproduced; 0.05: reproduced; 0.5: reproduced)" in page
-    assert "## Does a verdict move with scale?" in index and "cpu_full (2106 steps, lr 0.05)" in index
+    # the comparisons declared in records/comparisons.yaml, each a section of the index
+    assert "## Across scale, at lr 0.05: cpu-lr0.05 against cpu_full" in index
+    assert "## Across base lr at cpu_full: cpu_full against cpu_full-lr0.5" in index
