@@ -5,7 +5,7 @@ and the scale view read). Where the claim was amended after registration, the ve
 verdict under the registered form and after each amendment (`Verdict.stages`), so that the page and the index
 show them side by side, and the index's headline counts the registered ones. A claim whose form differs from
 its registration without an amendment (a sweep file edited after its runs) is judged under both too, the
-change marked as unrecorded; tests/test_registry.py keeps the committed sweep files free of those.
+change marked as unrecorded; tests/analysis/test_registry.py keeps the committed sweep files free of those.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ git, as of the commit the earliest run started at (its meta.json's `commit`), wi
 is earlier, the file's entry or a record's own, is the registration.
 
 The check: every claim with runs is registered, and its registered form is where its amendments start (or,
-without amendments, its form today). tests/test_registry.py runs it on the committed records.
+without amendments, its form today). tests/analysis/test_registry.py runs it on the committed records.
 """
 from __future__ import annotations
 

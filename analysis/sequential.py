@@ -7,7 +7,7 @@ still inconclusive get the seeds of the next look (and so does the untrained net
 claim reads the scale's own units), up to --max-seeds. Claims that are decided, not testable at this scale
 or without data get nothing. Every look, the sweep file's own seeds included, is judged at the level
 analysis.stats.look_level gives (Bonferroni over the looks that can follow the sweep file's seed count), so
-looking again does not inflate false calls: tests/test_sequential_error.py runs this loop on simulated claims
+looking again does not inflate false calls: tests/analysis/test_sequential_error.py runs this loop on simulated claims
 and measures the false-call rate and the power. A claim still inconclusive at the last look says how many
 seeds a decision would need at its spread (with one seed a row, how many a first estimate of the spread needs).
 """

@@ -26,7 +26,7 @@ inequality, as in Dunn 1961, "Multiple comparisons among means", JASA 56:52-64) 
 over all looks of one claim stays below 1 - level whatever rule chose to add seeds and however the looks
 depend on each other: it needs no stopping rule and no joint distribution of the t statistics. A sweep file
 that declares 3 seeds is judged at 98.3% at every look; 6 seeds at 97.5%; 10 or more is a fixed design at
-95%. tests/test_sequential_error.py measures the false-call rate and the power on the code that ships.
+95%. tests/analysis/test_sequential_error.py measures the false-call rate and the power on the code that ships.
 (Pocock's or O'Brien and Fleming's boundaries would spend the 5% less wastefully, but they are derived for
 normal statistics; on t statistics at 2 to 9 df they hold only approximately: Jennison and Turnbull 2000,
 "Group Sequential Methods with Applications to Clinical Trials", on group sequential t-tests.)

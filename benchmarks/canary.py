@@ -1,5 +1,5 @@
 """The numerics canary: short runs whose first logging points are committed (tests/numerics_canary.json) and
-re-trained by tests/test_numerics_canary.py, so that a change of training numerics fails CI instead of
+re-trained by tests/benchmarks/test_numerics_canary.py, so that a change of training numerics fails CI instead of
 silently invalidating the committed records.
 
     python -m benchmarks.canary --write       # record this code's values (after bumping core/schema/numerics.py)

@@ -14,7 +14,7 @@ fi
 gpu=$($py -c "import torch; print(torch.cuda.get_device_name(0).replace(' ', '-'))")
 tag=${1:-$(date +%F)-$gpu}
 # the CUDA tests (skipped on CPUs): augmentation on the device, host syncs of training on the device
-$py -m pytest -q tests/test_augment.py tests/test_host_syncs.py tests/test_precision.py
+$py -m pytest -q tests/core/data/test_augment.py tests/core/train/test_host_syncs.py tests/core/runtime/test_precision.py
 $py -m benchmarks.throughput --preset cifar10 --json "records/benchmarks/$tag-cifar10.json"
 $py -m benchmarks.throughput --preset cifar10 --compile --json "records/benchmarks/$tag-cifar10-compiled.json"
 $py -m analysis.report --all

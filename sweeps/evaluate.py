@@ -97,13 +97,12 @@ def evaluate(cfg: Config, own: bool, run_dir: Path, result: dict, log=print,
     from core.eval.linear_eval import result_keys, run_stage
     from core.runtime.distributed import current, init_from_env
     from core.runtime.run_directory import FollowerRunDir, RunDir
-    from core.train.loop import Preempted, StopFlag, resolve_device
+    from core.train.loop import resolve_device
     device = resolve_device(cfg.run.device)
     init_from_env(device.type)
     dp = current()
     rd = RunDir(run_dir, cfg.run.logger) if dp.main else FollowerRunDir(run_dir)
-    record = run_stage(cfg, rd, log if dp.main else (lambda *a: None), device, StopFlag, Preempted,
-                       checkpoints=checkpoints)
+    record = run_stage(cfg, rd, log if dp.main else (lambda *a: None), device, checkpoints=checkpoints)
     if dp.main:
         latest = rd.read_result() or result
         keys = result_keys(record, cfg.eval, own, latest.get("eval") or {})

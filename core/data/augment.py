@@ -15,7 +15,7 @@ work then runs once on all views together (`views=2`: both views of a training s
 per-image order runs as a fixed schedule of passes instead of each op at each of the four positions
 (color_jitter). Both are bit for bit what one call per view with each op at every position computed: the
 ops per image are the same float ops on the same values, and the passes an image skips leave it exactly
-unchanged (tests/test_augment.py compares with a one-image-at-a-time jitter).
+unchanged (tests/core/data/test_augment.py compares with a one-image-at-a-time jitter).
 
 Where this differs from the PIL pipeline, and why:
 - Ops work on float32 in [0, 1] and clamp after each op, like torchvision's tensor path. PIL rounds to

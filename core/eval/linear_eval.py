@@ -42,6 +42,7 @@ from core.runtime.checkpoint_policy import SAFE, CheckpointPolicy
 from core.runtime.progress_hooks import LINEAR_EVAL as PHASE
 from core.runtime.progress_hooks import Progress, timed_stage
 from core.runtime.run_directory import RunDir
+from core.runtime.stopping import Preempted, StopFlag
 from core.schema.record import LINEAR_EVAL, LINEAR_PAPER, LINEAR_PROTOCOL, TRAINED
 
 LARC_EPS = 1e-8                    # apex LARC's eps in the trust ratio's denominator
@@ -126,15 +127,14 @@ def top1(backbone: nn.Module, classifier: nn.Module, images: LinclsImages, run: 
     return 100.0 * correct / max(seen, 1)
 
 
-def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, preempted,
-              progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
+def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, progress: Progress | None = None,
+              checkpoints: CheckpointPolicy = SAFE) -> dict:
     """Train (or resume, or just read back) the paper's linear evaluation of rd's last.pt; its record.
 
-    `stop_flag` is core.train.loop's StopFlag and `preempted` its Preempted (passed in: core.train.loop calls this): a
-    SIGINT/SIGTERM/SIGUSR1 saves linear.pt at the next step and raises `preempted`. `progress` hears of every
-    step (core.runtime.progress_hooks; no loss is read for it). last.pt is read as it is (no older checkpoint in
-    its place); a
-    linear.pt that cannot be used gives way to linear.prev.pt (core.runtime.checkpoint), under `checkpoints`."""
+    A SIGINT/SIGTERM/SIGUSR1 (core.runtime.stopping's StopFlag, as in pre-training) saves linear.pt at the next
+    step and raises Preempted. `progress` hears of every step (core.runtime.progress_hooks; no loss is read for
+    it). last.pt is read as it is (no older checkpoint in its place); a linear.pt that cannot be used gives way
+    to linear.prev.pt (core.runtime.checkpoint), under `checkpoints`."""
     dp, e, name = distributed.current(), cfg.eval, rd.path.name
     progress = progress or Progress()
     if dp.active:
@@ -167,7 +167,7 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
     for epoch, (acc, lr) in enumerate(zip(state["top1"], state["lr"])):   # a mirror turned on late catches up
         rd.mirror_row({"step": epoch + 1, "linear_eval/top1": acc, "linear_eval/lr": lr})
     progress.start(PHASE, state["step"], e.lincls_epochs * spe, spe)
-    with stop_flag() as stop:
+    with StopFlag() as stop:
         while state["step"] < e.lincls_epochs * spe:
             epoch, start = divmod(state["step"], spe)
             t0, lr = time.time(), epoch_lr(e, epoch)
@@ -186,7 +186,7 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
                 if i < spe - 1 and stop_asked(stop.set):
                     state["seconds"] += time.time() - t0
                     checkpoint()
-                    raise preempted(_stopped(state["step"], spe, e.lincls_epochs))
+                    raise Preempted(_stopped(state["step"], spe, e.lincls_epochs))
             with timed_stage(progress, "linear eval: top-1 on the test split"):
                 state["top1"].append(top1(backbone, classifier, images, cfg.run))
             state["lr"].append(lr)
@@ -198,7 +198,7 @@ def run_stage(cfg: Config, rd: RunDir, log, device: torch.device, stop_flag, pre
             log(f"[{name}] linear eval (paper) epoch {epoch + 1}/{e.lincls_epochs} lr {lr:.4g} "
                 f"top-1 {state['top1'][-1]:.2f}% {time.time() - t0:.1f}s")
             if stop_asked(stop.set):
-                raise preempted(_stopped(state["step"], spe, e.lincls_epochs))
+                raise Preempted(_stopped(state["step"], spe, e.lincls_epochs))
     changed = [k for k, v in backbone.state_dict().items() if not torch.equal(v, frozen[k])]
     if changed:                                              # main_lincls.py's sanity_check
         raise RuntimeError(f"the backbone changed during linear evaluation: {', '.join(changed[:3])}")
@@ -255,14 +255,14 @@ def result_keys(record: dict, e: EvalConfig, configured: bool, evaluation: dict)
     return keys
 
 
-def after_pretraining(cfg: Config, rd: RunDir, result: dict, log, device: torch.device, stop_flag,
-                      preempted, progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
+def after_pretraining(cfg: Config, rd: RunDir, result: dict, log, device: torch.device,
+                      progress: Progress | None = None, checkpoints: CheckpointPolicy = SAFE) -> dict:
     """What linear evaluation adds to a pre-training result: which protocol gave linear_acc, and with
     eval.linear paper the stage's numbers (run here, resumable). Nothing for a run that did not train to its end."""
     if result.get("status") not in TRAINED:
         return {}
     extra = {LINEAR_PROTOCOL: cfg.eval.linear}
     if cfg.eval.linear == LINEAR_PAPER:
-        record = run_stage(cfg, rd, log, device, stop_flag, preempted, progress, checkpoints)
+        record = run_stage(cfg, rd, log, device, progress, checkpoints)
         extra.update(result_keys(record, cfg.eval, True, result.get("eval") or {}))
     return extra

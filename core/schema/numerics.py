@@ -4,7 +4,7 @@ Bump NUMERICS_VERSION whenever a change makes a training run compute other numbe
 accepted (one more random draw, another augmentation, a changed init, a changed update). Refactors that
 keep every run bit for bit leave it alone. Run records carry it (meta.json `numerics`), and sweeps.run
 refuses to resume, skip or copy a run made under another version unless asked (`--stale`).
-tests/test_numerics_canary.py fails when the numbers change while the version does not.
+tests/benchmarks/test_numerics_canary.py fails when the numbers change while the version does not.
 
 History:
 1. every record up to 2026-11-23 (no `numerics` key in meta.json).

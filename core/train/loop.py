@@ -85,8 +85,8 @@ def train(cfg: C.Config, run_dir: Path, meta: dict | None = None, log=functools.
     try:
         training = _Training(cfg, rd, log, dp, progress, checkpoints, started=t0)
         result = training.run()
-        result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), StopFlag, Preempted,
-                                        progress, checkpoints=checkpoints))
+        result.update(after_pretraining(cfg, rd, result, log, resolve_device(cfg.run.device), progress,
+                                        checkpoints=checkpoints))
     except (Preempted, CheckpointError):
         progress.finish()
         raise

@@ -16,7 +16,7 @@ from analysis.verdicts import INCONCLUSIVE, NO_DATA, NOT_REPRODUCED, NOT_TESTABL
 CASES = ["w/ sg", "w/o sg", "x", "empty", "a", "b", "c"]
 DIM = 64
 # A sweep file that declares 10 seeds is a fixed design, every claim at 95% (stats.look_level): these fixtures
-# pin the 95% interval; the sequential design's levels are tests/test_sequential_error.py's.
+# pin the 95% interval; the sequential design's levels are tests/analysis/test_sequential_error.py's.
 FIXED = 10
 
 

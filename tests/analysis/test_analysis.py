@@ -21,7 +21,7 @@ from core.schema.sweep_format import Sweep, load_sweep
 from analysis.tables import aggregate, format_mean_std, status_summary
 from tests.conftest import expanded_config, record_group
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 A, B, C = "w/ stop-grad", "w/o stop-grad", "pred lr 100% & bs_512"
 SWEEP = {
     "figure": "Figure 2", "title": "Toy: with vs. without stop-gradient",

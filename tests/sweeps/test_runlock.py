@@ -12,7 +12,7 @@ import pytest
 
 from sweeps import runlock
 from tests.conftest import REPO
-from tests.test_sweeps import _tiny_args
+from tests.sweeps.test_sweeps import _tiny_args
 
 
 def dead_pid() -> int:

@@ -17,7 +17,7 @@ from analysis.facts import Facts
 from analysis.verdicts import INCONCLUSIVE, judge
 from core.schema.claims import parse_claim
 from core.schema.sweep_format import load_sweep
-from tests.test_run_groups import make_runs
+from tests.integration.test_run_groups import make_runs
 
 NO_SPREAD = "one seed a row has no spread: a first estimate of it needs 2 seeds a row, a verdict at least 3"
 EXTRAPOLATED = re.compile(r"\d+ seeds a row at the observed spread|no decision in sight|over \d+ seeds")

@@ -22,7 +22,7 @@ from sweeps.backfill_groups import backfill, main
 from sweeps.expand import expand
 from sweeps.twins import adopt
 from tests.conftest import REPO
-from tests.test_run_groups import WITH, WITHOUT, make_runs
+from tests.integration.test_run_groups import WITH, WITHOUT, make_runs
 
 MOCO, SIMSIAM = "MoCo v2", "SimSiam"
 

@@ -4,7 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from core.optim.lars import LARS
+from core.model.simsiam import SimSiam
+from core.optim.lars import LARS, trust_ratio
+from core.optim.optimizer import build_optimizer
+from tests.conftest import tiny_config
 
 
 def _apex_larc_steps(params, grads_per_step, lr, momentum, wd, trust, eps):
@@ -83,3 +86,21 @@ def test_both_modes_agree_where_both_norms_are_non_zero(larc):
     LARS([w], lr=0.3, momentum=0.9, weight_decay=0.01, trust=0.002, larc=larc).step()
     ratio = 0.002 * w0.norm() / (g.norm() + 0.01 * w0.norm())
     assert torch.allclose(w.detach(), w0 - 0.3 * (g + 0.01 * w0) * ratio)
+
+
+# The switch (Table 2's LARS): the trust ratio by hand, and the optimizer the config names.
+
+def test_lars_trust_ratio_scales_matrix_updates_only():
+    w, g = torch.full((2, 2), 3.0), torch.full((2, 2), 0.5)
+    assert trust_ratio(w, g, 0.0, 0.001).item() == pytest.approx(0.001 * 6.0 / 1.0)
+    assert trust_ratio(torch.zeros(2, 2), g, 0.0, 0.001).item() == 1.0
+    mat, vec = nn.Parameter(w.clone()), nn.Parameter(torch.full((2,), 3.0))
+    mat.grad, vec.grad = g.clone(), torch.full((2,), 0.5)
+    LARS([mat, vec], lr=1.0, momentum=0.9, trust=0.001).step()
+    assert torch.allclose(mat, w - 0.5 * 0.006)       # g * ratio
+    assert torch.allclose(vec, torch.full((2,), 2.5))  # plain SGD for 1-D parameters
+
+
+def test_lars_optimizer_is_used_when_configured():
+    cfg = tiny_config(optim__optimizer="lars")
+    assert isinstance(build_optimizer(cfg, SimSiam(cfg.model, 1), 0.1), LARS)

@@ -273,7 +273,7 @@ def test_python_and_yaml_excerpts_are_copied_from_the_code(doc):
 def test_pending_pages_are_still_missing():
     """Once another branch's page is merged, take it out of PENDING so its links are checked like the rest."""
     arrived = sorted(p for p in PENDING if (REPO / p).exists())
-    assert not arrived, f"{arrived} exist now: remove them from PENDING in tests/test_docs.py"
+    assert not arrived, f"{arrived} exist now: remove them from PENDING in tests/integration/test_docs.py"
 
 
 def test_the_readme_stays_short():

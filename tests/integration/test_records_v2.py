@@ -19,7 +19,7 @@ from sweeps.expand import expand
 from sweeps.run import cli
 from sweeps.sweepfile import load_sweep
 from tests.conftest import tiny_config
-from tests.test_twins import dirs, run, sweep_file
+from tests.sweeps.test_twins import dirs, run, sweep_file
 
 QUIET = dict(log=lambda s: None)
 

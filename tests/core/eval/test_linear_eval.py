@@ -23,11 +23,11 @@ from core.eval import linear_eval
 from core.optim.lars import LARS
 from core.runtime.checkpoint import load_checkpoint
 from core.runtime.run_directory import RunDir
-from core.train.loop import Preempted, StopFlag, train
+from core.train.loop import train
 from sweeps.evaluate import cli as evaluate_cli
 from tests.conftest import REPO
-from tests.test_distributed import free_port
-from tests.test_folder_source import _cfg, tree  # noqa: F401  (the tiny image folder fixture)
+from tests.core.runtime.test_distributed import free_port
+from tests.core.data.test_folder_source import _cfg, tree  # noqa: F401  (the tiny image folder fixture)
 
 QUIET = dict(log=lambda s: None)
 CPU = torch.device("cpu")
@@ -135,7 +135,7 @@ def test_the_backbone_gets_no_gradient_and_keeps_bn_in_eval_mode(tree, pretraine
     monkeypatch.setattr(linear_eval, "frozen_backbone", watched)
     run = tmp_path / "r"
     shutil.copytree(pretrained, run)
-    record = linear_eval.run_stage(_lincls(tree), RunDir(run), lambda s: None, CPU, StopFlag, Preempted)
+    record = linear_eval.run_stage(_lincls(tree), RunDir(run), lambda s: None, CPU)
     assert record["finished"] and seen and not any(training or grad for training, grad in seen)
     backbone = found[0]
     assert all(not p.requires_grad and p.grad is None for p in backbone.parameters())

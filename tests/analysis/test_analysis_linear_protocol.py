@@ -14,7 +14,7 @@ from analysis.runs import load_runs
 from analysis.selection import ReportError
 from core.schema.sweep_format import load_sweep
 from tests.conftest import record_group
-from tests.test_analysis import SWEEP, A, _result, write_run
+from tests.analysis.test_analysis import SWEEP, A, _result, write_run
 
 PAPER_TEXT = "paper (App. A, main_lincls.py): fc on frozen pool5 features"
 

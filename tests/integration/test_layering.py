@@ -272,3 +272,17 @@ def test_the_judge_and_the_runner_s_looks_write_nothing():
 def test_no_analysis_module_is_over_about_300_lines():
     long = {p.name: n for p in (REPO / "analysis").glob("*.py") if (n := len(p.read_text().splitlines())) > 320}
     assert long == {}
+
+
+def test_the_tests_mirror_the_packages():
+    """Every test file sits beside what it tests: tests/core/<stage>/ for a stage of core, tests/<package>/ for
+    the other packages, tests/integration/ for a test that spans stages; none left flat in tests/, and each
+    folder a package (so two test files may share a name in different folders)."""
+    allowed = {Path("core") / stage for stage in STAGES} | {Path(p) for p in PACKAGES if p != "core"}
+    allowed |= {Path("integration")}
+    tests = REPO / "tests"
+    placed = {p.parent.relative_to(tests) for p in tests.rglob("test_*.py")}
+    assert placed <= allowed, placed - allowed
+    assert not list(tests.glob("test_*.py"))
+    assert all((tests / d / "__init__.py").exists() and (tests / d.parts[0] / "__init__.py").exists()
+               for d in placed)

@@ -3,7 +3,7 @@ import json
 
 from sweeps import runlock
 from sweeps.status import RunState, is_finished, local_state, main, sweep_status
-from tests.test_runlock import dead_pid, fake_squeue
+from tests.sweeps.test_runlock import dead_pid, fake_squeue
 
 
 def _run(root, name, case, seed, *, result=None, epochs=(), claim=None, attempts=(), preset="cpu", sweep="sw"):

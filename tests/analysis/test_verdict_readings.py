@@ -27,7 +27,7 @@ def _claim(raw):
 
 
 # A sweep file that declares 10 seeds is a fixed design, every claim at 95% (stats.look_level): these fixtures
-# test the 95% interval; the sequential design's levels are tests/test_sequential_error.py's.
+# test the 95% interval; the sequential design's levels are tests/analysis/test_sequential_error.py's.
 FIXED = 10
 
 

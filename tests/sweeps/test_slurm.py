@@ -232,7 +232,7 @@ def sweeps_on_cluster(cluster, tmp_path_factory):
                    "--set", "optim.epochs=250", "--no-report"))
     # the reference two-run sweep, and the same sweep once more, to be requeued mid-run
     s.ref_args = sweep_args(root / "ref", "two", TWO, "--set", "optim.epochs=100",
-                            "--profile", str(Path(__file__).parent / "slurm" / "profile.yaml"))
+                            "--profile", str(Path(__file__).resolve().parents[1] / "slurm" / "profile.yaml"))
     s.ref_out = run(s.ref_args)
     s.req_args = sweep_args(root / "req", "two", TWO, "--set", "optim.epochs=100", "--no-report")
     s.req_out = run(s.req_args)
@@ -332,7 +332,7 @@ def test_cluster_torch_distributed_starts_from_the_job_environment(cluster, tmp_
         return dist.get_backend(), dist.get_world_size(), t.item(), said
     ex = submitit.SlurmExecutor(folder=tmp_path / "dist")
     ex.update_parameters(time=10, nodes=1, ntasks_per_node=2, cpus_per_task=1,   # no time-out signal in sight
-                         setup=[f"export PYTHONPATH={Path(__file__).resolve().parent.parent}"])
+                         setup=[f"export PYTHONPATH={Path(__file__).resolve().parents[2]}"])
     job = ex.submit(all_reduce_ranks)
     wait_for(job.done, 120, "the two-task job", tmp_path / "dist")
     assert job.results() == [("gloo", 2, 3.0, {"from": "rank 0"})] * 2
@@ -386,7 +386,7 @@ def worker_sweeps_on_cluster(cluster, tmp_path_factory):
 
 
 def _image_folder(root: Path) -> Path:
-    """3 classes, 24 training and 6 validation PNGs each (as tests/test_signals.py's)."""
+    """3 classes, 24 training and 6 validation PNGs each (as tests/integration/test_signals.py's)."""
     import torch
     from PIL import Image
     g = torch.Generator().manual_seed(0)

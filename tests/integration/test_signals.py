@@ -3,7 +3,7 @@ delivered to every process of a sweep at once (the sweep, its runs and their Dat
 was training as interrupted, never failed, with its checkpoint, and the printed command resumes it to the result of
 an uninterrupted run, metrics bit for bit; a DataLoader worker that dies on its own (SIGKILL, as the out-of-memory
 killer sends it) still fails its run, with the cause; a run whose process is killed says so and how to resume.
-The same under SLURM: tests/test_slurm.py (test_cluster_*workers*)."""
+The same under SLURM: tests/sweeps/test_slurm.py (test_cluster_*workers*)."""
 import json
 import os
 import shlex

@@ -4,7 +4,7 @@ import json
 from analysis.report import main
 from analysis.speed import load_benchmarks, speed_section, speed_table
 from benchmarks.throughput import main as bench_main
-from tests.test_benchmark import TINY_ARGS
+from tests.benchmarks.test_benchmark import TINY_ARGS
 
 CPU = {"device": "cpu (2 threads); AMD EPYC, 2 cores", "time": "2026-11-23T01:35:00+00:00", "commit": "abc1234",
        "backbone": "small_resnet", "batch": 256, "precision": "fp32", "channels_last": True, "compile": False,
