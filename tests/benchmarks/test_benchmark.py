@@ -15,7 +15,7 @@ from tests.conftest import tiny_config
 
 TINY_ARGS = ["--device", "cpu", "--steps", "2", "--warmup", "1", "--rounds", "1", "--ref-workers", "0",
              "--set", "data.dataset=synthetic", "--set", "data.image_size=16", "--set", "data.train_subset=128",
-             "--set", "model.small_width=4", "--set", "model.proj_hidden=32", "--set", "model.dim=16",
+             "--set", "model.small_width=8", "--set", "model.proj_hidden=32", "--set", "model.dim=16",
              "--set", "model.pred_hidden=4", "--set", "optim.batch_size=32", "--set", "run.log_every=2"]
 
 
