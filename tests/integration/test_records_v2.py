@@ -37,15 +37,17 @@ def test_a_run_between_the_two_lines_ends_near_collapse(tmp_path):
 
 
 def test_the_backbone_spread_is_logged_at_every_knn_point_and_in_the_result(tmp_path):
-    result = train(tiny_config(), tmp_path / "r", {}, **QUIET)
+    cfg = tiny_config()
+    features = cfg.model.small_width * 8                     # the small ResNet's pool5: 8 x its width
+    result = train(cfg, tmp_path / "r", {}, **QUIET)
     rows = [r for r in RunDir(tmp_path / "r").read_metrics() if "knn_acc" in r]
     assert [r["epoch"] for r in rows] == [0.0, 1.0, 2.0]
     for r in rows:
-        assert 0.0 < r["backbone_std"] < 1.0 and 1.0 <= r["backbone_erank"] <= 4 * 8   # width-4 net: 32 features
+        assert 0.0 < r["backbone_std"] < 1.0 and 1.0 <= r["backbone_erank"] <= features
     assert result["backbone_std"] == rows[-1]["backbone_std"] and result["backbone_erank"] == rows[-1]["backbone_erank"]
     assert result["backbone_std_init"] == rows[0]["backbone_std"]
     assert result["knn_acc"] == rows[-1]["knn_acc"]           # the final evaluation reuses the last point's features
-    assert result["backbone_std_ref"] == pytest.approx(1 / math.sqrt(32))
+    assert result["backbone_std_ref"] == pytest.approx(1 / math.sqrt(features))
     assert result["num_classes"] == 10                       # chance for the analysis, from the record itself
     assert numerics_version(RunDir(tmp_path / "r").read_meta()) == NUMERICS_VERSION
 
