@@ -65,3 +65,17 @@ def machine() -> dict:
     from core.schema.host import cpu_name
     return {"cpu": f"{cpu_name()}, {os.cpu_count()} cores", "load_avg": [round(x, 2) for x in os.getloadavg()],
             "cpu_pressure_avg10": cpu_pressure()}
+
+
+def main(args, child: Callable, run: Callable, report: Callable) -> int:
+    """The command line of an A/B benchmark: as a child, one measurement as a JSON line; else every round, the
+    report, the JSON file when asked (--json), and exit 1 when the children's outputs were not bit-identical."""
+    if args.child:
+        print(json.dumps(child(args)), flush=True)
+        return 0
+    res = run(args)
+    print(report(res), flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1) + "\n")
+    return 0 if res["bit_identical"] else 1

@@ -153,16 +153,7 @@ def report(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.child:
-        print(json.dumps(child(args)), flush=True)
-        return 0
-    res = run(args)
-    print(report(res), flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=1) + "\n")
-    return 0 if res["bit_identical"] else 1
+    return ab.main(parse_args(argv), child, run, report)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,19 @@ def record_group(run_dir: Path, overrides: dict) -> None:
     meta = json.loads((run_dir / "meta.json").read_text())
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     (run_dir / "meta.json").write_text(json.dumps({**meta, GROUP_KEY: recorded_group(config, meta, overrides)}))
+
+
+def image_folder(root: Path) -> Path:
+    """Write a tiny ImageNet-style folder into `root`: 3 classes (cat, dog, emu), 24 training and 6 validation
+    PNGs each, of varied sizes, each class tinted in its own channel; the same pixels every time."""
+    import torch
+    from PIL import Image
+    g = torch.Generator().manual_seed(0)
+    for split, n in (("train", 24), ("val", 6)):
+        for c, name in enumerate(("cat", "dog", "emu")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                px = torch.randint(0, 256, (20 + 2 * (i % 3), 24, 3), generator=g, dtype=torch.uint8)
+                px[..., c] = px[..., c] // 2 + 128
+                Image.fromarray(px.numpy()).save(root / split / name / f"{i}.png")
+    return root

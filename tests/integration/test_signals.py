@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from PIL import Image
 
 from core.data.loader_workers import batches, loader, stop_signal_of
 from core.runtime.run_directory import RunDir
 from core.runtime.stopping import InterruptOutside, StopFlag
 from core.schema.signals import STOP_SIGNALS
-from tests.conftest import REPO, TINY
+from tests.conftest import REPO, TINY, image_folder
 
 TIMING = ("wall_s", "train_s", "device")
 CASES = {"a": {}, "b": {"model.stop_grad": False}}
@@ -107,16 +106,7 @@ def test_outside_training_the_first_stop_signal_interrupts_and_a_later_one_chang
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A tiny ImageNet-style folder: 3 classes, 24 training and 6 validation images each (PNG, varied sizes)."""
-    root = tmp_path_factory.mktemp("images")
-    g = torch.Generator().manual_seed(0)
-    for split, n in (("train", 24), ("val", 6)):
-        for c, name in enumerate(("cat", "dog", "emu")):
-            (root / split / name).mkdir(parents=True)
-            for i in range(n):
-                px = torch.randint(0, 256, (20 + 2 * (i % 3), 24, 3), generator=g, dtype=torch.uint8)
-                px[..., c] = px[..., c] // 2 + 128
-                Image.fromarray(px.numpy()).save(root / split / name / f"{i}.png")
-    return root
+    return image_folder(tmp_path_factory.mktemp("images"))
 
 
 def _sets(root: Path, epochs: int) -> list[str]:

@@ -28,7 +28,7 @@ import yaml
 from core.config.hyperparameters import ConfigError
 from sweeps.run import cli
 from sweeps.status import main as status_main
-from tests.conftest import TINY, tiny_config
+from tests.conftest import TINY, image_folder, tiny_config
 
 SETS = [a for k, v in {**TINY, "run.threads": 1}.items() if k != "run.device" for a in ("--set", f"{k}={v}")]
 METRIC_KEYS = ("status", "epoch", "step", "loss", "z_std", "knn_acc", "knn_acc_init", "linear_acc")
@@ -361,7 +361,7 @@ def worker_sweeps_on_cluster(cluster, tmp_path_factory):
     (`scancel --signal USR2`: what SLURM sends `signal_delay_s` before the time limit). Before, the workers died of
     the signal and the run ended failed; now each resumes to the reference's metrics."""
     root = tmp_path_factory.mktemp("workers")
-    images = _image_folder(root / "images")
+    images = image_folder(root / "images")
     s = SimpleNamespace(root=root, args={})
     for name in ("ref", "term", "usr2"):
         s.args[name] = sweep_args(root / name, "wk", ONE, *WORKER_SETS, "--set", f"data.root={images}",
@@ -383,21 +383,6 @@ def worker_sweeps_on_cluster(cluster, tmp_path_factory):
     leftover = {json.loads(c.read_text()).get("job_id") for c in root.rglob("claim.json")} - {None}
     if leftover:
         subprocess.run(["scancel", *leftover], capture_output=True, timeout=60)
-
-
-def _image_folder(root: Path) -> Path:
-    """3 classes, 24 training and 6 validation PNGs each (as tests/integration/test_signals.py's)."""
-    import torch
-    from PIL import Image
-    g = torch.Generator().manual_seed(0)
-    for split, n in (("train", 24), ("val", 6)):
-        for c, name in enumerate(("cat", "dog", "emu")):
-            (root / split / name).mkdir(parents=True)
-            for i in range(n):
-                px = torch.randint(0, 256, (20 + 2 * (i % 3), 24, 3), generator=g, dtype=torch.uint8)
-                px[..., c] = px[..., c] // 2 + 128
-                Image.fromarray(px.numpy()).save(root / split / name / f"{i}.png")
-    return root
 
 
 @needs_cluster
